@@ -1,0 +1,69 @@
+import { z } from 'zod';
+import { Actor, Cursor, Environment, IsoTimestamp, KeyId, PageLimit, RateLimits } from '../common/primitives.js';
+import { SecretFingerprint } from './key-events.js';
+import { KeyStatus } from './key-object.js';
+import { KEY_EVENT_TYPES } from './key-events.js';
+
+// Requests to the keys service. The gateway generates secrets and sends only their
+// fingerprint, so a secret never crosses NATS.
+
+const Name = z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
+
+export const IssueKeyRequest = z.strictObject({
+  actor: Actor,
+  name: Name,
+  environment: Environment,
+  permissions: z.array(z.string()),
+  rateLimits: RateLimits.partial().optional(),
+  expiresAt: IsoTimestamp.nullable().optional(),
+  secret: SecretFingerprint,
+});
+export type IssueKeyRequest = z.infer<typeof IssueKeyRequest>;
+
+export const RotateKeyRequest = z.strictObject({
+  actor: Actor,
+  keyId: KeyId,
+  gracePeriodSeconds: z.number().int().min(0).max(30 * 24 * 3600),
+  secret: SecretFingerprint,
+});
+export type RotateKeyRequest = z.infer<typeof RotateKeyRequest>;
+
+export const RevokeKeyRequest = z.strictObject({
+  actor: Actor,
+  keyId: KeyId,
+  reason: z.string().max(500).nullable().optional(),
+});
+export type RevokeKeyRequest = z.infer<typeof RevokeKeyRequest>;
+
+/** PATCH: rename, change permissions and change rate limits, decided and stored together. */
+export const UpdateKeyRequest = z.strictObject({
+  actor: Actor,
+  keyId: KeyId,
+  name: Name.optional(),
+  permissions: z.array(z.string()).optional(),
+  rateLimits: RateLimits.partial().optional(),
+});
+export type UpdateKeyRequest = z.infer<typeof UpdateKeyRequest>;
+
+export const GetKeyRequest = z.strictObject({ actor: Actor, keyId: KeyId });
+export type GetKeyRequest = z.infer<typeof GetKeyRequest>;
+
+export const ListKeysRequest = z.strictObject({
+  actor: Actor,
+  environment: Environment.optional(),
+  status: KeyStatus.optional(),
+  limit: PageLimit.default(100),
+  cursor: Cursor.optional(),
+});
+export type ListKeysRequest = z.infer<typeof ListKeysRequest>;
+
+export const AuditEventsRequest = z.strictObject({
+  actor: Actor,
+  keyId: KeyId.optional(),
+  type: z.enum(KEY_EVENT_TYPES as [string, ...string[]]).optional(),
+  from: IsoTimestamp.optional(),
+  to: IsoTimestamp.optional(),
+  limit: PageLimit.default(100),
+  cursor: Cursor.optional(),
+});
+export type AuditEventsRequest = z.infer<typeof AuditEventsRequest>;

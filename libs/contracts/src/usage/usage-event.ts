@@ -1,0 +1,31 @@
+import { z } from 'zod';
+import { Environment, IsoTimestamp } from '../common/primitives.js';
+import { DecisionReason, Outcome } from '../auth/decide.js';
+
+/** One per authorization decision (DESIGN §8), v1. */
+export const UsageRecorded = z.strictObject({
+  type: z.literal('UsageRecorded'),
+  version: z.literal(1),
+  eventId: z.string().min(1),
+  occurredAt: IsoTimestamp,
+  keyId: z.string().nullable(),
+  accountId: z.string().nullable(),
+  environment: Environment.nullable(),
+  outcome: Outcome,
+  reason: DecisionReason,
+  permission: z.string().nullable(),
+  method: z.string(),
+  path: z.string(),
+  clientIp: z.string(),
+  userAgent: z.string().nullable(),
+  requestId: z.string(),
+  /** Quota used in each window after this decision; null when no valid key was involved. */
+  hourUsed: z.number().int().nullable(),
+  dayUsed: z.number().int().nullable(),
+  hourLimit: z.number().int().nullable(),
+  dayLimit: z.number().int().nullable(),
+});
+export type UsageRecorded = z.infer<typeof UsageRecorded>;
+
+/** What a consumer reads first, to tell an unknown type or version from a malformed event. */
+export const EventHeader = z.object({ type: z.string(), version: z.number().int() });
