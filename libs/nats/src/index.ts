@@ -1,0 +1,5 @@
+export * from './connect.js';
+export * from './prefixed-nats-server.js';
+export * from './streams.js';
+export * from './request.js';
+export * from './codec.js';

@@ -1,0 +1,52 @@
+import 'reflect-metadata';
+import type { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { PrefixedNatsServer } from '@keyplane/nats';
+import { PinoNestLogger, type Logger } from '@keyplane/observability';
+import type { CommonConfig } from './env.js';
+
+export interface ServiceHandle {
+  app: INestApplication;
+  /** Base URL of the service's HTTP port (probes, metrics; the gateway's public API). */
+  url: string;
+  close(): Promise<void>;
+}
+
+export interface BootstrapOptions {
+  /** The root module, built by the service with its configuration. */
+  module: unknown;
+  config: CommonConfig;
+  logger: Logger;
+  /** NATS queue group: replicas share requests. Omit for an HTTP-only app. */
+  queue?: string;
+  bodyLimitBytes?: number;
+}
+
+/**
+ * The one way every service starts: Fastify HTTP for probes (and, for the gateway, the
+ * API), plus the NATS microservice under the configured prefix. Tests boot services through
+ * this same function.
+ */
+export async function bootstrapService({ module, config, logger, queue, bodyLimitBytes }: BootstrapOptions): Promise<ServiceHandle> {
+  const app = await NestFactory.create<NestFastifyApplication>(
+    module as never,
+    new FastifyAdapter({ bodyLimit: bodyLimitBytes ?? 1024 * 1024 }),
+    { logger: new PinoNestLogger(logger), abortOnError: false },
+  );
+  if (queue) {
+    app.connectMicroservice(
+      { strategy: new PrefixedNatsServer(config.natsPrefix, { servers: config.natsUrl, queue, name: queue, maxReconnectAttempts: -1 }) },
+      { inheritAppConfig: true },
+    );
+    await app.startAllMicroservices();
+  }
+  await app.listen(config.httpPort, config.httpHost);
+  const address = app.getHttpServer().address();
+  const port = typeof address === 'object' && address ? address.port : config.httpPort;
+  return {
+    app,
+    url: `http://127.0.0.1:${port}`,
+    close: () => app.close(),
+  };
+}

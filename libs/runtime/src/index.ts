@@ -1,0 +1,3 @@
+export * from './env.js';
+export * from './bootstrap.js';
+export * from './signals.js';
