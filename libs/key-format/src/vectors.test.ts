@@ -19,7 +19,7 @@ interface InvalidVector {
   why: string;
 }
 
-// The vectors live beside DESIGN.md, outside the repo, so both sides are checked against one file.
+// A copy of shared/vectors/key-format.json (DESIGN §3), kept in the repo so a clone is self-contained.
 const vectorsPath = fileURLToPath(new URL('../vectors/key-format.json', import.meta.url));
 if (!existsSync(vectorsPath)) throw new Error(`key-format vectors not found at ${vectorsPath}`);
 const vectors = JSON.parse(readFileSync(vectorsPath, 'utf8')) as { valid: ValidVector[]; invalid: InvalidVector[] };
