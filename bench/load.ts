@@ -1,0 +1,49 @@
+import autocannon from 'autocannon';
+
+export interface LoadResult {
+  name: string;
+  requestsPerSecond: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  errors: number;
+}
+
+export interface LoadOptions {
+  name: string;
+  url: string;
+  durationSeconds: number;
+  connections: number;
+  /** Authorization headers to rotate through, one per request; none for unauthenticated targets. */
+  keys?: string[];
+  /** Fixed request rate (req/s) instead of as fast as possible. */
+  rate?: number;
+}
+
+export async function runLoad({ name, url, durationSeconds, connections, keys, rate }: LoadOptions): Promise<LoadResult> {
+  let next = 0;
+  const result = await autocannon({
+    url,
+    connections,
+    duration: durationSeconds,
+    overallRate: rate,
+    requests: keys
+      ? [
+          {
+            setupRequest: (request: { headers?: Record<string, string> }) => {
+              request.headers = { ...request.headers, authorization: `Bearer ${keys[next++ % keys.length]}` };
+              return request;
+            },
+          },
+        ]
+      : undefined,
+  });
+  return {
+    name,
+    requestsPerSecond: Math.round(result.requests.average),
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors,
+  };
+}

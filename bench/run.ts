@@ -1,0 +1,158 @@
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { deleteStreams } from '@keyplane/nats';
+import { ulid } from 'ulid';
+import { namespace, type UsageRecorded } from '@keyplane/contracts';
+import { createKysely, dropDatabase } from '@keyplane/database';
+import { generateKey } from '@keyplane/key-format';
+import { startProcess, stopAll, waitReady, type Running } from '../tools/stack/process-group.js';
+import { histogramQuantile } from './histogram.js';
+import { runLoad, type LoadResult } from './load.js';
+
+// `npm run bench`: the gateway against its ceiling, side by side in one run on this machine,
+// then metering's ingest rate and lag. Figures go to stdout and bench/results.md.
+
+const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+const run = randomBytes(4).toString('hex');
+const prefix = `bench${run}`;
+const ns = namespace(prefix);
+const databaseUrl = `postgres://postgres@127.0.0.1:5432/kp_bench_${run}`;
+const admin = generateKey({ environment: 'live' }).key;
+const ports = { gateway: 18080, gatewayMetrics: 19080, keys: 19081, auth: 19082, metering: 19083, demo: 18090, ceiling: 18099 };
+const common = { NATS_URL: natsUrl, NATS_PREFIX: prefix, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' };
+
+const running: Running[] = [];
+
+async function start(name: string, main: string, readyPort: number, env: Record<string, string>) {
+  const service = startProcess({ name, main, readyPort, env: { ...common, ...env } }, 'logs/bench', () => undefined);
+  running.push(service);
+  if (name.startsWith('ceiling')) await new Promise((resolve) => setTimeout(resolve, 1000));
+  else await waitReady(service, 60_000);
+}
+
+async function createKeys(count: number): Promise<string[]> {
+  const keys: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const response = await fetch(`http://127.0.0.1:${ports.gateway}/v1/api-keys`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: `bench ${i}`, permissions: ['FLOWS:READ'], rateLimits: { hour: 1_000_000_000, day: 1_000_000_000 } }),
+    });
+    if (response.status !== 201) throw new Error(`creating a bench key failed: ${response.status} ${await response.text()}`);
+    keys.push(((await response.json()) as { key: string }).key);
+  }
+  return keys;
+}
+
+async function meteringIngest(total: number) {
+  const nc = await connect({ servers: natsUrl });
+  const js = jetstream(nc);
+  const db = createKysely<any>({ url: databaseUrl, max: 2 });
+  const count = async () => Number((await db.selectFrom('metering.usage_events').select((eb) => eb.fn.countAll().as('n')).executeTakeFirst())?.n ?? 0);
+  const before = await count();
+  const started = Date.now();
+  const pending: Promise<unknown>[] = [];
+  for (let i = 0; i < total; i++) {
+    const event: UsageRecorded = {
+      type: 'UsageRecorded', version: 1, eventId: ulid(), occurredAt: new Date().toISOString(), keyId: `key_${ulid()}`,
+      accountId: 'acc_bench', environment: 'live', outcome: 'allowed', reason: 'ok', permission: 'FLOWS:READ', method: 'GET',
+      path: '/v1/flows', clientIp: '127.0.0.1', userAgent: 'bench', requestId: ulid(), hourUsed: 1, dayUsed: 1, hourLimit: 1000, dayLimit: 10000,
+    };
+    pending.push(js.publish(ns.subjects.usageEvents, JSON.stringify(event), { msgID: event.eventId }));
+    if (pending.length >= 1000) await Promise.all(pending.splice(0));
+  }
+  await Promise.all(pending);
+  const published = Date.now();
+  while ((await count()) - before < total && Date.now() - started < 300_000) await new Promise((r) => setTimeout(r, 50));
+  const done = Date.now();
+  await db.destroy();
+  await nc.close();
+  return { total, publishSeconds: (published - started) / 1000, ingestPerSecond: Math.round(total / ((done - started) / 1000)) };
+}
+
+async function meteringLagAfterSteadyLoad(): Promise<number> {
+  const nc = await connect({ servers: natsUrl });
+  const jsm = await jetstreamManager(nc);
+  const db = createKysely<any>({ url: databaseUrl, max: 2 });
+  const started = Date.now();
+  for (;;) {
+    const onStream = (await jsm.streams.info(ns.streams.usageEvents)).state.messages;
+    const stored = Number((await db.selectFrom('metering.usage_events').select((eb) => eb.fn.countAll().as('n')).executeTakeFirst())?.n ?? 0);
+    if (stored >= onStream || Date.now() - started > 60_000) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await db.destroy();
+  await nc.close();
+  return Date.now() - started;
+}
+
+function table(results: LoadResult[]): string {
+  const rows = results.map((r) => `| ${r.name} | ${r.requestsPerSecond} | ${r.p50} | ${r.p99} | ${r.non2xx} | ${r.errors} |`);
+  return ['| scenario | req/s | p50 ms | p99 ms | non-2xx | errors |', '|---|---|---|---|---|---|', ...rows].join('\n');
+}
+
+async function main() {
+  try {
+    await start('keys', 'dist/apps/keys/src/main.js', ports.keys, { HTTP_PORT: String(ports.keys), BOOTSTRAP_ADMIN_KEY: admin });
+    await start('auth', 'dist/apps/auth/src/main.js', ports.auth, { HTTP_PORT: String(ports.auth) });
+    await start('metering', 'dist/apps/metering/src/main.js', ports.metering, { HTTP_PORT: String(ports.metering) });
+    await start('demo-api', 'dist/apps/demo-api/src/main.js', ports.demo, { PORT: String(ports.demo) });
+    await start('gateway', 'dist/apps/gateway/src/main.js', ports.gateway, {
+      PORT: String(ports.gateway), METRICS_PORT: String(ports.gatewayMetrics), UPSTREAM_URL: `http://127.0.0.1:${ports.demo}`,
+    });
+    await start('ceiling-responder', 'dist/bench/ceiling/responder.js', 0, { SUBJECT: `${prefix}.bench.decide` });
+    await start('ceiling-server', 'dist/bench/ceiling/http-nats-server.js', ports.ceiling, { SUBJECT: `${prefix}.bench.decide`, PORT: String(ports.ceiling) });
+
+    const keys = await createKeys(100);
+    const gatewayUrl = `http://127.0.0.1:${ports.gateway}/v1/flows`;
+    const warm = { durationSeconds: 2, connections };
+    await runLoad({ name: 'warm-up', url: gatewayUrl, keys, ...warm });
+    await runLoad({ name: 'warm-up', url: `http://127.0.0.1:${ports.ceiling}/`, ...warm });
+
+    const a = await runLoad({ name: '(a) demo-api direct', url: `http://127.0.0.1:${ports.demo}/v1/flows`, durationSeconds: seconds, connections });
+    const b = await runLoad({ name: '(b) gateway, 100 keys', url: gatewayUrl, keys, durationSeconds: seconds, connections });
+    const c = await runLoad({ name: '(c) gateway, one hot key', url: gatewayUrl, keys: [keys[0]], durationSeconds: seconds, connections });
+    const d = await runLoad({ name: '(d) ceiling: HTTP + one NATS request', url: `http://127.0.0.1:${ports.ceiling}/`, durationSeconds: seconds, connections });
+    const e = await runLoad({ name: '(e) gateway, 100 keys, fixed 2,000 req/s', url: gatewayUrl, keys, durationSeconds: seconds, connections, rate: 2000 });
+    const lagMs = await meteringLagAfterSteadyLoad();
+
+    const authMetrics = await (await fetch(`http://127.0.0.1:${ports.auth}/metrics`)).text();
+    const handlerP50 = histogramQuantile(authMetrics, 'auth_decide_duration_seconds', 0.5);
+    const handlerP99 = histogramQuantile(authMetrics, 'auth_decide_duration_seconds', 0.99);
+    const ingest = await meteringIngest(Number(process.env.BENCH_INGEST_EVENTS ?? 20000));
+
+    const ratio = (x: LoadResult, y: LoadResult) => (x.requestsPerSecond / y.requestsPerSecond).toFixed(2);
+    const ms = (s: number | null) => (s === null ? 'n/a' : `≤ ${(s * 1000).toFixed(2)} ms`);
+    const report = [
+      `Run ${new Date().toISOString()}, ${seconds} s per scenario, ${connections} connections, node ${process.version}.`,
+      '',
+      table([a, b, c, d, e]),
+      '',
+      `- (b)/(a) = ${ratio(b, a)}, (b)/(d) = ${ratio(b, d)}, (c)/(d) = ${ratio(c, d)}`,
+      `- p99 of (b) at a fixed 2,000 req/s: ${e.p99} ms`,
+      `- auth.decide handler time (bucket upper bounds): p50 ${ms(handlerP50)}, p99 ${ms(handlerP99)}`,
+      `- metering ingest: ${ingest.total} usage events published in ${ingest.publishSeconds.toFixed(1)} s, folded into windows at ${ingest.ingestPerSecond} events/s end to end`,
+      `- metering lag after the steady 2,000 req/s run: every decision visible in metering ${lagMs} ms after the load stopped`,
+    ].join('\n');
+    console.log(`\n${report}\n`);
+    writeFileSync('bench/results.md', `${report}\n`);
+  } finally {
+    await stopAll(running);
+    await dropDatabase(databaseUrl).catch(() => undefined);
+    const nc = await connect({ servers: natsUrl });
+    await deleteStreams(nc, Object.values(ns.streams));
+    await nc.close();
+  }
+}
+
+void main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
