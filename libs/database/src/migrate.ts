@@ -4,13 +4,14 @@ import { Migrator, type Kysely, type Migration } from 'kysely';
  * Runs a service's migrations, in the order of their names, with the migration table kept
  * in the service's own schema. Migrator takes a lock, so replicas starting together are safe.
  */
-export async function migrateToLatest(
-  db: Kysely<unknown>,
+export async function migrateToLatest<DB>(
+  db: Kysely<DB>,
   schema: string,
   migrations: Record<string, Migration>,
 ): Promise<void> {
   const migrator = new Migrator({
-    db,
+    // Migrations are frozen in time and see no typed schema.
+    db: db as Kysely<unknown>,
     migrationTableSchema: schema,
     provider: { getMigrations: async () => migrations },
   });

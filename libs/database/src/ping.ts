@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 
-export async function pingDatabase(db: Kysely<unknown>): Promise<boolean> {
+export async function pingDatabase<DB>(db: Kysely<DB>): Promise<boolean> {
   try {
     await sql`SELECT 1`.execute(db);
     return true;

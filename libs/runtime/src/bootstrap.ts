@@ -36,7 +36,16 @@ export async function bootstrapService({ module, config, logger, queue, bodyLimi
   );
   if (queue) {
     app.connectMicroservice(
-      { strategy: new PrefixedNatsServer(config.natsPrefix, { servers: config.natsUrl, queue, name: queue, maxReconnectAttempts: -1 }) },
+      { strategy: new PrefixedNatsServer(config.natsPrefix, {
+          servers: config.natsUrl,
+          queue,
+          name: queue,
+          maxReconnectAttempts: -1,
+          // On close, leave the queue group first so NATS routes new requests to other replicas,
+          // then give requests already delivered here a moment to be answered.
+          gracefulShutdown: true,
+          gracePeriod: 100,
+        }) },
       { inheritAppConfig: true },
     );
     await app.startAllMicroservices();

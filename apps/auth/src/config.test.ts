@@ -1,0 +1,43 @@
+import { loadAuthConfig } from './config.js';
+
+describe('loadAuthConfig', () => {
+  it('uses the defaults of DESIGN §9 and the auth port', () => {
+    expect(loadAuthConfig({})).toEqual({
+      natsUrl: 'nats://127.0.0.1:4222',
+      natsPrefix: '',
+      httpPort: 9082,
+      httpHost: '0.0.0.0',
+      databaseUrl: 'postgres://postgres@127.0.0.1:5432/keyplane',
+      databasePoolSize: 10,
+      logLevel: 'info',
+      usageQueueCapacity: 10000,
+      usageFlushTimeoutMs: 10000,
+    });
+  });
+
+  it('reads every variable', () => {
+    const config = loadAuthConfig({
+      NATS_URL: 'nats://nats:4222',
+      HTTP_PORT: '0',
+      DATABASE_URL: 'postgres://db/keyplane',
+      DATABASE_POOL_SIZE: '4',
+      LOG_LEVEL: 'debug',
+      USAGE_QUEUE_CAPACITY: '500',
+      USAGE_FLUSH_TIMEOUT_MS: '2500',
+    });
+    expect(config).toMatchObject({
+      natsUrl: 'nats://nats:4222',
+      httpPort: 0,
+      databaseUrl: 'postgres://db/keyplane',
+      databasePoolSize: 4,
+      logLevel: 'debug',
+      usageQueueCapacity: 500,
+      usageFlushTimeoutMs: 2500,
+    });
+  });
+
+  it('stops on a bad value, naming the variable', () => {
+    expect(() => loadAuthConfig({ DATABASE_POOL_SIZE: 'lots' })).toThrow('DATABASE_POOL_SIZE must be an integer between 1 and 200, got "lots"');
+    expect(() => loadAuthConfig({ LOG_LEVEL: 'loud' })).toThrow('LOG_LEVEL must be one of');
+  });
+});

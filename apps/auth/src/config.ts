@@ -1,0 +1,30 @@
+import { DEFAULT_DATABASE_URL, EnvReader, readCommonConfig, type CommonConfig } from '@keyplane/runtime';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export interface AuthConfig extends CommonConfig {
+  databaseUrl: string;
+  /** Connections per replica; each decision for a valid key holds one for a single round trip. */
+  databasePoolSize: number;
+  logLevel: string;
+  /** Usage events held in memory at most while the broker is slow or away. */
+  usageQueueCapacity: number;
+  /** How long shutdown waits for pending usage events before calling them lost. */
+  usageFlushTimeoutMs: number;
+}
+
+export function loadAuthConfig(env: NodeJS.ProcessEnv): AuthConfig {
+  const read = new EnvReader(env);
+  const logLevel = read.string('LOG_LEVEL', 'info');
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new Error(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+  }
+  return {
+    ...readCommonConfig(read, 9082),
+    databaseUrl: read.string('DATABASE_URL', DEFAULT_DATABASE_URL),
+    databasePoolSize: read.int('DATABASE_POOL_SIZE', 10, { min: 1, max: 200 }),
+    logLevel,
+    usageQueueCapacity: read.int('USAGE_QUEUE_CAPACITY', 10_000, { min: 100, max: 1_000_000 }),
+    usageFlushTimeoutMs: read.int('USAGE_FLUSH_TIMEOUT_MS', 10_000, { min: 0, max: 600_000 }),
+  };
+}

@@ -1,0 +1,7 @@
+import type { Migration } from 'kysely';
+import { quotaWindows } from './2026_11_26_0001_quota_windows.js';
+
+/** Every migration of the `auth` schema, by name; names sort in the order they run. */
+export const migrations: Record<string, Migration> = {
+  '2026_11_26_0001_quota_windows': quotaWindows,
+};

@@ -1,0 +1,53 @@
+import { Controller, Inject } from '@nestjs/common';
+import { MessagePattern, Payload } from '@nestjs/microservices';
+import { DecideRequest, fail, namespace, ok, parse, serviceError, type Decision, type Reply } from '@keyplane/contracts';
+import type { Logger } from '@keyplane/observability';
+import { ulid } from 'ulid';
+import { UsagePublisher } from '../usage/usage-publisher.js';
+import { usageRecorded, type Decided } from '../usage/usage-event.js';
+import { Authorizer } from './authorizer.js';
+import { DecideMetrics } from './decide-metrics.js';
+import { InFlight } from './in-flight.js';
+
+export const AUTH_LOGGER = Symbol('AUTH_LOGGER');
+
+const { auth } = namespace('').subjects;
+
+/** `auth.decide`: asked by the gateway on every API request, with the key's hash only. */
+@Controller()
+export class DecideController {
+  constructor(
+    @Inject(Authorizer) private readonly authorizer: Authorizer,
+    @Inject(UsagePublisher) private readonly usage: UsagePublisher,
+    @Inject(DecideMetrics) private readonly metrics: DecideMetrics,
+    @Inject(InFlight) private readonly inFlight: InFlight,
+    @Inject(AUTH_LOGGER) private readonly logger: Logger,
+  ) {}
+
+  @MessagePattern(auth.decide)
+  decide(@Payload() payload: unknown): Promise<Reply<Decision>> {
+    return this.inFlight.run(() => this.answer(payload));
+  }
+
+  private async answer(payload: unknown): Promise<Reply<Decision>> {
+    const startedAt = performance.now();
+    const parsed = parse(DecideRequest, payload);
+    if (!parsed.ok) {
+      this.metrics.observe(startedAt, 'bad_request', 'invalid');
+      return fail(parsed.error);
+    }
+    let decided: Decided;
+    try {
+      decided = await this.authorizer.decide(parsed.value);
+    } catch (error) {
+      this.metrics.observe(startedAt, 'error', 'quota_store');
+      this.logger.error({ err: error, requestId: parsed.value.requestId }, 'no decision: the quota store failed');
+      return fail(serviceError(503, 'Authorization service unavailable'));
+    }
+    const { decision } = decided;
+    this.metrics.observe(startedAt, decision.outcome, decision.reason);
+    // Only queued: the publisher sends on a later turn of the event loop, once the reply is out.
+    this.usage.record(usageRecorded(ulid(), decided));
+    return ok(decision);
+  }
+}

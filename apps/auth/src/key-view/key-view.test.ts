@@ -1,0 +1,107 @@
+import { issued, permissionsChanged, rateLimitsChanged, renamed, revoked, rotated } from '../../test/support/key-events.js';
+import { KeyView } from './key-view.js';
+
+const NOW = Date.parse('2026-11-26T12:00:00.000Z');
+
+function viewOf(...events: Parameters<KeyView['apply']>[0][]): KeyView {
+  const view = new KeyView();
+  for (const event of events) view.apply(event);
+  return view;
+}
+
+describe('KeyView', () => {
+  it('finds an issued key by the hash of its secret', () => {
+    const key = issued({ permissions: ['FLOWS:READ'], rateLimits: { hour: 5, day: 50 }, expiresAt: '2027-01-01T00:00:00.000Z' });
+    expect(viewOf(key.event).lookup(key.secret.hash, NOW)).toEqual({
+      rotatedOut: false,
+      key: {
+        keyId: key.keyId,
+        accountId: 'acc_test',
+        environment: 'live',
+        permissions: ['FLOWS:READ'],
+        rateLimits: { hour: 5, day: 50 },
+        expiresAt: Date.parse('2027-01-01T00:00:00.000Z'),
+        revoked: false,
+      },
+    });
+  });
+
+  it('knows nothing of a hash it was never told about', () => {
+    expect(viewOf(issued().event).lookup(issued().secret.hash, NOW)).toBeNull();
+  });
+
+  it('marks a key revoked', () => {
+    const key = issued();
+    expect(viewOf(key.event, revoked(key.keyId)).lookup(key.secret.hash, NOW)?.key.revoked).toBe(true);
+  });
+
+  it('follows permission and rate limit changes, and ignores renames', () => {
+    const key = issued({ permissions: ['*'] });
+    const view = viewOf(
+      key.event,
+      permissionsChanged(key.keyId, ['RECORDS:READ']),
+      rateLimitsChanged(key.keyId, { hour: 3, day: 4 }),
+      renamed(key.keyId, 'new name'),
+    );
+    const found = view.lookup(key.secret.hash, NOW)?.key;
+    expect(found?.permissions).toEqual(['RECORDS:READ']);
+    expect(found?.rateLimits).toEqual({ hour: 3, day: 4 });
+  });
+
+  it('keeps the previous secret valid until previousKeyExpiresAt, then reports it rotated out', () => {
+    const key = issued();
+    const graceEnds = '2026-11-26T12:05:00.000Z';
+    const rotation = rotated(key.keyId, key.secret, graceEnds);
+    const view = viewOf(key.event, rotation.event);
+
+    expect(view.lookup(rotation.secret.hash, NOW)?.rotatedOut).toBe(false);
+    expect(view.lookup(key.secret.hash, NOW)?.rotatedOut).toBe(false);
+    expect(view.lookup(key.secret.hash, Date.parse(graceEnds) - 1)?.rotatedOut).toBe(false);
+    expect(view.lookup(key.secret.hash, Date.parse(graceEnds))?.rotatedOut).toBe(true);
+    expect(view.lookup(rotation.secret.hash, Date.parse(graceEnds) + 1)?.rotatedOut).toBe(false);
+  });
+
+  it('rotates out at once without a grace period', () => {
+    const key = issued();
+    const rotation = rotated(key.keyId, key.secret, '2026-11-26T11:00:00.000Z', '2026-11-26T11:00:00.000Z');
+    expect(viewOf(key.event, rotation.event).lookup(key.secret.hash, NOW)?.rotatedOut).toBe(true);
+  });
+
+  it('never extends an older secret when a later rotation gives a longer grace period', () => {
+    const key = issued();
+    const first = rotated(key.keyId, key.secret, '2026-11-26T12:10:00.000Z');
+    const second = rotated(key.keyId, first.secret, '2026-11-26T13:00:00.000Z');
+    const view = viewOf(key.event, first.event, second.event);
+    const later = Date.parse('2026-11-26T12:30:00.000Z');
+    expect(view.lookup(key.secret.hash, later)?.rotatedOut).toBe(true);
+    expect(view.lookup(first.secret.hash, later)?.rotatedOut).toBe(false);
+    expect(view.lookup(second.secret.hash, later)?.rotatedOut).toBe(false);
+  });
+
+  it('shares the key state between all of its secrets', () => {
+    const key = issued();
+    const rotation = rotated(key.keyId, key.secret, '2026-11-26T13:00:00.000Z');
+    const view = viewOf(key.event, rotation.event, revoked(key.keyId));
+    expect(view.lookup(key.secret.hash, NOW)?.key.revoked).toBe(true);
+    expect(view.lookup(rotation.secret.hash, NOW)?.key.revoked).toBe(true);
+  });
+
+  it('refuses events that do not fit: a second KeyIssued, a change to a key never issued', () => {
+    const key = issued({ permissions: ['FLOWS:READ'] });
+    const view = viewOf(key.event);
+    expect(view.apply({ ...key.event, data: { ...key.event.data, permissions: ['*'] } })).toBe(false);
+    expect(view.apply(revoked(issued().keyId))).toBe(false);
+    expect(view.lookup(key.secret.hash, NOW)?.key.permissions).toEqual(['FLOWS:READ']);
+    expect(view.size).toBe(1);
+  });
+
+  it('hands out key states that later events do not change under the holder', () => {
+    const key = issued({ permissions: ['FLOWS:READ'] });
+    const view = viewOf(key.event);
+    const before = view.lookup(key.secret.hash, NOW)?.key;
+    view.apply(permissionsChanged(key.keyId, ['*']));
+    view.apply(revoked(key.keyId));
+    expect(before?.permissions).toEqual(['FLOWS:READ']);
+    expect(before?.revoked).toBe(false);
+  });
+});

@@ -1,0 +1,97 @@
+import type { Environment, KeyEvent, KeyIssued, KeySecretRotated, RateLimits } from '@keyplane/contracts';
+
+/** What the view knows about a key; replaced, never mutated, so a caller may keep one. */
+export interface KeyState {
+  readonly keyId: string;
+  readonly accountId: string;
+  readonly environment: Environment;
+  readonly permissions: readonly string[];
+  readonly rateLimits: RateLimits;
+  /** Epoch milliseconds; null for a key that never expires. */
+  readonly expiresAt: number | null;
+  readonly revoked: boolean;
+}
+
+/** A secret hash's key, and whether that secret was rotated out (its grace period is over). */
+export interface KeyLookup {
+  readonly key: KeyState;
+  readonly rotatedOut: boolean;
+}
+
+interface SecretEntry {
+  keyId: string;
+  /** Epoch milliseconds until which a replaced secret still authenticates; null for the current one. */
+  validUntil: number | null;
+}
+
+/**
+ * The auth service's projection of the key event stream: secret hash -> key. Pure: the
+ * follower feeds it events in stream order, the decision reads it.
+ */
+export class KeyView {
+  private readonly keys = new Map<string, KeyState>();
+  private readonly secrets = new Map<string, SecretEntry>();
+
+  /** Folds one v1 event in; false when it does not fit the view (a key never issued, issued twice). */
+  apply(event: KeyEvent): boolean {
+    if (event.type === 'KeyIssued') return this.issue(event);
+    const key = this.keys.get(event.keyId);
+    if (!key) return false;
+    switch (event.type) {
+      case 'KeySecretRotated':
+        this.rotate(event);
+        return true;
+      case 'KeyPermissionsChanged':
+        this.keys.set(key.keyId, { ...key, permissions: [...event.data.permissions] });
+        return true;
+      case 'KeyRateLimitsChanged':
+        this.keys.set(key.keyId, { ...key, rateLimits: { ...event.data.rateLimits } });
+        return true;
+      case 'KeyRevoked':
+        this.keys.set(key.keyId, { ...key, revoked: true });
+        return true;
+      case 'KeyRenamed':
+        // Names are for people; a decision never reads them.
+        return true;
+    }
+  }
+
+  lookup(secretHash: string, now: number): KeyLookup | null {
+    const secret = this.secrets.get(secretHash);
+    if (!secret) return null;
+    const key = this.keys.get(secret.keyId);
+    if (!key) return null;
+    return { key, rotatedOut: secret.validUntil !== null && now >= secret.validUntil };
+  }
+
+  get size(): number {
+    return this.keys.size;
+  }
+
+  private issue(event: KeyIssued): boolean {
+    if (this.keys.has(event.keyId)) return false;
+    const { data } = event;
+    this.keys.set(event.keyId, {
+      keyId: event.keyId,
+      accountId: event.accountId,
+      environment: data.environment,
+      permissions: [...data.permissions],
+      rateLimits: { ...data.rateLimits },
+      expiresAt: data.expiresAt === null ? null : Date.parse(data.expiresAt),
+      revoked: false,
+    });
+    this.secrets.set(data.secret.secretHash, { keyId: event.keyId, validUntil: null });
+    return true;
+  }
+
+  private rotate(event: KeySecretRotated): void {
+    const { data } = event;
+    const previous = this.secrets.get(data.previousSecretHash);
+    if (previous && previous.keyId === event.keyId) {
+      // An earlier, shorter grace period is never extended by a later rotation.
+      const until = Date.parse(data.previousKeyExpiresAt);
+      previous.validUntil = previous.validUntil === null ? until : Math.min(previous.validUntil, until);
+    }
+    this.secrets.set(data.secret.secretHash, { keyId: event.keyId, validUntil: null });
+  }
+}

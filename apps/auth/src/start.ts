@@ -1,0 +1,121 @@
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Kysely } from 'kysely';
+import type { DestinationStream } from 'pino';
+import { namespace } from '@keyplane/contracts';
+import { createKysely, ensureDatabase, migrateToLatest, pingDatabase } from '@keyplane/database';
+import { connectNats, encodeJson, ensureStream } from '@keyplane/nats';
+import { createLogger, createMetricsRegistry, Readiness } from '@keyplane/observability';
+import { bootstrapService, type ServiceHandle } from '@keyplane/runtime';
+import { AuthModule } from './auth.module.js';
+import type { AuthConfig } from './config.js';
+import { migrations } from './db/migrations/index.js';
+import type { AuthDatabase } from './db/schema.js';
+import { Authorizer } from './decide/authorizer.js';
+import { InFlight } from './decide/in-flight.js';
+import { AppliedSequence } from './key-view/applied-sequence.js';
+import { FreshLookup } from './key-view/fresh-lookup.js';
+import { KeyEventFollower } from './key-view/key-event-follower.js';
+import { KeyView } from './key-view/key-view.js';
+import { StreamHead } from './key-view/stream-head.js';
+import { ConnectionState } from './nats/connection-state.js';
+import { consumeQuota } from './quota/quota-store.js';
+import { QuotaSweeper } from './quota/quota-sweeper.js';
+import { UsagePublisher } from './usage/usage-publisher.js';
+
+export interface AuthOptions {
+  logDestination?: DestinationStream;
+}
+
+/** Key events are kept forever; a day of msg ids lets the outbox re-publish safely after a long outage. */
+const KEY_EVENTS_DUPLICATE_WINDOW_SECONDS = 86_400;
+const JETSTREAM_TIMEOUT_MS = 2000;
+/** How long shutdown waits for handlers still running once no new request can arrive. */
+const HANDLER_DRAIN_TIMEOUT_MS = 2000;
+
+/**
+ * Starts an auth replica: schema, NATS, streams, then the key view replayed up to the
+ * stream's head, and only then the `auth.decide` subscription (queue group `auth`), so a
+ * replica never answers from a view that is behind the stream it started with.
+ */
+export async function startAuthService(config: AuthConfig, options: AuthOptions = {}): Promise<ServiceHandle> {
+  const logger = createLogger('auth', { level: config.logLevel, destination: options.logDestination });
+  const ns = namespace(config.natsPrefix);
+  const undo: (() => Promise<unknown>)[] = [];
+  try {
+    await ensureDatabase(config.databaseUrl);
+    const db = createKysely<AuthDatabase>({ url: config.databaseUrl, max: config.databasePoolSize, applicationName: 'auth' });
+    undo.push(() => db.destroy());
+    await migrateToLatest(db as Kysely<unknown>, 'auth', migrations);
+
+    const nc: NatsConnection = await connectNats({ url: config.natsUrl, name: 'auth' });
+    undo.push(() => nc.close());
+    const connection = new ConnectionState(nc, logger);
+    await ensureStream(nc, {
+      name: ns.streams.keyEvents,
+      subjects: [ns.subjects.keyEvents.all],
+      duplicateWindowSeconds: KEY_EVENTS_DUPLICATE_WINDOW_SECONDS,
+    });
+    await ensureStream(nc, { name: ns.streams.usageEvents, subjects: [ns.subjects.usageEvents] });
+
+    const registry = createMetricsRegistry('auth');
+    const view = new KeyView();
+    const applied = new AppliedSequence();
+    const follower = new KeyEventFollower({ nc, stream: ns.streams.keyEvents, subject: ns.subjects.keyEvents.all, view, applied, logger, registry });
+    undo.push(() => follower.stop());
+    await follower.start();
+
+    const js = jetstream(nc, { timeout: JETSTREAM_TIMEOUT_MS });
+    const usage = new UsagePublisher({
+      publish: async (event) => {
+        await js.publish(ns.subjects.usageEvents, encodeJson(event), { msgID: event.eventId });
+      },
+      logger,
+      registry,
+      capacity: config.usageQueueCapacity,
+    });
+    // One manager for every head request: lastSequence() builds a new one per call, which costs
+    // an extra JetStream API round trip on each unknown key.
+    const jsm = await jetstreamManager(nc, { timeout: JETSTREAM_TIMEOUT_MS });
+    const head = new StreamHead(async () => (await jsm.streams.info(ns.streams.keyEvents)).state.last_seq);
+    const keys = new FreshLookup({ view, applied, head, logger, registry });
+    const authorizer = new Authorizer(keys, (keyId, limits, now) => consumeQuota(db, keyId, limits, now));
+    const sweeper = new QuotaSweeper(db, logger);
+    sweeper.start();
+    undo.push(() => sweeper.stop());
+
+    const readiness = new Readiness();
+    readiness.add('nats', () => connection.connected);
+    readiness.add('postgres', () => pingDatabase(db as Kysely<unknown>));
+    readiness.add('key-view', () => follower.ready);
+
+    const inFlight = new InFlight();
+    const handle = await bootstrapService({
+      module: AuthModule.forRoot({ readiness, registry, logger, authorizer, usage, inFlight }),
+      config,
+      logger,
+      queue: 'auth',
+    });
+    logger.info({ url: handle.url, prefix: config.natsPrefix }, 'auth listening');
+
+    let closing: Promise<void> | undefined;
+    const close = () => {
+      closing ??= (async () => {
+        // Stop taking requests first, let running handlers record their usage, then flush it all.
+        await handle.close();
+        await inFlight.idle(HANDLER_DRAIN_TIMEOUT_MS);
+        await usage.flush(config.usageFlushTimeoutMs);
+        await sweeper.stop();
+        await follower.stop();
+        await nc.close();
+        await db.destroy();
+        logger.info('auth stopped');
+      })();
+      return closing;
+    };
+    return { app: handle.app, url: handle.url, close };
+  } catch (error) {
+    for (const step of undo.reverse()) await step().catch(() => undefined);
+    throw error;
+  }
+}

@@ -1,0 +1,140 @@
+import { DiscardPolicy, jetstreamManager } from '@nats-io/jetstream';
+import { UsageRecorded, type Namespace } from '@keyplane/contracts';
+import { freshDatabase, freshNamespace, waitFor, type FreshDatabase, type FreshNamespace } from '@keyplane/testing';
+import { UsagePublisher } from '../src/usage/usage-publisher.js';
+import { issued, revoked } from './support/key-events.js';
+import { awayFromWindowEdge, Gateway, KeyEventPublisher, startReplica, type Replica } from './support/harness.js';
+
+let database: FreshDatabase;
+let nats: FreshNamespace;
+let replica: Replica;
+let keys: KeyEventPublisher;
+let gateway: Gateway;
+
+beforeAll(async () => {
+  database = await freshDatabase('auth_usage');
+  nats = freshNamespace();
+  keys = await KeyEventPublisher.connect(nats.ns);
+  replica = await startReplica(database.url, nats.ns);
+  gateway = await Gateway.connect(nats.ns);
+});
+
+afterAll(async () => {
+  await gateway?.close();
+  await replica?.handle.close();
+  await keys?.close();
+  await nats?.cleanup();
+  await database?.drop();
+});
+
+interface StoredUsage {
+  msgId: string | undefined;
+  raw: string;
+  event: UsageRecorded;
+}
+
+async function usageStream(ns: Namespace): Promise<StoredUsage[]> {
+  const jsm = await jetstreamManager(keys.nc);
+  const { state } = await jsm.streams.info(ns.streams.usageEvents);
+  const stored: StoredUsage[] = [];
+  for (let seq = state.first_seq; state.messages > 0 && seq <= state.last_seq; seq++) {
+    const msg = await jsm.streams.getMessage(ns.streams.usageEvents, { seq });
+    if (!msg) continue;
+    stored.push({ msgId: msg.header?.get('Nats-Msg-Id'), raw: msg.string(), event: UsageRecorded.parse(msg.json()) });
+  }
+  return stored;
+}
+
+describe('usage events', () => {
+  it('are published once per decision, with the decision, the request and the quota after it', async () => {
+    await awayFromWindowEdge();
+    const key = issued({ permissions: ['FLOWS:READ'], rateLimits: { hour: 2, day: 100 } });
+    const gone = issued();
+    for (const event of [key.event, gone.event, revoked(gone.keyId)]) await keys.publish(event);
+
+    await gateway.decide(key.secret.hash, 'FLOWS:READ', { requestId: 'r-allowed', method: 'POST', path: '/v1/flows/f1', userAgent: null });
+    await gateway.decide(key.secret.hash, 'FLOWS:WRITE', { requestId: 'r-forbidden' });
+    await gateway.decide(key.secret.hash, 'FLOWS:READ', { requestId: 'r-limited' });
+    await gateway.decide(gone.secret.hash, 'FLOWS:READ', { requestId: 'r-revoked' });
+    await gateway.decide(issued().secret.hash, null, { requestId: 'r-unknown', clientIp: '198.51.100.1' });
+
+    const stored = await waitFor('five usage events', async () => {
+      const events = await usageStream(nats.ns);
+      return events.length === 5 ? events : undefined;
+    });
+    const byRequest = Object.fromEntries(stored.map((entry) => [entry.event.requestId, entry.event]));
+
+    expect(byRequest['r-allowed']).toEqual({
+      type: 'UsageRecorded',
+      version: 1,
+      eventId: expect.stringMatching(/^[0-9A-HJKMNP-TV-Z]{26}$/),
+      occurredAt: expect.any(String),
+      keyId: key.keyId,
+      accountId: 'acc_test',
+      environment: 'live',
+      outcome: 'allowed',
+      reason: 'ok',
+      permission: 'FLOWS:READ',
+      method: 'POST',
+      path: '/v1/flows/f1',
+      clientIp: '203.0.113.7',
+      userAgent: null,
+      requestId: 'r-allowed',
+      hourUsed: 1,
+      dayUsed: 1,
+      hourLimit: 2,
+      dayLimit: 100,
+    });
+    expect(byRequest['r-forbidden']).toMatchObject({ outcome: 'forbidden', reason: 'missing_permission', permission: 'FLOWS:WRITE', hourUsed: 2, dayUsed: 2 });
+    expect(byRequest['r-limited']).toMatchObject({ outcome: 'rate_limited', reason: 'hour_limit', hourUsed: 2, dayUsed: 2, hourLimit: 2, dayLimit: 100 });
+    expect(byRequest['r-revoked']).toMatchObject({
+      keyId: gone.keyId,
+      accountId: 'acc_test',
+      environment: 'live',
+      outcome: 'unauthorized',
+      reason: 'revoked',
+      hourUsed: null,
+      dayUsed: null,
+      hourLimit: null,
+      dayLimit: null,
+    });
+    expect(byRequest['r-unknown']).toMatchObject({
+      keyId: null,
+      accountId: null,
+      environment: null,
+      outcome: 'unauthorized',
+      reason: 'unknown_key',
+      clientIp: '198.51.100.1',
+      hourUsed: null,
+    });
+    for (const { msgId, event } of stored) expect(msgId).toBe(event.eventId);
+    expect(new Set(stored.map(({ event }) => event.eventId)).size).toBe(5);
+    for (const secret of [key.secret.key, gone.secret.key]) {
+      expect(stored.map(({ raw }) => raw).join('\n')).not.toContain(secret);
+    }
+  });
+
+  it('survive a stream that refuses them for a while, and are all on it when close() returns', async () => {
+    const key = issued({ rateLimits: { hour: 100_000, day: 100_000 } });
+    await keys.publish(key.event);
+    const before = (await usageStream(nats.ns)).length;
+    const jsm = await jetstreamManager(keys.nc);
+    const stream = nats.ns.streams.usageEvents;
+    await jsm.streams.update(stream, { max_msgs: before, discard: DiscardPolicy.New });
+
+    const count = 50;
+    await Promise.all(Array.from({ length: count }, (_, n) => gateway.decide(key.secret.hash, null, { requestId: `held-${n}` })));
+    const usage = replica.handle.app.get(UsagePublisher);
+    await waitFor('the refused events to be held for retry', () => usage.pending === count && replica.logs.text().includes('usage event publish failed; retrying'));
+
+    const closing = replica.handle.close();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await jsm.streams.update(stream, { max_msgs: -1 });
+    await closing;
+
+    const after = await usageStream(nats.ns);
+    expect(after.length - before).toBe(count);
+    expect(new Set(after.map(({ event }) => event.requestId).filter((id) => id.startsWith('held-'))).size).toBe(count);
+    expect(replica.logs.text()).not.toContain('they are lost');
+  });
+});
