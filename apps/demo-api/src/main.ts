@@ -1,0 +1,10 @@
+import { createLogger } from '@keyplane/observability';
+import { closeOnSignals, exitOnStartupFailure } from '@keyplane/runtime';
+import { loadDemoApiConfig } from './config.js';
+import { startDemoApiService } from './start.js';
+
+const logger = createLogger('demo-api');
+startDemoApiService(loadDemoApiConfig(process.env)).then((service) => {
+  logger.info({ url: service.url }, 'demo-api listening');
+  closeOnSignals(logger, service.close);
+}, exitOnStartupFailure(logger));

@@ -1,0 +1,6 @@
+import { Injectable } from '@nestjs/common';
+import { ResourceStore } from '../store/resource-store.js';
+import type { DataRecord } from './record.js';
+
+@Injectable()
+export class RecordStore extends ResourceStore<DataRecord> {}

@@ -1,0 +1,9 @@
+import { z } from 'zod';
+import type { Stored } from '../crud/crud-controller.js';
+
+export const RecordFields = z.strictObject({
+  name: z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters'),
+  data: z.record(z.string(), z.unknown()),
+});
+
+export type DataRecord = Stored<typeof RecordFields>;

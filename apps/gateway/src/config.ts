@@ -1,0 +1,47 @@
+import { fileURLToPath } from 'node:url';
+import { isValidPrefix } from '@keyplane/key-format';
+import { EnvReader, readCommonConfig, type CommonConfig } from '@keyplane/runtime';
+import { assetPath } from './assets/asset-path.js';
+
+export interface GatewayConfig extends CommonConfig {
+  /** Internal port for /metrics (and probes); never the public one. */
+  metricsPort: number;
+  upstreamUrl: string;
+  keyPrefix: string;
+  authTimeoutMs: number;
+  keysTimeoutMs: number;
+  upstreamTimeoutMs: number;
+  routesFile: string;
+  logLevel: string;
+}
+
+/** DESIGN §9: `PORT` is the public port; a bad value stops start-up naming the variable. */
+export function loadGatewayConfig(env: NodeJS.ProcessEnv): GatewayConfig {
+  const read = new EnvReader(env);
+  const keyPrefix = read.string('KEY_PREFIX', 'tv');
+  if (!isValidPrefix(keyPrefix)) throw new Error(`KEY_PREFIX must be 1-16 lowercase letters or digits, got "${keyPrefix}"`);
+  return {
+    ...readCommonConfig(read, 8080),
+    httpPort: read.int('PORT', 8080, { max: 65535 }),
+    httpHost: read.string('HOST', '0.0.0.0'),
+    metricsPort: read.int('METRICS_PORT', 9080, { max: 65535 }),
+    upstreamUrl: httpUrl('UPSTREAM_URL', read.string('UPSTREAM_URL', 'http://127.0.0.1:8090')),
+    keyPrefix,
+    authTimeoutMs: read.int('AUTH_TIMEOUT_MS', 1000, { min: 1, max: 60_000 }),
+    keysTimeoutMs: read.int('KEYS_TIMEOUT_MS', 5000, { min: 1, max: 60_000 }),
+    upstreamTimeoutMs: read.int('UPSTREAM_TIMEOUT_MS', 30_000, { min: 1, max: 600_000 }),
+    routesFile: read.string('ROUTES_FILE', fileURLToPath(assetPath('config/routes.json'))),
+    logLevel: read.string('LOG_LEVEL', 'info'),
+  };
+}
+
+function httpUrl(name: string, value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Error(`${name} must be an http(s) URL, got "${value}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`${name} must be an http(s) URL, got "${value}"`);
+  return value;
+}

@@ -1,0 +1,46 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import type { Registry } from 'prom-client';
+import { Readiness, type Logger } from '@keyplane/observability';
+import { AuthDecider } from './authentication/auth-decider.js';
+import type { GatewayConfig } from './config.js';
+import { KeysClient } from './management/keys-client.js';
+import { ManagementApi } from './management/management-api.js';
+import { NatsConnection, natsClientProvider } from './messaging/nats-client.js';
+import { GatewayMetrics } from './ops/gateway-metrics.js';
+import { GatewayHttp } from './pipeline/gateway-http.js';
+import { JsonExceptionFilter } from './pipeline/json-exception.filter.js';
+import { RouteMatcher } from './routes/route-matcher.js';
+import type { RouteDefinition } from './routes/route-table.js';
+import { GATEWAY_CONFIG, LOGGER } from './tokens.js';
+
+export interface GatewayModuleOptions {
+  config: GatewayConfig;
+  routes: RouteDefinition[];
+  logger: Logger;
+  readiness: Readiness;
+  registry: Registry;
+}
+
+@Module({})
+export class GatewayModule {
+  static forRoot({ config, routes, logger, readiness, registry }: GatewayModuleOptions): DynamicModule {
+    return {
+      module: GatewayModule,
+      providers: [
+        { provide: GATEWAY_CONFIG, useValue: config },
+        { provide: LOGGER, useValue: logger },
+        { provide: Readiness, useValue: readiness },
+        { provide: GatewayMetrics, useValue: new GatewayMetrics(registry) },
+        { provide: RouteMatcher, useValue: new RouteMatcher(routes) },
+        natsClientProvider,
+        NatsConnection,
+        AuthDecider,
+        KeysClient,
+        ManagementApi,
+        GatewayHttp,
+        { provide: APP_FILTER, useClass: JsonExceptionFilter },
+      ],
+    };
+  }
+}

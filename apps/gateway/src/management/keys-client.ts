@@ -1,0 +1,53 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { ClientProxy } from '@nestjs/microservices';
+import {
+  namespace,
+  serviceError,
+  type AuditEventsRequest,
+  type AuditPage,
+  type GetKeyRequest,
+  type IssuedKey,
+  type IssueKeyRequest,
+  type KeyObject,
+  type KeyPage,
+  type ListKeysRequest,
+  type Reply,
+  type RevokeKeyRequest,
+  type RotatedKey,
+  type RotateKeyRequest,
+  type UpdateKeyRequest,
+} from '@keyplane/contracts';
+import { request } from '@keyplane/nats';
+import type { GatewayConfig } from '../config.js';
+import { KEYS_UNAVAILABLE } from '../responses/error-body.js';
+import { GATEWAY_CONFIG, NATS_CLIENT } from '../tokens.js';
+
+type Input<T> = Omit<T, 'limit'> & { limit?: number };
+
+/** The keys service's request/reply API over NATS; unreachable means 503 `Keys service unavailable`. */
+@Injectable()
+export class KeysClient {
+  private readonly subjects: ReturnType<typeof namespace>['subjects']['keys'];
+
+  constructor(
+    @Inject(NATS_CLIENT) private readonly client: ClientProxy,
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+  ) {
+    this.subjects = namespace(config.natsPrefix).subjects.keys;
+  }
+
+  issue = (body: IssueKeyRequest) => this.send<IssuedKey>(this.subjects.issue, body);
+  list = (body: Input<ListKeysRequest>) => this.send<KeyPage>(this.subjects.list, body);
+  get = (body: GetKeyRequest) => this.send<KeyObject>(this.subjects.get, body);
+  update = (body: UpdateKeyRequest) => this.send<{ key: KeyObject }>(this.subjects.update, body);
+  rotate = (body: RotateKeyRequest) => this.send<RotatedKey>(this.subjects.rotate, body);
+  revoke = (body: RevokeKeyRequest) => this.send<{ key: KeyObject }>(this.subjects.revoke, body);
+  audit = (body: Input<AuditEventsRequest>) => this.send<AuditPage>(this.subjects.audit, body);
+
+  private async send<T>(subject: string, body: unknown): Promise<Reply<T>> {
+    const reply = await request<T>(this.client, subject, body, this.config.keysTimeoutMs, KEYS_UNAVAILABLE);
+    // Whatever answers on the subject is outside our process: check the envelope before trusting it.
+    if (reply && typeof reply === 'object' && (reply.ok === true || (reply.ok === false && typeof reply.error?.status === 'number'))) return reply;
+    return { ok: false, error: serviceError(503, KEYS_UNAVAILABLE) };
+  }
+}

@@ -1,0 +1,49 @@
+import { z } from 'zod';
+import { Cursor, Environment, IsoTimestamp, KEY_EVENT_TYPES, KeyStatus, PageLimit, RateLimits } from '@keyplane/contracts';
+
+// The HTTP bodies and query strings of DESIGN §7, checked at the edge so a 400 names the
+// field as the client wrote it. The keys service checks meaning (permissions, grants).
+
+export const CreateKeyBody = z.strictObject({
+  name: z.string(),
+  environment: Environment.default('live'),
+  permissions: z.array(z.string()),
+  rateLimits: RateLimits.partial().optional(),
+  expiresAt: IsoTimestamp.nullable().optional(),
+});
+
+export const UpdateKeyBody = z.strictObject({
+  name: z.string().optional(),
+  permissions: z.array(z.string()).optional(),
+  rateLimits: RateLimits.partial().optional(),
+});
+
+export const RotateKeyBody = z.strictObject({
+  gracePeriodSeconds: z.number().int().min(0).max(30 * 24 * 3600).default(0),
+});
+
+export const RevokeKeyBody = z.strictObject({
+  reason: z.string().max(500).nullable().optional(),
+});
+
+const limitParam = z
+  .string()
+  .regex(/^\d{1,4}$/, 'expected an integer between 1 and 1000')
+  .transform(Number)
+  .pipe(PageLimit);
+
+export const ListKeysQuery = z.strictObject({
+  environment: Environment.optional(),
+  status: KeyStatus.optional(),
+  limit: limitParam.optional(),
+  cursor: Cursor.optional(),
+});
+
+export const AuditEventsQuery = z.strictObject({
+  keyId: z.string().optional(),
+  type: z.enum(KEY_EVENT_TYPES as [string, ...string[]]).optional(),
+  from: IsoTimestamp.optional(),
+  to: IsoTimestamp.optional(),
+  limit: limitParam.optional(),
+  cursor: Cursor.optional(),
+});

@@ -1,0 +1,37 @@
+import { Counter, Histogram, type Registry } from 'prom-client';
+
+/** What an operator watches at the edge: traffic by route and status, and how long auth takes to decide. */
+export class GatewayMetrics {
+  readonly requests: Counter<'route' | 'status'>;
+  readonly decisionSeconds: Histogram<'outcome'>;
+  readonly rejectedLocally: Counter<'reason'>;
+  readonly upstreamErrors: Counter<'kind'>;
+
+  constructor(registry: Registry) {
+    this.requests = new Counter({
+      name: 'gateway_requests_total',
+      help: 'Requests answered, by route-table route (or unmatched/static) and HTTP status',
+      labelNames: ['route', 'status'],
+      registers: [registry],
+    });
+    this.decisionSeconds = new Histogram({
+      name: 'gateway_auth_decision_seconds',
+      help: 'Latency of auth.decide requests as the gateway sees them, by outcome',
+      labelNames: ['outcome'],
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers: [registry],
+    });
+    this.rejectedLocally = new Counter({
+      name: 'gateway_rejected_locally_total',
+      help: 'Requests answered 401 without asking auth: no credential, a credential in the query, or a malformed key',
+      labelNames: ['reason'],
+      registers: [registry],
+    });
+    this.upstreamErrors = new Counter({
+      name: 'gateway_upstream_errors_total',
+      help: 'Proxied requests the upstream did not answer',
+      labelNames: ['kind'],
+      registers: [registry],
+    });
+  }
+}

@@ -1,0 +1,36 @@
+import type { Server } from 'node:http';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { errorBody } from '../responses/error-body.js';
+
+/**
+ * Requests Node rejects before any route runs (headers over its 16 KiB limit, a malformed
+ * request line, a header timeout) still get a JSON error body, not an empty or HTML page.
+ * Replaces Fastify's handler, whose body has `message` where DESIGN §6 has `details`.
+ */
+export function answerClientErrorsWithJson(server: Server): void {
+  server.removeAllListeners('clientError');
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    if (error.code === 'ECONNRESET' || !socket.writable || responseStarted(socket)) {
+      socket.destroy();
+      return;
+    }
+    const [status, details] = describe(error.code);
+    const body = errorBody(status, details);
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
+}
+
+function describe(code: string | undefined): [number, string] {
+  if (code === 'HPE_HEADER_OVERFLOW') return [431, 'Request headers are too large'];
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT' || code === 'HPE_HEADER_TIMEOUT') return [408, 'Request timed out'];
+  return [400, 'Malformed HTTP request'];
+}
+
+// Node's own rule: once a response began on this socket, writing another would corrupt it.
+function responseStarted(socket: Duplex): boolean {
+  const current = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  return current?.headersSent === true;
+}

@@ -1,0 +1,53 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ManagementApi } from '../management/management-api.js';
+import { errorBody } from '../responses/error-body.js';
+import type { RouteMatcher } from '../routes/route-matcher.js';
+import { sendJson } from './send-json.js';
+
+export interface DispatchDeps {
+  matcher: RouteMatcher;
+  management: ManagementApi;
+  proxy: (request: FastifyRequest, reply: FastifyReply) => FastifyReply;
+}
+
+/**
+ * Runs after `authorize` let the request through: the upstream, a management handler, or,
+ * for a path outside the route table, 404 (405 with `Allow` when the path is routed for
+ * other methods), answered only after authentication so the table is not probed for free.
+ */
+export function dispatch({ matcher, management, proxy }: DispatchDeps) {
+  return async function dispatchRequest(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const gateway = request.gateway!;
+    const { match, path } = gateway;
+    if (!match) {
+      const allowed = matcher.allowedMethods(path);
+      if (allowed.length > 0) {
+        return sendJson(reply.header('allow', allowed.join(', ')), 405, errorBody(405, `${request.method} is not allowed on ${path}`));
+      }
+      return sendJson(reply, 404, errorBody(404, `No route for ${request.method} ${path}`));
+    }
+    if (match.route.target === 'upstream') return proxy(request, reply);
+
+    const body = jsonBody(request.body);
+    if (body === INVALID) return sendJson(reply, 400, errorBody(400, 'Request body is not valid JSON'));
+    const { keyId, accountId, environment, permissions } = gateway.key!;
+    const answer = await management.handle(match.route.target, {
+      actor: { keyId, accountId, environment, permissions },
+      params: match.params,
+      query: request.query,
+      body,
+    });
+    return sendJson(reply, answer.status, JSON.stringify(answer.body));
+  };
+}
+
+const INVALID = Symbol('invalid JSON');
+
+function jsonBody(raw: unknown): unknown {
+  if (!Buffer.isBuffer(raw) || raw.length === 0) return undefined;
+  try {
+    return JSON.parse(raw.toString('utf8'));
+  } catch {
+    return INVALID;
+  }
+}

@@ -1,0 +1,38 @@
+import { clientHeaders, upstreamHeaders } from './upstream-headers.js';
+
+const key = { keyId: 'key_01J00000000000000000000000', accountId: 'acc_1', environment: 'test' as const, permissions: ['*'] };
+
+describe('upstreamHeaders', () => {
+  it('drops the credential and spoofed identity headers, and adds the decided identity', () => {
+    const headers = upstreamHeaders(
+      {
+        authorization: 'Bearer tv_test_secret',
+        'proxy-authorization': 'Basic x',
+        'x-keyplane-account-id': 'acc_root',
+        'x-keyplane-environment': 'live',
+        'x-keyplane-anything': 'x',
+        'x-request-id': 'client-id',
+        accept: 'application/json',
+        'content-length': '2',
+      },
+      key,
+      'req_1',
+    );
+    expect(headers).toEqual({
+      accept: 'application/json',
+      'content-length': '2',
+      'x-keyplane-key-id': 'key_01J00000000000000000000000',
+      'x-keyplane-account-id': 'acc_1',
+      'x-keyplane-environment': 'test',
+      'x-request-id': 'req_1',
+    });
+  });
+});
+
+describe('clientHeaders', () => {
+  it("drops the upstream's connection-level headers", () => {
+    expect(
+      clientHeaders({ connection: 'close', 'keep-alive': 'timeout=5', 'transfer-encoding': 'chunked', 'content-type': 'application/json', 'x-custom': '1' }),
+    ).toEqual({ 'content-type': 'application/json', 'x-custom': '1' });
+  });
+});

@@ -1,0 +1,49 @@
+import type { FastifyReplyFromHooks } from '@fastify/reply-from';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from '@keyplane/observability';
+import type { GatewayMetrics } from '../ops/gateway-metrics.js';
+import { sendJson } from '../pipeline/send-json.js';
+import { errorBody, UPSTREAM_UNAVAILABLE } from '../responses/error-body.js';
+import { clientHeaders, upstreamHeaders } from './upstream-headers.js';
+
+export interface ProxyDeps {
+  metrics: GatewayMetrics;
+  logger: Logger;
+  timeoutMs: number;
+}
+
+const BAD_GATEWAY = errorBody(502, UPSTREAM_UNAVAILABLE);
+const GATEWAY_TIMEOUT = errorBody(504, 'Upstream did not answer in time');
+
+/**
+ * Forwards an allowed request to the upstream with `@fastify/reply-from`. The options are
+ * built once: per-request data is read from `request.gateway`, so the hot path allocates
+ * nothing but the body options of requests that carry a body.
+ */
+export function proxyToUpstream({ metrics, logger, timeoutMs }: ProxyDeps) {
+  const options: FastifyReplyFromHooks = {
+    timeout: timeoutMs,
+    // Never replay a request on the client's behalf: the upstream may have acted on it.
+    retryDelay: () => null,
+    rewriteRequestHeaders(request, headers) {
+      const { key, requestId } = request.gateway!;
+      return upstreamHeaders(headers, key!, requestId);
+    },
+    rewriteHeaders: clientHeaders,
+    onError(reply, { error }) {
+      const timedOut = (error as Error & { statusCode?: number }).statusCode === 504;
+      metrics.upstreamErrors.inc({ kind: timedOut ? 'timeout' : 'unavailable' });
+      logger.debug({ err: error, requestId: reply.request.gateway?.requestId }, 'upstream request failed');
+      sendJson(reply as FastifyReply, timedOut ? 504 : 502, timedOut ? GATEWAY_TIMEOUT : BAD_GATEWAY);
+    },
+  };
+
+  return function proxy(request: FastifyRequest, reply: FastifyReply): FastifyReply {
+    const body = request.body;
+    // The body was buffered as-is; hand it over as bytes so reply-from does not re-encode it.
+    if (Buffer.isBuffer(body) && request.method !== 'GET' && request.method !== 'HEAD') {
+      return reply.from(undefined, { ...options, body, contentType: request.headers['content-type'] ?? 'application/octet-stream' });
+    }
+    return reply.from(undefined, options);
+  };
+}

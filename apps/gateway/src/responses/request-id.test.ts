@@ -1,0 +1,12 @@
+import { requestIdFrom } from './request-id.js';
+
+describe('requestIdFrom', () => {
+  it("keeps a client's sane token", () => {
+    expect(requestIdFrom('abc-123_x.y:z')).toBe('abc-123_x.y:z');
+    expect(requestIdFrom('a'.repeat(128))).toBe('a'.repeat(128));
+  });
+
+  it.each([[undefined], [''], ['a'.repeat(129)], ['has space'], ['<script>'], ['line\nbreak'], [['a', 'b']]])('replaces %p', (header) => {
+    expect(requestIdFrom(header)).toMatch(/^req_[0-9a-f-]{36}$/);
+  });
+});

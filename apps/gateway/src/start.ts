@@ -1,0 +1,39 @@
+import type { DestinationStream } from 'pino';
+import { createLogger, createMetricsRegistry, Readiness } from '@keyplane/observability';
+import { bootstrapService, type ServiceHandle } from '@keyplane/runtime';
+import type { GatewayConfig } from './config.js';
+import { GatewayModule } from './gateway.module.js';
+import { startMetricsServer } from './ops/metrics-server.js';
+import { BODY_LIMIT_BYTES } from './pipeline/gateway-http.js';
+import { loadRouteTable } from './routes/route-table.js';
+
+export interface GatewayOptions {
+  logDestination?: DestinationStream;
+}
+
+export interface GatewayHandle extends ServiceHandle {
+  /** Base URL of the internal port: /metrics, /healthz, /readyz. */
+  metricsUrl: string;
+}
+
+/** `url` is the public base URL. The route table is checked before anything listens. */
+export async function startGatewayService(config: GatewayConfig, options: GatewayOptions = {}): Promise<GatewayHandle> {
+  const logger = createLogger('gateway', { level: config.logLevel, destination: options.logDestination });
+  const routes = loadRouteTable(config.routesFile);
+  const readiness = new Readiness();
+  const registry = createMetricsRegistry('gateway');
+  const module = GatewayModule.forRoot({ config, routes, logger, readiness, registry });
+  const service = await bootstrapService({ module, config, logger, bodyLimitBytes: BODY_LIMIT_BYTES });
+  const metrics = await startMetricsServer(registry, readiness, config.metricsPort, config.httpHost).catch(async (error: unknown) => {
+    await service.close();
+    throw error;
+  });
+  return {
+    ...service,
+    metricsUrl: metrics.url,
+    close: async () => {
+      await metrics.close();
+      await service.close();
+    },
+  };
+}
