@@ -19,7 +19,8 @@ import { KeyEventFollower } from './key-view/key-event-follower.js';
 import { KeyView } from './key-view/key-view.js';
 import { StreamHead } from './key-view/stream-head.js';
 import { ConnectionState } from './nats/connection-state.js';
-import { consumeQuota } from './quota/quota-store.js';
+import { CoalescingQuota } from './quota/coalescing-quota.js';
+import { consumeUnits } from './quota/quota-store.js';
 import { QuotaSweeper } from './quota/quota-sweeper.js';
 import { UsagePublisher } from './usage/usage-publisher.js';
 
@@ -79,7 +80,8 @@ export async function startAuthService(config: AuthConfig, options: AuthOptions 
     const jsm = await jetstreamManager(nc, { timeout: JETSTREAM_TIMEOUT_MS });
     const head = new StreamHead(async () => (await jsm.streams.info(ns.streams.keyEvents)).state.last_seq);
     const keys = new FreshLookup({ view, applied, head, logger, registry });
-    const authorizer = new Authorizer(keys, (keyId, limits, now) => consumeQuota(db, keyId, limits, now));
+    const quota = new CoalescingQuota((keyId, limits, now, units) => consumeUnits(db, keyId, limits, now, units));
+    const authorizer = new Authorizer(keys, (keyId, limits, now) => quota.consume(keyId, limits, now));
     const sweeper = new QuotaSweeper(db, logger);
     sweeper.start();
     undo.push(() => sweeper.stop());
