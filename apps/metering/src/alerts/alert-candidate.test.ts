@@ -1,0 +1,23 @@
+import { dedupKey, uniqueCandidates, type AlertCandidate } from './alert-candidate.js';
+
+const candidate = (detectedAt: string, subject = 'key_a'): AlertCandidate => ({
+  type: 'permission_probe',
+  severity: 'warning',
+  subject,
+  windowStart: '2026-04-01T12:00:00.000Z',
+  keyId: subject,
+  accountId: 'acc_a',
+  detectedAt,
+  summary: 's',
+  evidence: {},
+});
+
+describe('uniqueCandidates', () => {
+  it('keeps the earliest detection per type, subject and window, in time order', () => {
+    const later = candidate('2026-04-01T12:30:00.000Z');
+    const earlier = candidate('2026-04-01T12:10:00.000Z');
+    const other = candidate('2026-04-01T12:20:00.000Z', 'key_b');
+    expect(uniqueCandidates([later, other, earlier])).toEqual([earlier, other]);
+    expect(dedupKey(earlier)).toBe('permission_probe|key_a|2026-04-01T12:00:00.000Z');
+  });
+});

@@ -1,0 +1,173 @@
+import type { Kysely } from 'kysely';
+import type { UsageRecorded } from '@keyplane/contracts';
+import type { Database } from '../db/schema.js';
+import { HOUR_MS, isoOf, windowStart } from '../windows/utc-window.js';
+import { uniqueCandidates, type AlertCandidate } from './alert-candidate.js';
+import type { AlertThresholds } from './thresholds.js';
+import { detectAuthFailureBursts } from './detectors/auth-failure-burst.js';
+import { detectNewSources, type KeySources } from './detectors/new-source.js';
+import { detectPermissionProbes } from './detectors/permission-probe.js';
+import { detectQuotaExhausted } from './detectors/quota-exhausted.js';
+import type { RecentEvent } from './detectors/recent-event.js';
+import { detectRevokedKeyUse } from './detectors/revoked-key-use.js';
+import { detectUsageSpikes, type HourOfKey } from './detectors/usage-spike.js';
+
+const BASELINE_HOURS = 24;
+
+/**
+ * Runs every detector over the events a batch newly stored, inside the batch's transaction,
+ * after its windows are folded in: the state the detectors read (stored events, windows,
+ * known sources) is Postgres, so a restart or another replica sees the same, and an event
+ * redelivered is never fed twice. `events` must be sorted by occurredAt.
+ */
+export async function detectAlerts(trx: Kysely<Database>, events: readonly UsageRecorded[], thresholds: AlertThresholds): Promise<AlertCandidate[]> {
+  if (events.length === 0) return [];
+  const newIds = new Set(events.map((event) => event.eventId));
+  const [failures, denials, hours, sources] = await Promise.all([
+    recentByIp(trx, events.filter((event) => event.outcome === 'unauthorized'), thresholds.authFailureWindowSeconds * 1000, newIds),
+    recentByKey(trx, events.filter((event) => event.outcome === 'forbidden' && event.keyId !== null), thresholds.permissionProbeWindowSeconds * 1000, newIds),
+    hoursOfKeys(trx, events),
+    knownSources(trx, events),
+  ]);
+  const newSources = detectNewSources(events, sources, thresholds);
+  await recordSources(trx, newSources.uses);
+  return uniqueCandidates([
+    ...detectQuotaExhausted(events),
+    ...detectRevokedKeyUse(events),
+    ...detectAuthFailureBursts(failures, thresholds),
+    ...detectPermissionProbes(denials, thresholds),
+    ...detectUsageSpikes(hours, thresholds),
+    ...newSources.candidates,
+  ]);
+}
+
+/** The stored 401s around the batch's, per client address: any window one of them can close. */
+async function recentByIp(trx: Kysely<Database>, events: readonly UsageRecorded[], windowMs: number, newIds: ReadonlySet<string>) {
+  const ips = [...new Set(events.map((event) => event.clientIp))];
+  if (ips.length === 0) return new Map<string, RecentEvent[]>();
+  const { from, to } = span(events, windowMs);
+  const rows = await trx
+    .selectFrom('usage_events')
+    .select(['event_id', 'occurred_at', 'key_id', 'account_id', 'client_ip', 'permission'])
+    .where('outcome', '=', 'unauthorized')
+    .where('client_ip', 'in', ips)
+    .where('occurred_at', '>=', from)
+    .where('occurred_at', '<=', to)
+    .orderBy('occurred_at')
+    .orderBy('event_id')
+    .execute();
+  return groupBy(rows, (row) => row.client_ip, newIds);
+}
+
+/** The stored 403s around the batch's, per key. */
+async function recentByKey(trx: Kysely<Database>, events: readonly UsageRecorded[], windowMs: number, newIds: ReadonlySet<string>) {
+  const keyIds = [...new Set(events.flatMap((event) => (event.keyId === null ? [] : [event.keyId])))];
+  if (keyIds.length === 0) return new Map<string, RecentEvent[]>();
+  const { from, to } = span(events, windowMs);
+  const rows = await trx
+    .selectFrom('usage_events')
+    .select(['event_id', 'occurred_at', 'key_id', 'account_id', 'client_ip', 'permission'])
+    .where('outcome', '=', 'forbidden')
+    .where('key_id', 'in', keyIds)
+    .where('occurred_at', '>=', from)
+    .where('occurred_at', '<=', to)
+    .orderBy('occurred_at')
+    .orderBy('event_id')
+    .execute();
+  return groupBy(rows, (row) => row.key_id as string, newIds);
+}
+
+function span(events: readonly UsageRecorded[], windowMs: number) {
+  const times = events.map((event) => Date.parse(event.occurredAt));
+  return { from: new Date(Math.min(...times) - windowMs), to: new Date(Math.max(...times) + windowMs) };
+}
+
+type RecentRow = { event_id: string; occurred_at: Date; key_id: string | null; account_id: string | null; client_ip: string; permission: string | null };
+
+function groupBy(rows: readonly RecentRow[], subjectOf: (row: RecentRow) => string, newIds: ReadonlySet<string>): Map<string, RecentEvent[]> {
+  const groups = new Map<string, RecentEvent[]>();
+  for (const row of rows) {
+    const subject = subjectOf(row);
+    const group = groups.get(subject) ?? [];
+    group.push({
+      eventId: row.event_id,
+      at: row.occurred_at.getTime(),
+      isNew: newIds.has(row.event_id),
+      keyId: row.key_id,
+      accountId: row.account_id,
+      clientIp: row.client_ip,
+      permission: row.permission,
+    });
+    groups.set(subject, group);
+  }
+  return groups;
+}
+
+/** Each key's hours this batch touched, with their (already folded) totals and the 24 hours before. */
+async function hoursOfKeys(trx: Kysely<Database>, events: readonly UsageRecorded[]): Promise<HourOfKey[]> {
+  const touched = new Map<string, { keyId: string; accountId: string | null; hour: number; times: string[] }>();
+  for (const event of events) {
+    if (event.keyId === null) continue;
+    const hour = windowStart(Date.parse(event.occurredAt), 'hour');
+    const id = `${event.keyId}|${hour}`;
+    const entry = touched.get(id) ?? { keyId: event.keyId, accountId: event.accountId, hour, times: [] };
+    entry.times.push(event.occurredAt);
+    touched.set(id, entry);
+  }
+  if (touched.size === 0) return [];
+  const keyIds = [...new Set([...touched.values()].map((entry) => entry.keyId))];
+  const hoursTouched = [...touched.values()].map((entry) => entry.hour);
+  const rows = await trx
+    .selectFrom('usage_windows')
+    .select(['key_id', 'window_start', 'requests'])
+    .where('granularity', '=', 'hour')
+    .where('key_id', 'in', keyIds)
+    .where('window_start', '>=', new Date(Math.min(...hoursTouched) - BASELINE_HOURS * HOUR_MS))
+    .where('window_start', '<=', new Date(Math.max(...hoursTouched)))
+    .execute();
+  const requests = new Map(rows.map((row) => [`${row.key_id}|${row.window_start.getTime()}`, row.requests]));
+  return [...touched.values()].map((entry) => ({
+    keyId: entry.keyId,
+    accountId: entry.accountId,
+    hourStart: isoOf(entry.hour),
+    requests: requests.get(`${entry.keyId}|${entry.hour}`) ?? 0,
+    history: Array.from({ length: BASELINE_HOURS }, (_, index) => requests.get(`${entry.keyId}|${entry.hour - (BASELINE_HOURS - index) * HOUR_MS}`) ?? 0),
+    newEventTimes: entry.times,
+  }));
+}
+
+async function knownSources(trx: Kysely<Database>, events: readonly UsageRecorded[]): Promise<Map<string, KeySources>> {
+  const keyIds = [...new Set(events.flatMap((event) => (event.keyId === null ? [] : [event.keyId])))];
+  if (keyIds.length === 0) return new Map();
+  const ips = [...new Set(events.map((event) => event.clientIp))];
+  const [totals, known] = await Promise.all([
+    trx
+      .selectFrom('key_sources')
+      .select((eb) => ['key_id', eb.fn.min('first_seen_at').as('first_seen_at'), eb.fn.sum<number>('requests').as('requests'), eb.fn.countAll<number>().as('sources')])
+      .where('key_id', 'in', keyIds)
+      .groupBy('key_id')
+      .execute(),
+    trx.selectFrom('key_sources').select(['key_id', 'client_ip']).where('key_id', 'in', keyIds).where('client_ip', 'in', ips).execute(),
+  ]);
+  const sources = new Map<string, KeySources>();
+  for (const row of totals) {
+    const ipsOfKey = new Set(known.filter((use) => use.key_id === row.key_id).map((use) => use.client_ip));
+    sources.set(row.key_id, { firstSeenAt: row.first_seen_at.getTime(), requests: Number(row.requests), sourceCount: Number(row.sources), known: ipsOfKey });
+  }
+  return sources;
+}
+
+async function recordSources(trx: Kysely<Database>, uses: ReturnType<typeof detectNewSources>['uses']): Promise<void> {
+  if (uses.length === 0) return;
+  await trx
+    .insertInto('key_sources')
+    .values(uses.map((use) => ({ key_id: use.keyId, client_ip: use.clientIp, first_seen_at: use.firstSeenAt, last_seen_at: use.lastSeenAt, requests: use.requests })))
+    .onConflict((oc) =>
+      oc.columns(['key_id', 'client_ip']).doUpdateSet((eb) => ({
+        first_seen_at: eb.fn('least', [eb.ref('key_sources.first_seen_at'), eb.ref('excluded.first_seen_at')]),
+        last_seen_at: eb.fn('greatest', [eb.ref('key_sources.last_seen_at'), eb.ref('excluded.last_seen_at')]),
+        requests: eb(eb.ref('key_sources.requests'), '+', eb.ref('excluded.requests')),
+      })),
+    )
+    .execute();
+}

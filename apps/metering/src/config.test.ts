@@ -1,0 +1,46 @@
+import { loadMeteringConfig } from './config.js';
+import { DEFAULT_THRESHOLDS } from './alerts/thresholds.js';
+
+describe('loadMeteringConfig', () => {
+  it('has the documented defaults', () => {
+    expect(loadMeteringConfig({})).toEqual({
+      natsUrl: 'nats://127.0.0.1:4222',
+      natsPrefix: '',
+      httpPort: 9083,
+      httpHost: '0.0.0.0',
+      databaseUrl: 'postgres://postgres@127.0.0.1:5432/keyplane',
+      retentionDays: 30,
+      retentionSweepIntervalMs: 3_600_000,
+      alertWebhookUrl: undefined,
+      alertWebhookSecret: undefined,
+      webhookDelivery: { maxAttempts: 8, backoffMs: 1000, timeoutMs: 5000 },
+      alertDispatchIntervalMs: 1000,
+      ingest: { batchSize: 500, ackWaitMs: 30_000, maxAckPending: 5000, retryDelayMs: 1000 },
+      thresholds: DEFAULT_THRESHOLDS,
+    });
+    expect(DEFAULT_THRESHOLDS).toEqual({
+      spikeMinRequests: 100,
+      spikeFactor: 3,
+      spikeMadK: 5,
+      spikeMinHistoryHours: 6,
+      authFailureThreshold: 20,
+      authFailureWindowSeconds: 60,
+      permissionProbeThreshold: 10,
+      permissionProbeWindowSeconds: 600,
+      newSourceMinAgeMinutes: 60,
+      newSourceMinRequests: 100,
+    });
+  });
+
+  it('reads the thresholds and the webhook', () => {
+    const config = loadMeteringConfig({ ALERT_SPIKE_FACTOR: '2.5', ALERT_AUTH_FAILURE_THRESHOLD: '5', ALERT_WEBHOOK_URL: 'https://hooks.example.com/x', ALERT_WEBHOOK_SECRET: 's' });
+    expect(config.thresholds).toMatchObject({ spikeFactor: 2.5, authFailureThreshold: 5 });
+    expect(config).toMatchObject({ alertWebhookUrl: 'https://hooks.example.com/x', alertWebhookSecret: 's' });
+  });
+
+  it('stops on a bad value, naming the variable', () => {
+    expect(() => loadMeteringConfig({ USAGE_RETENTION_DAYS: '0' })).toThrow('USAGE_RETENTION_DAYS must be an integer between 1 and 36500, got "0"');
+    expect(() => loadMeteringConfig({ ALERT_SPIKE_FACTOR: 'lots' })).toThrow('ALERT_SPIKE_FACTOR must be a positive number, got "lots"');
+    expect(() => loadMeteringConfig({ ALERT_WEBHOOK_URL: 'ftp://x?token=abc' })).toThrow('ALERT_WEBHOOK_URL must be an http:// or https:// URL');
+  });
+});

@@ -1,0 +1,82 @@
+import { DEFAULT_DATABASE_URL, EnvReader, readCommonConfig, type CommonConfig } from '@keyplane/runtime';
+import { DEFAULT_THRESHOLDS, type AlertThresholds } from './alerts/thresholds.js';
+import type { IngestSettings } from './ingest/usage-consumer.js';
+
+export interface WebhookDelivery {
+  /** Attempts before a delivery is given up (backoff doubles from backoffMs after each failure). */
+  maxAttempts: number;
+  backoffMs: number;
+  timeoutMs: number;
+}
+
+export interface MeteringConfig extends CommonConfig {
+  databaseUrl: string;
+  /** Days raw usage events are kept; windows and alerts stay. */
+  retentionDays: number;
+  retentionSweepIntervalMs: number;
+  alertWebhookUrl?: string;
+  /** Key of the HMAC-SHA256 signature on each webhook POST. */
+  alertWebhookSecret?: string;
+  webhookDelivery: WebhookDelivery;
+  /** How often pending alert publications and webhook retries are looked for. */
+  alertDispatchIntervalMs: number;
+  ingest: IngestSettings;
+  thresholds: AlertThresholds;
+}
+
+/** Metering's configuration from the environment (README lists every variable); a bad value stops start-up naming it. */
+export function loadMeteringConfig(source: NodeJS.ProcessEnv = process.env): MeteringConfig {
+  const env = new EnvReader(source);
+  const alertWebhookUrl = webhookUrl(env.optional('ALERT_WEBHOOK_URL'));
+  const alertWebhookSecret = env.optional('ALERT_WEBHOOK_SECRET');
+  const d = DEFAULT_THRESHOLDS;
+  return {
+    ...readCommonConfig(env, 9083),
+    databaseUrl: env.string('DATABASE_URL', DEFAULT_DATABASE_URL),
+    retentionDays: env.int('USAGE_RETENTION_DAYS', 30, { min: 1, max: 36500 }),
+    retentionSweepIntervalMs: env.int('USAGE_RETENTION_SWEEP_MS', 3_600_000, { min: 1000 }),
+    alertWebhookUrl,
+    alertWebhookSecret,
+    webhookDelivery: {
+      maxAttempts: env.int('ALERT_WEBHOOK_MAX_ATTEMPTS', 8, { min: 1, max: 100 }),
+      backoffMs: env.int('ALERT_WEBHOOK_BACKOFF_MS', 1000, { min: 1, max: 3_600_000 }),
+      timeoutMs: env.int('ALERT_WEBHOOK_TIMEOUT_MS', 5000, { min: 100, max: 120_000 }),
+    },
+    alertDispatchIntervalMs: env.int('ALERT_DISPATCH_INTERVAL_MS', 1000, { min: 10, max: 600_000 }),
+    ingest: {
+      batchSize: env.int('INGEST_BATCH_SIZE', 500, { min: 1, max: 2000 }),
+      ackWaitMs: env.int('INGEST_ACK_WAIT_MS', 30_000, { min: 1000, max: 3_600_000 }),
+      maxAckPending: env.int('INGEST_MAX_ACK_PENDING', 5000, { min: 1, max: 1_000_000 }),
+      retryDelayMs: env.int('INGEST_RETRY_DELAY_MS', 1000, { min: 1, max: 60_000 }),
+    },
+    thresholds: {
+      spikeMinRequests: env.int('ALERT_SPIKE_MIN_REQUESTS', d.spikeMinRequests, { min: 1 }),
+      spikeFactor: positiveNumber(source, 'ALERT_SPIKE_FACTOR', d.spikeFactor),
+      spikeMadK: positiveNumber(source, 'ALERT_SPIKE_MAD_K', d.spikeMadK),
+      spikeMinHistoryHours: env.int('ALERT_SPIKE_MIN_HISTORY_HOURS', d.spikeMinHistoryHours, { min: 1, max: 24 }),
+      authFailureThreshold: env.int('ALERT_AUTH_FAILURE_THRESHOLD', d.authFailureThreshold, { min: 1 }),
+      authFailureWindowSeconds: env.int('ALERT_AUTH_FAILURE_WINDOW_SECONDS', d.authFailureWindowSeconds, { min: 1, max: 86_400 }),
+      permissionProbeThreshold: env.int('ALERT_PERMISSION_PROBE_THRESHOLD', d.permissionProbeThreshold, { min: 1 }),
+      permissionProbeWindowSeconds: env.int('ALERT_PERMISSION_PROBE_WINDOW_SECONDS', d.permissionProbeWindowSeconds, { min: 1, max: 86_400 }),
+      newSourceMinAgeMinutes: env.int('ALERT_NEW_SOURCE_MIN_AGE_MINUTES', d.newSourceMinAgeMinutes, { min: 0 }),
+      newSourceMinRequests: env.int('ALERT_NEW_SOURCE_MIN_REQUESTS', d.newSourceMinRequests, { min: 1 }),
+    },
+  };
+}
+
+/** The URL is not echoed in the error: it may carry a token. */
+function webhookUrl(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const protocol = URL.canParse(value) ? new URL(value).protocol : undefined;
+  if (protocol !== 'http:' && protocol !== 'https:') throw new Error('ALERT_WEBHOOK_URL must be an http:// or https:// URL');
+  return value;
+}
+
+/** EnvReader reads integers only; the spike factors may be fractional (2.5). */
+function positiveNumber(source: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = source[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got "${raw}"`);
+  return value;
+}

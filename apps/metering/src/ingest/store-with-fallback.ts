@@ -1,0 +1,30 @@
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/schema.js';
+import { isDataError } from './database-errors.js';
+import { storeBatch, type BatchOutcome, type ReadMessage, type StoreOptions } from './store-batch.js';
+
+/**
+ * Stores a batch; when Postgres refuses its data, stores the messages one by one and sets
+ * aside each one it refuses as a dead letter, so one bad event (a NUL in a string, a number
+ * out of range) never holds back the events behind it. Transient failures are thrown.
+ */
+export async function storeWithFallback(db: Kysely<Database>, messages: readonly ReadMessage[], options: StoreOptions): Promise<BatchOutcome> {
+  try {
+    return await storeBatch(db, messages, options);
+  } catch (error) {
+    if (!isDataError(error) || messages.length === 0) throw error;
+  }
+  const total: BatchOutcome = { stored: 0, duplicates: 0, deadLetters: [], alerts: [] };
+  for (const message of messages) {
+    const outcome = await storeBatch(db, [message], options).catch(async (error: unknown) => {
+      if (!isDataError(error)) throw error;
+      const reason = `rejected by the database: ${(error as Error).message}`;
+      return storeBatch(db, [{ ...message, read: { ok: false, kind: 'rejected_by_database', reason, type: 'UsageRecorded', version: 1 } }], options);
+    });
+    total.stored += outcome.stored;
+    total.duplicates += outcome.duplicates;
+    total.deadLetters.push(...outcome.deadLetters);
+    total.alerts.push(...outcome.alerts);
+  }
+  return total;
+}

@@ -1,0 +1,177 @@
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type Consumer, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import { headers, type NatsConnection } from '@nats-io/transport-node';
+import type { Kysely } from 'kysely';
+import type { Alert, Namespace } from '@keyplane/contracts';
+import { ensureStream } from '@keyplane/nats';
+import type { Logger } from '@keyplane/observability';
+import type { Database } from '../db/schema.js';
+import type { AlertThresholds } from '../alerts/thresholds.js';
+import type { MeteringMetrics } from '../metrics/metering-metrics.js';
+import { readUsageMessage } from './read-usage-message.js';
+import { backoffMs } from '../backoff.js';
+import type { BatchOutcome, ReadMessage } from './store-batch.js';
+import { storeWithFallback } from './store-with-fallback.js';
+
+export const DURABLE_NAME = 'metering';
+
+export interface IngestSettings {
+  batchSize: number;
+  ackWaitMs: number;
+  maxAckPending: number;
+  retryDelayMs: number;
+}
+
+export interface UsageConsumerOptions {
+  nc: NatsConnection;
+  ns: Namespace;
+  db: Kysely<Database>;
+  logger: Logger;
+  metrics: MeteringMetrics;
+  settings: IngestSettings;
+  thresholds: AlertThresholds;
+  /** New alerts get a webhook delivery row. */
+  webhook: boolean;
+  onAlerts(alerts: Alert[]): void;
+}
+
+/**
+ * The durable pull consumer of the usage stream. It takes whatever has arrived as one batch
+ * (up to `batchSize`), stores it in one transaction, and acks only after the commit; a
+ * transient failure naks the batch for redelivery after a backoff.
+ */
+export class UsageConsumer {
+  private consumer: Consumer | undefined;
+  private messages: ConsumerMessages | undefined;
+  private running = false;
+  private loop: Promise<void> | undefined;
+
+  constructor(private readonly options: UsageConsumerOptions) {}
+
+  async start(): Promise<void> {
+    const { nc, ns } = this.options;
+    await ensureStream(nc, { name: ns.streams.usageEvents, subjects: [ns.subjects.usageEvents] });
+    await this.ensureDurable();
+    const consumer = await jetstream(nc).consumers.get(ns.streams.usageEvents, DURABLE_NAME);
+    this.consumer = consumer;
+    this.running = true;
+    this.loop = this.run(consumer);
+  }
+
+  /** Stops taking messages; the batch in flight commits and acks first, anything buffered is handed back. */
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.messages?.close();
+    await this.loop;
+  }
+
+  /** For readiness: started, and a consume() is open on the stream. */
+  get consuming(): boolean {
+    return this.running && this.messages !== undefined;
+  }
+
+  async lag(): Promise<{ pending: number; ackPending: number } | undefined> {
+    if (!this.consumer) return undefined;
+    const info = await this.consumer.info();
+    return { pending: info.num_pending, ackPending: info.num_ack_pending };
+  }
+
+  private async ensureDurable(): Promise<void> {
+    const { nc, ns, settings } = this.options;
+    const jsm = await jetstreamManager(nc);
+    const tunables = { ack_wait: settings.ackWaitMs * 1_000_000, max_ack_pending: settings.maxAckPending };
+    const exists = await jsm.consumers.info(ns.streams.usageEvents, DURABLE_NAME).then(
+      () => true,
+      () => false,
+    );
+    if (exists) {
+      await jsm.consumers.update(ns.streams.usageEvents, DURABLE_NAME, tunables);
+      return;
+    }
+    // Another replica adding the same durable at the same moment is harmless: the server keeps one.
+    await jsm.consumers.add(ns.streams.usageEvents, {
+      durable_name: DURABLE_NAME,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      // Never drop an event after N tries: unreadable ones are set aside by us, transient failures must retry until they pass.
+      max_deliver: -1,
+      ...tunables,
+    });
+  }
+
+  private async run(consumer: Consumer): Promise<void> {
+    const { logger, settings } = this.options;
+    while (this.running) {
+      try {
+        const messages = await consumer.consume({ max_messages: settings.batchSize });
+        this.messages = messages;
+        if (!this.running) await messages.close();
+        let batch: JsMsg[] = [];
+        for await (const message of messages) {
+          if (!this.running) {
+            handBack([...batch, message]);
+            batch = [];
+            continue;
+          }
+          batch.push(message);
+          // Whatever has arrived is one batch: large under load, a single event when traffic is light.
+          if (batch.length >= settings.batchSize || messages.getPending() === 0) {
+            await this.process(batch);
+            batch = [];
+          }
+        }
+        handBack(batch);
+        this.messages = undefined;
+      } catch (error) {
+        this.messages = undefined;
+        logger.error({ err: error }, 'usage consumer stopped; restarting');
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+    }
+  }
+
+  private async process(batch: JsMsg[]): Promise<void> {
+    const { db, logger, metrics, settings } = this.options;
+    const endTimer = metrics.batchDuration.startTimer();
+    const read: ReadMessage[] = batch.map((message) => ({ seq: message.seq, data: message.data, read: readUsageMessage(message.data) }));
+    let outcome: BatchOutcome;
+    try {
+      outcome = await storeWithFallback(db, read, { thresholds: this.options.thresholds, webhook: this.options.webhook });
+    } catch (error) {
+      logger.error({ err: error, messages: batch.length }, 'storing a usage batch failed; it will be redelivered');
+      metrics.batchRetries.inc();
+      for (const message of batch) message.nak(backoffMs(message.info.deliveryCount, settings.retryDelayMs, 60_000));
+      return;
+    }
+    this.publishDeadLetters(outcome.deadLetters);
+    for (const message of batch) message.ack();
+    endTimer();
+    metrics.batchSize.observe(batch.length);
+    metrics.eventsIngested.inc({ result: 'stored' }, outcome.stored);
+    metrics.eventsIngested.inc({ result: 'duplicate' }, outcome.duplicates);
+    for (const alert of outcome.alerts) {
+      metrics.alertsRaised.inc({ type: alert.type });
+      logger.info({ alertId: alert.id, type: alert.type, keyId: alert.keyId, detectedAt: alert.detectedAt }, alert.summary);
+    }
+    if (outcome.alerts.length > 0) this.options.onAlerts(outcome.alerts);
+  }
+
+  /** Logs each unreadable message and republishes it, untouched, on the dead-letter subject for whoever investigates. */
+  private publishDeadLetters(deadLetters: BatchOutcome['deadLetters']): void {
+    const { nc, ns, logger, metrics } = this.options;
+    for (const { seq, data, read } of deadLetters) {
+      metrics.deadLetters.inc({ kind: read.kind });
+      logger.warn({ streamSeq: seq, type: read.type, version: read.version, kind: read.kind, reason: read.reason }, 'usage event set aside as a dead letter');
+      const h = headers();
+      h.set('Keyplane-Dead-Letter-Reason', headerSafe(read.reason));
+      h.set('Keyplane-Stream-Seq', String(seq));
+      nc.publish(ns.subjects.usageDeadLetter, data, { headers: h });
+    }
+  }
+}
+
+/** Messages taken but not processed go back at once rather than after the ack wait. */
+function handBack(messages: readonly JsMsg[]): void {
+  for (const message of messages) message.nak();
+}
+
+const headerSafe = (text: string): string => text.replace(/[\r\n]+/g, ' ').slice(0, 512);

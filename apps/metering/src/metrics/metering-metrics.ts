@@ -1,0 +1,67 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+export interface MeteringMetrics {
+  eventsIngested: Counter<'result'>;
+  batchSize: Histogram;
+  batchDuration: Histogram;
+  batchRetries: Counter;
+  deadLetters: Counter<'kind'>;
+  alertsRaised: Counter<'type'>;
+  webhookDeliveries: Counter<'result'>;
+}
+
+export interface ConsumerLag {
+  /** Messages on the stream not yet delivered to the consumer, and delivered but not yet acked. */
+  pending(): Promise<{ pending: number; ackPending: number } | undefined>;
+}
+
+export function createMeteringMetrics(registry: Registry, lag: ConsumerLag): MeteringMetrics {
+  const registers = [registry];
+  new Gauge({
+    name: 'metering_consumer_pending',
+    help: 'Usage events on the stream not yet delivered to metering (consumer lag)',
+    registers,
+    async collect() {
+      const state = await lag.pending().catch(() => undefined);
+      if (state) this.set(state.pending);
+    },
+  });
+  new Gauge({
+    name: 'metering_consumer_ack_pending',
+    help: 'Usage events delivered to metering and not yet acknowledged',
+    registers,
+    async collect() {
+      const state = await lag.pending().catch(() => undefined);
+      if (state) this.set(state.ackPending);
+    },
+  });
+  return {
+    eventsIngested: new Counter({
+      name: 'metering_events_ingested_total',
+      help: 'Usage events read from the stream: stored, or duplicate (already stored, not counted again)',
+      labelNames: ['result'],
+      registers,
+    }),
+    batchSize: new Histogram({
+      name: 'metering_ingest_batch_size',
+      help: 'Messages per ingest batch',
+      buckets: [1, 10, 50, 100, 250, 500, 1000, 2000],
+      registers,
+    }),
+    batchDuration: new Histogram({
+      name: 'metering_ingest_batch_duration_seconds',
+      help: 'Time to store, fold and ack one batch',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    }),
+    batchRetries: new Counter({ name: 'metering_ingest_batch_retries_total', help: 'Batches handed back to the stream after a transient failure', registers }),
+    deadLetters: new Counter({ name: 'metering_dead_letters_total', help: 'Usage stream messages set aside as unreadable', labelNames: ['kind'], registers }),
+    alertsRaised: new Counter({ name: 'metering_alerts_raised_total', help: 'Alerts stored (after deduplication), by type', labelNames: ['type'], registers }),
+    webhookDeliveries: new Counter({
+      name: 'metering_alert_webhook_deliveries_total',
+      help: 'Alert webhook POSTs: delivered, retry (failed, will retry) or failed (gave up)',
+      labelNames: ['result'],
+      registers,
+    }),
+  };
+}

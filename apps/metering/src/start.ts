@@ -1,0 +1,109 @@
+import type { DestinationStream } from 'pino';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Kysely } from 'kysely';
+import { namespace } from '@keyplane/contracts';
+import { createKysely, ensureDatabase, migrateToLatest, pingDatabase } from '@keyplane/database';
+import { connectNats, ensureStream } from '@keyplane/nats';
+import { createLogger, createMetricsRegistry, Readiness } from '@keyplane/observability';
+import { bootstrapService, type ServiceHandle } from '@keyplane/runtime';
+import type { MeteringConfig } from './config.js';
+import { migrations } from './db/migrations/index.js';
+import { METERING_SCHEMA, type Database } from './db/schema.js';
+import { AlertDispatcher } from './alerts/delivery/alert-dispatcher.js';
+import { UsageConsumer } from './ingest/usage-consumer.js';
+import { MeteringModule } from './metering.module.js';
+import { createMeteringMetrics } from './metrics/metering-metrics.js';
+import { RetentionSweeper } from './retention/retention-sweeper.js';
+
+export interface MeteringStartOptions {
+  /** Where the log lines go (tests capture them); stdout by default. */
+  logDestination?: DestinationStream;
+}
+
+/**
+ * Starts metering: migrations, the durable consumer of the usage stream, the alert
+ * dispatcher, the retention sweep, and the NATS query handlers with the probes. close()
+ * stops consuming once the batch in flight has committed and acked, then closes the rest.
+ */
+export async function startMeteringService(config: MeteringConfig, options: MeteringStartOptions = {}): Promise<ServiceHandle> {
+  const logger = createLogger('metering', { destination: options.logDestination });
+  const ns = namespace(config.natsPrefix);
+  const closers: (() => Promise<unknown>)[] = [];
+  const closeAll = async () => {
+    for (const close of closers.reverse()) await close().catch((error: unknown) => logger.error({ err: error }, 'closing metering failed'));
+  };
+  try {
+    await ensureDatabase(config.databaseUrl);
+    const root = createKysely<Database>({ url: config.databaseUrl, applicationName: 'metering' });
+    closers.push(() => root.destroy());
+    await migrateToLatest(root as Kysely<unknown>, METERING_SCHEMA, migrations);
+    const db = root.withSchema(METERING_SCHEMA);
+
+    const nc = await connectNats({ url: config.natsUrl, name: 'metering' });
+    closers.push(() => nc.drain());
+    await ensureStream(nc, { name: ns.streams.alerts, subjects: [ns.subjects.alerts.all] });
+
+    const registry = createMetricsRegistry('metering');
+    const lag = { pending: () => consumer.lag() };
+    const metrics = createMeteringMetrics(registry, lag);
+    if (config.alertWebhookUrl && !config.alertWebhookSecret) {
+      logger.warn('ALERT_WEBHOOK_URL is set without ALERT_WEBHOOK_SECRET: webhook POSTs go unsigned');
+    }
+    const dispatcher = new AlertDispatcher({
+      db,
+      nc,
+      ns,
+      webhook: config.alertWebhookUrl ? { url: config.alertWebhookUrl, secret: config.alertWebhookSecret, ...config.webhookDelivery } : undefined,
+      intervalMs: config.alertDispatchIntervalMs,
+      logger,
+      metrics,
+    });
+    const consumer = new UsageConsumer({
+      nc,
+      ns,
+      db,
+      logger,
+      metrics,
+      settings: config.ingest,
+      thresholds: config.thresholds,
+      webhook: config.alertWebhookUrl !== undefined,
+      onAlerts: () => dispatcher.wake(),
+    });
+    const sweeper = new RetentionSweeper({ db, logger, retentionDays: config.retentionDays, intervalMs: config.retentionSweepIntervalMs });
+
+    const readiness = new Readiness();
+    readiness.add('nats', () => natsReachable(nc));
+    readiness.add('postgres', () => pingDatabase(root as Kysely<unknown>));
+    readiness.add('usage-consumer', () => consumer.consuming);
+
+    await consumer.start();
+    closers.push(() => consumer.stop());
+    dispatcher.start();
+    closers.push(() => dispatcher.stop());
+    sweeper.start();
+    closers.push(() => sweeper.stop());
+
+    const handle = await bootstrapService({ module: MeteringModule.forRoot({ db, logger, readiness, registry }), config, logger, queue: 'metering' });
+    // The HTTP and NATS front goes first on close, then the consumer finishes its batch, then connections.
+    closers.push(() => handle.app.close());
+    logger.info({ url: handle.url, stream: ns.streams.usageEvents }, 'metering started');
+    let closing: Promise<void> | undefined;
+    return { app: handle.app, url: handle.url, close: () => (closing ??= closeAll()) };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}
+
+async function natsReachable(nc: NatsConnection): Promise<boolean> {
+  if (nc.isClosed()) return false;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), 1000);
+  });
+  try {
+    return await Promise.race([nc.flush().then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
