@@ -13,6 +13,8 @@ describe('loadGatewayConfig', () => {
       upstreamUrl: 'http://127.0.0.1:8090',
       keyPrefix: 'tv',
       authTimeoutMs: 1000,
+      keysTimeoutMs: 5000,
+      meteringTimeoutMs: 2000,
       logLevel: 'info',
     });
     expect(existsSync(config.routesFile)).toBe(true);
@@ -21,6 +23,7 @@ describe('loadGatewayConfig', () => {
   it('names the variable that is wrong', () => {
     expect(() => loadGatewayConfig({ PORT: 'eighty' })).toThrow('PORT must be an integer');
     expect(() => loadGatewayConfig({ AUTH_TIMEOUT_MS: '0' })).toThrow('AUTH_TIMEOUT_MS must be an integer between 1');
+    expect(() => loadGatewayConfig({ METERING_TIMEOUT_MS: '-1' })).toThrow('METERING_TIMEOUT_MS must be an integer between 1');
     expect(() => loadGatewayConfig({ KEY_PREFIX: 'TV' })).toThrow('KEY_PREFIX must be 1-16 lowercase letters or digits');
     expect(() => loadGatewayConfig({ UPSTREAM_URL: 'ftp://x' })).toThrow('UPSTREAM_URL must be an http(s) URL');
   });

@@ -10,6 +10,8 @@ export interface GatewayConfig extends CommonConfig {
   keyPrefix: string;
   authTimeoutMs: number;
   keysTimeoutMs: number;
+  /** Metering queries; also how long a management answer waits for `lastUsedAt` before leaving it null. */
+  meteringTimeoutMs: number;
   upstreamTimeoutMs: number;
   routesFile: string;
   logLevel: string;
@@ -29,6 +31,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv): GatewayConfig {
     keyPrefix,
     authTimeoutMs: read.int('AUTH_TIMEOUT_MS', 1000, { min: 1, max: 60_000 }),
     keysTimeoutMs: read.int('KEYS_TIMEOUT_MS', 5000, { min: 1, max: 60_000 }),
+    meteringTimeoutMs: read.int('METERING_TIMEOUT_MS', 2000, { min: 1, max: 60_000 }),
     upstreamTimeoutMs: read.int('UPSTREAM_TIMEOUT_MS', 30_000, { min: 1, max: 600_000 }),
     routesFile: read.string('ROUTES_FILE', fileURLToPath(assetPath('config/routes.json'))),
     logLevel: read.string('LOG_LEVEL', 'info'),

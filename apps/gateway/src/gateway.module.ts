@@ -6,6 +6,11 @@ import { AuthDecider } from './authentication/auth-decider.js';
 import type { GatewayConfig } from './config.js';
 import { KeysClient } from './management/keys-client.js';
 import { ManagementApi } from './management/management-api.js';
+import { AlertsHandler } from './metering/alerts.handler.js';
+import { LastUsedFiller } from './metering/last-used.js';
+import { MeteringClient } from './metering/metering-client.js';
+import { UsageEventsHandler } from './metering/usage-events.handler.js';
+import { UsageHandler } from './metering/usage.handler.js';
 import { NatsConnection, natsClientProvider } from './messaging/nats-client.js';
 import { GatewayMetrics } from './ops/gateway-metrics.js';
 import { GatewayHttp } from './pipeline/gateway-http.js';
@@ -37,6 +42,11 @@ export class GatewayModule {
         NatsConnection,
         AuthDecider,
         KeysClient,
+        MeteringClient,
+        LastUsedFiller,
+        UsageHandler,
+        UsageEventsHandler,
+        AlertsHandler,
         ManagementApi,
         GatewayHttp,
         { provide: APP_FILTER, useClass: JsonExceptionFilter },

@@ -2,7 +2,6 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { ClientProxy } from '@nestjs/microservices';
 import {
   namespace,
-  serviceError,
   type AuditEventsRequest,
   type AuditPage,
   type GetKeyRequest,
@@ -17,8 +16,8 @@ import {
   type RotateKeyRequest,
   type UpdateKeyRequest,
 } from '@keyplane/contracts';
-import { request } from '@keyplane/nats';
 import type { GatewayConfig } from '../config.js';
+import { serviceRequest } from '../messaging/service-request.js';
 import { KEYS_UNAVAILABLE } from '../responses/error-body.js';
 import { GATEWAY_CONFIG, NATS_CLIENT } from '../tokens.js';
 
@@ -44,10 +43,7 @@ export class KeysClient {
   revoke = (body: RevokeKeyRequest) => this.send<{ key: KeyObject }>(this.subjects.revoke, body);
   audit = (body: Input<AuditEventsRequest>) => this.send<AuditPage>(this.subjects.audit, body);
 
-  private async send<T>(subject: string, body: unknown): Promise<Reply<T>> {
-    const reply = await request<T>(this.client, subject, body, this.config.keysTimeoutMs, KEYS_UNAVAILABLE);
-    // Whatever answers on the subject is outside our process: check the envelope before trusting it.
-    if (reply && typeof reply === 'object' && (reply.ok === true || (reply.ok === false && typeof reply.error?.status === 'number'))) return reply;
-    return { ok: false, error: serviceError(503, KEYS_UNAVAILABLE) };
+  private send<T>(subject: string, body: unknown): Promise<Reply<T>> {
+    return serviceRequest<T>(this.client, subject, body, this.config.keysTimeoutMs, KEYS_UNAVAILABLE);
   }
 }

@@ -1,37 +1,34 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { z } from 'zod';
-import { describeIssue, type Actor, type Reply, type ServiceError } from '@keyplane/contracts';
+import { describeIssue } from '@keyplane/contracts';
 import { fingerprint, generateKey } from '@keyplane/key-format';
 import type { GatewayConfig } from '../config.js';
+import { AlertsHandler } from '../metering/alerts.handler.js';
+import { LastUsedFiller } from '../metering/last-used.js';
+import { UsageEventsHandler } from '../metering/usage-events.handler.js';
+import { UsageHandler } from '../metering/usage.handler.js';
 import type { ManagementTarget } from '../routes/targets.js';
 import { GATEWAY_CONFIG } from '../tokens.js';
 import { KeysClient } from './keys-client.js';
+import { answer, failed, type ManagementAnswer, type ManagementCall } from './management-call.js';
 import { AuditEventsQuery, CreateKeyBody, ListKeysQuery, RevokeKeyBody, RotateKeyBody, UpdateKeyBody } from './management-requests.js';
-
-export interface ManagementCall {
-  /** The calling key, as auth's decision established it. */
-  actor: Actor;
-  params: Record<string, string>;
-  query: unknown;
-  /** The parsed JSON body; undefined when the request had none. */
-  body: unknown;
-}
-
-export interface ManagementAnswer {
-  status: number;
-  body: unknown;
-}
+import { checkQuery } from './query-input.js';
 
 class Invalid extends Error {}
 
 /**
- * DESIGN §7 on top of the keys service. Secrets are generated here, at the edge, and only
- * their fingerprint crosses NATS; the secret goes back to the caller once, in the answer.
+ * DESIGN §7 on top of the keys and metering services. Secrets are generated here, at the
+ * edge, and only their fingerprint crosses NATS; the secret goes back to the caller once,
+ * in the answer. Key objects get their `lastUsedAt` from metering.
  */
 @Injectable()
 export class ManagementApi {
   constructor(
     @Inject(KeysClient) private readonly keys: KeysClient,
+    @Inject(LastUsedFiller) private readonly lastUsed: LastUsedFiller,
+    @Inject(UsageHandler) private readonly usage: UsageHandler,
+    @Inject(UsageEventsHandler) private readonly usageEvents: UsageEventsHandler,
+    @Inject(AlertsHandler) private readonly alerts: AlertsHandler,
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
   ) {}
 
@@ -44,7 +41,9 @@ export class ManagementApi {
     }
   }
 
-  private async run(target: ManagementTarget, { actor, params, query, body }: ManagementCall): Promise<ManagementAnswer> {
+  private async run(target: ManagementTarget, call: ManagementCall): Promise<ManagementAnswer> {
+    const { actor, params, query, body } = call;
+    const { accountId } = actor;
     switch (target) {
       case 'keys.create': {
         const fields = parse(CreateKeyBody, body ?? {});
@@ -52,13 +51,19 @@ export class ManagementApi {
         const reply = await this.keys.issue({ actor, ...fields, secret: fingerprint(secret.key) });
         return answer(reply, 201, ({ key }) => ({ ...key, key: secret.key }));
       }
-      case 'keys.list':
-        return answer(await this.keys.list({ actor, ...parseQuery(ListKeysQuery, query) }), 200, (page) => page);
-      case 'keys.get':
-        return answer(await this.keys.get({ actor, keyId: params.id! }), 200, (key) => key);
+      case 'keys.list': {
+        const reply = await this.keys.list({ actor, ...parseQuery(ListKeysQuery, query) });
+        if (!reply.ok) return failed(reply.error);
+        return { status: 200, body: { ...reply.value, data: await this.lastUsed.all(accountId, reply.value.data) } };
+      }
+      case 'keys.get': {
+        const reply = await this.keys.get({ actor, keyId: params.id! });
+        return reply.ok ? { status: 200, body: await this.lastUsed.one(accountId, reply.value) } : failed(reply.error);
+      }
       case 'keys.update': {
         const changes = parse(UpdateKeyBody, body ?? {});
-        return answer(await this.keys.update({ actor, keyId: params.id!, ...changes }), 200, ({ key }) => key);
+        const reply = await this.keys.update({ actor, keyId: params.id!, ...changes });
+        return reply.ok ? { status: 200, body: await this.lastUsed.one(accountId, reply.value.key) } : failed(reply.error);
       }
       case 'keys.rotate': {
         const { gracePeriodSeconds } = parse(RotateKeyBody, body ?? {});
@@ -67,34 +72,25 @@ export class ManagementApi {
         if (!current.ok) return failed(current.error);
         const secret = generateKey({ prefix: this.config.keyPrefix, environment: current.value.environment });
         const reply = await this.keys.rotate({ actor, keyId: params.id!, gracePeriodSeconds, secret: fingerprint(secret.key) });
-        return answer(reply, 200, ({ key, previousKeyExpiresAt }) => ({ ...key, key: secret.key, previousKeyExpiresAt }));
+        if (!reply.ok) return failed(reply.error);
+        const key = await this.lastUsed.one(accountId, reply.value.key);
+        return { status: 200, body: { ...key, key: secret.key, previousKeyExpiresAt: reply.value.previousKeyExpiresAt } };
       }
       case 'keys.revoke': {
         const { reason } = parse(RevokeKeyBody, body ?? {});
-        return answer(await this.keys.revoke({ actor, keyId: params.id!, reason }), 200, ({ key }) => key);
+        const reply = await this.keys.revoke({ actor, keyId: params.id!, reason });
+        return reply.ok ? { status: 200, body: await this.lastUsed.one(accountId, reply.value.key) } : failed(reply.error);
       }
       case 'keys.audit':
         return answer(await this.keys.audit({ actor, ...parseQuery(AuditEventsQuery, query) }), 200, (page) => page);
       case 'metering.usage':
+        return this.usage.handle(call);
       case 'metering.events':
+        return this.usageEvents.handle(call);
       case 'metering.alerts':
-        return { status: 404, body: { error: 'Not Found', details: NOT_YET[target] } };
+        return this.alerts.handle(call);
     }
   }
-}
-
-// Routed already so permissions hold from day one; metering answers them once it is wired in.
-const NOT_YET = {
-  'metering.usage': 'Usage data is not available yet',
-  'metering.events': 'Usage events are not available yet',
-  'metering.alerts': 'Alerts are not available yet',
-};
-
-/** The keys service's errors are already the HTTP errors of DESIGN §6. */
-const failed = ({ status, error, details }: ServiceError): ManagementAnswer => ({ status, body: { error, details } });
-
-function answer<T>(reply: Reply<T>, status: number, shape: (value: T) => unknown): ManagementAnswer {
-  return reply.ok ? { status, body: shape(reply.value) } : failed(reply.error);
 }
 
 function parse<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
@@ -104,9 +100,7 @@ function parse<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
 }
 
 function parseQuery<S extends z.ZodType>(schema: S, query: unknown): z.infer<S> {
-  const result = schema.safeParse(query ?? {});
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  if (issue?.code === 'unrecognized_keys') throw new Invalid(`unknown query parameter "${issue.keys[0]}"`);
-  throw new Invalid(describeIssue(issue));
+  const checked = checkQuery(schema, query);
+  if (!checked.ok) throw new Invalid(checked.details);
+  return checked.value;
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { Cursor, Environment, IsoTimestamp, KEY_EVENT_TYPES, KeyStatus, PageLimit, RateLimits } from '@keyplane/contracts';
+import { Cursor, Environment, IsoTimestamp, KEY_EVENT_TYPES, KeyStatus, RateLimits } from '@keyplane/contracts';
+import { dateTimeParam, limitParam } from './query-params.js';
 
 // The HTTP bodies and query strings of DESIGN §7, checked at the edge so a 400 names the
 // field as the client wrote it. The keys service checks meaning (permissions, grants).
@@ -26,12 +27,6 @@ export const RevokeKeyBody = z.strictObject({
   reason: z.string().max(500).nullable().optional(),
 });
 
-const limitParam = z
-  .string()
-  .regex(/^\d{1,4}$/, 'expected an integer between 1 and 1000')
-  .transform(Number)
-  .pipe(PageLimit);
-
 export const ListKeysQuery = z.strictObject({
   environment: Environment.optional(),
   status: KeyStatus.optional(),
@@ -42,8 +37,8 @@ export const ListKeysQuery = z.strictObject({
 export const AuditEventsQuery = z.strictObject({
   keyId: z.string().optional(),
   type: z.enum(KEY_EVENT_TYPES as [string, ...string[]]).optional(),
-  from: IsoTimestamp.optional(),
-  to: IsoTimestamp.optional(),
+  from: dateTimeParam.optional(),
+  to: dateTimeParam.optional(),
   limit: limitParam.optional(),
   cursor: Cursor.optional(),
 });

@@ -14,7 +14,7 @@ export const natsClientProvider: Provider = {
     new MuxedNatsClient(
       // No async stack traces: nats.js would build an Error on every request just in case one fails.
       { servers: config.natsUrl, name: 'gateway', maxReconnectAttempts: -1, reconnectTimeWait: 250, noAsyncTraces: true },
-      Math.max(config.authTimeoutMs, config.keysTimeoutMs),
+      Math.max(config.authTimeoutMs, config.keysTimeoutMs, config.meteringTimeoutMs),
     ) as unknown as ClientProxy,
 };
 

@@ -6,6 +6,7 @@ export class GatewayMetrics {
   readonly decisionSeconds: Histogram<'outcome'>;
   readonly rejectedLocally: Counter<'reason'>;
   readonly upstreamErrors: Counter<'kind'>;
+  readonly lastUsedUnavailable: Counter;
 
   constructor(registry: Registry) {
     this.requests = new Counter({
@@ -31,6 +32,11 @@ export class GatewayMetrics {
       name: 'gateway_upstream_errors_total',
       help: 'Proxied requests the upstream did not answer',
       labelNames: ['kind'],
+      registers: [registry],
+    });
+    this.lastUsedUnavailable = new Counter({
+      name: 'gateway_last_used_unavailable_total',
+      help: 'Key management answers sent with lastUsedAt left null because metering did not answer in time',
       registers: [registry],
     });
   }

@@ -1,6 +1,8 @@
+import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ManagementApi } from '../management/management-api.js';
 import { errorBody } from '../responses/error-body.js';
+import { NDJSON, ndjsonChunks } from '../responses/ndjson.js';
 import type { RouteMatcher } from '../routes/route-matcher.js';
 import { sendJson } from './send-json.js';
 
@@ -36,7 +38,10 @@ export function dispatch({ matcher, management, proxy }: DispatchDeps) {
       params: match.params,
       query: request.query,
       body,
+      accept: request.headers.accept,
     });
+    // A stream that breaks after its status was sent can only end short: Fastify destroys the response.
+    if ('ndjson' in answer) return reply.code(200).header('content-type', NDJSON).send(Readable.from(ndjsonChunks(answer.ndjson)));
     return sendJson(reply, answer.status, JSON.stringify(answer.body));
   };
 }

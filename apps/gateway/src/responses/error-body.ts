@@ -15,4 +15,5 @@ export const REVOKED_KEY = 'API key has been revoked';
 export const EXPIRED_KEY = 'API key has expired';
 export const AUTH_UNAVAILABLE = 'Authorization service unavailable';
 export const KEYS_UNAVAILABLE = 'Keys service unavailable';
+export const METERING_UNAVAILABLE = 'Metering service unavailable';
 export const UPSTREAM_UNAVAILABLE = 'Upstream unavailable';

@@ -1,0 +1,81 @@
+import { alertsQuery, eventsQuery, usageQuery } from './metering-query-params.js';
+
+const now = new Date('2026-11-26T10:30:00.000Z');
+const invalid = (details: string) => ({ ok: false, details });
+
+describe('usageQuery', () => {
+  it('defaults to the last 24 hours by hour', () => {
+    expect(usageQuery({}, now)).toEqual({ ok: true, value: { granularity: 'hour', from: '2026-11-25T10:30:00.000Z', to: '2026-11-26T10:30:00.000Z' } });
+  });
+
+  it('defaults to the last 30 days by day, before the given end', () => {
+    expect(usageQuery({ granularity: 'day', to: '2026-11-20T00:00:00Z' }, now)).toEqual({
+      ok: true,
+      value: { granularity: 'day', from: '2026-10-21T00:00:00.000Z', to: '2026-11-20T00:00:00.000Z' },
+    });
+  });
+
+  it('normalizes offsets and fractions to UTC milliseconds', () => {
+    expect(usageQuery({ from: '2026-11-26T09:00:00+02:00', to: '2026-11-26T10:00:00.5Z' }, now)).toEqual({
+      ok: true,
+      value: { granularity: 'hour', from: '2026-11-26T07:00:00.000Z', to: '2026-11-26T10:00:00.500Z' },
+    });
+  });
+
+  it.each([
+    [{ granularity: 'minute' }, 'granularity: must be "hour" or "day"'],
+    [{ granularity: ['hour', 'day'] }, 'granularity: must be "hour" or "day"'],
+    [{ from: 'yesterday' }, 'from: must be an ISO 8601 date-time'],
+    [{ from: '2026-11-26' }, 'from: must be an ISO 8601 date-time'],
+    [{ to: '2026-11-26T10:00:00' }, 'to: must be an ISO 8601 date-time'],
+    [{ to: '2026-02-30T10:00:00Z' }, 'to: must be an ISO 8601 date-time'],
+    [{ from: ['2026-11-26T10:00:00Z', '2026-11-26T11:00:00Z'] }, 'from: must be an ISO 8601 date-time'],
+    [{ from: '2026-11-26T11:00:00Z', to: '2026-11-26T10:00:00Z' }, 'from: must not be after to'],
+    [{ from: '2026-11-27T00:00:00Z' }, 'from: must not be after to'],
+    [{ granularity: 'hour', limit: '5' }, 'unknown query parameter "limit"'],
+  ])('refuses %j', (query, details) => {
+    expect(usageQuery(query, now)).toEqual(invalid(details));
+  });
+});
+
+describe('eventsQuery', () => {
+  it('passes filters through, with no defaults of its own', () => {
+    expect(eventsQuery({})).toEqual({ ok: true, value: {} });
+    expect(eventsQuery({ from: '2026-11-26T10:00:00Z', to: '2026-11-26T10:00:00Z', outcome: 'rate_limited', limit: '1000', cursor: 'abc' })).toEqual({
+      ok: true,
+      value: { from: '2026-11-26T10:00:00.000Z', to: '2026-11-26T10:00:00.000Z', outcome: 'rate_limited', limit: 1000, cursor: 'abc' },
+    });
+  });
+
+  it.each([
+    [{ limit: '0' }, 'limit: Too small: expected number to be >=1'],
+    [{ limit: '1001' }, 'limit: Too big: expected number to be <=1000'],
+    [{ limit: 'all' }, 'limit: expected an integer between 1 and 1000'],
+    [{ outcome: 'denied' }, 'outcome: must be one of allowed, forbidden, rate_limited, unauthorized'],
+    [{ from: 'now' }, 'from: must be an ISO 8601 date-time'],
+    [{ from: '2026-11-26T10:00:01Z', to: '2026-11-26T10:00:00Z' }, 'from: must not be after to'],
+    [{ cursor: '' }, 'cursor: Too small: expected string to have >=1 characters'],
+    [{ granularity: 'hour' }, 'unknown query parameter "granularity"'],
+  ])('refuses %j', (query, details) => {
+    expect(eventsQuery(query)).toEqual(invalid(details));
+  });
+});
+
+describe('alertsQuery', () => {
+  it('passes filters through', () => {
+    expect(alertsQuery({ keyId: 'key_01JABCDEFGHJKMNPQRSTVWXYZ0', type: 'quota_exhausted', since: '2026-11-26T10:00:00Z', limit: '5' })).toEqual({
+      ok: true,
+      value: { keyId: 'key_01JABCDEFGHJKMNPQRSTVWXYZ0', type: 'quota_exhausted', since: '2026-11-26T10:00:00.000Z', limit: 5 },
+    });
+  });
+
+  it.each([
+    [{ type: 'spike' }, 'type: must be one of usage_spike, auth_failure_burst, permission_probe, quota_exhausted, revoked_key_use, new_source'],
+    [{ since: 'last week' }, 'since: must be an ISO 8601 date-time'],
+    [{ limit: '-1' }, 'limit: expected an integer between 1 and 1000'],
+    [{ keyId: 'key_1' }, 'keyId: expected a key id like key_01J...'],
+    [{ from: '2026-11-26T10:00:00Z' }, 'unknown query parameter "from"'],
+  ])('refuses %j', (query, details) => {
+    expect(alertsQuery(query)).toEqual(invalid(details));
+  });
+});

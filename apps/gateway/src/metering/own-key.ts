@@ -1,0 +1,13 @@
+import type { Actor } from '@keyplane/contracts';
+import { failed, type JsonAnswer } from '../management/management-call.js';
+import type { KeysClient } from '../management/keys-client.js';
+
+/**
+ * Metering keeps no key ownership of its own, so a key's usage, events and alerts are read
+ * only after the keys service confirmed the key is the caller's. Null when it is; otherwise
+ * the keys service's answer, so another account's key reads exactly like a missing one (404).
+ */
+export async function notOwnKey(keys: KeysClient, actor: Actor, keyId: string): Promise<JsonAnswer | null> {
+  const reply = await keys.get({ actor, keyId });
+  return reply.ok ? null : failed(reply.error);
+}
