@@ -19,9 +19,15 @@ export default tseslint.config(
             { sourceTag: 'type:infra', onlyDependOnLibsWithTags: ['type:domain', 'type:infra'] },
             { sourceTag: 'type:domain', onlyDependOnLibsWithTags: ['type:domain'] },
             { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:domain', 'type:infra'] },
+            { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['*'] },
           ],
         },
       ],
     },
+  },
+  {
+    files: ['apps/e2e/**/*.ts'],
+    // e2e alone boots several apps together (keys, auth, gateway, demo-api) to test them as one product.
+    rules: { '@nx/enforce-module-boundaries': 'off' },
   },
 );

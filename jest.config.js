@@ -5,6 +5,6 @@ const projects = ['apps', 'libs'].flatMap((dir) =>
   readdirSync(dir)
     .filter((name) => existsSync(`${dir}/${name}/jest.config.js`))
     .map((name) => `<rootDir>/${dir}/${name}/jest.config.js`),
-);
+).concat('<rootDir>/infra/jest.config.js');
 
 export default { projects, maxWorkers: 2 };

@@ -5,10 +5,11 @@ import { dirname } from 'node:path';
 
 const root = dirname(fileURLToPath(import.meta.url));
 
-export function projectConfig(name) {
+/** `name` is the project's display name; `dir` its folder when it is not apps/<name> or libs/<name>. */
+export function projectConfig(name, dir) {
   return {
     displayName: name,
-    rootDir: `${root}/${name.startsWith('lib-') ? 'libs/' + name.slice(4) : 'apps/' + name}`,
+    rootDir: `${root}/${dir ?? (name.startsWith('lib-') ? 'libs/' + name.slice(4) : 'apps/' + name)}`,
     testEnvironment: 'node',
     testMatch: ['<rootDir>/**/*.test.ts'],
     extensionsToTreatAsEsm: ['.ts'],

@@ -5,6 +5,7 @@ import type { EventsTable, EventStoreTables } from './schema.js';
 type Db = Kysely<EventStoreTables>;
 
 const UNIQUE_VIOLATION = '23505';
+const STREAM_VERSION_CONSTRAINT = 'events_stream_version_unique';
 
 /**
  * Appends to one stream with optimistic concurrency. `expectedVersion` is the version the
@@ -33,9 +34,13 @@ export async function appendToStream(db: Db, streamId: string, expectedVersion: 
       .execute();
     return rows.map(toStoredEvent);
   } catch (error) {
-    // A concurrent append took the same version between our read and our insert.
-    if ((error as { code?: string }).code === UNIQUE_VIOLATION) {
-      throw new ConcurrencyConflict(streamId, expectedVersion, await streamVersion(db, streamId));
+    // A concurrent append took the same version between our read and our insert. Inside the
+    // caller's transaction, which the failed insert has aborted, nothing more can be read, so
+    // the conflict reports the least version the stream must now have.
+    const { code, constraint } = error as { code?: string; constraint?: string };
+    if (code === UNIQUE_VIOLATION && constraint === STREAM_VERSION_CONSTRAINT) {
+      const actual = db.isTransaction ? expectedVersion + 1 : await streamVersion(db, streamId);
+      throw new ConcurrencyConflict(streamId, expectedVersion, actual);
     }
     throw error;
   }

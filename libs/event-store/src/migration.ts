@@ -3,7 +3,7 @@ import { sql, type Kysely, type Migration } from 'kysely';
 /** The event store's tables in `schema`, as a migration the owning service runs first. */
 export function eventStoreMigration(schema: string): Migration {
   return {
-    async up(db: Kysely<any>) {
+    async up(db: Kysely<unknown>) {
       await db.schema.createSchema(schema).ifNotExists().execute();
       await db.schema
         .withSchema(schema)
@@ -25,7 +25,7 @@ export function eventStoreMigration(schema: string): Migration {
         .addColumn('position', 'bigint', (col) => col.notNull())
         .execute();
     },
-    async down(db: Kysely<any>) {
+    async down(db: Kysely<unknown>) {
       await db.schema.withSchema(schema).dropTable('outbox_checkpoints').execute();
       await db.schema.withSchema(schema).dropTable('events').execute();
     },

@@ -1,0 +1,134 @@
+import { createServer, type Server } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
+import { startStack, type Stack } from './stack.js';
+
+// What crosses the gateway in headers, seen by a tiny upstream that echoes its request.
+
+let stack: Stack;
+let echo: Server;
+let key: string;
+let keyId: string;
+
+beforeAll(async () => {
+  echo = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    request.on('end', () => {
+      response
+        .writeHead(200, { 'content-type': 'application/json', connection: 'close', 'x-upstream': 'echo' })
+        .end(JSON.stringify({ method: request.method, url: request.url, headers: request.headers, body }));
+    });
+  });
+  await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve));
+  stack = await startStack('e2e_edge', { upstreamUrl: `http://127.0.0.1:${(echo.address() as AddressInfo).port}` });
+  ({ key, id: keyId } = await stack.createKey({ environment: 'test', permissions: ['RECORDS:*'] }));
+});
+
+afterAll(async () => {
+  await stack?.close();
+  await new Promise((resolve) => echo?.close(resolve));
+});
+
+describe('headers at the edge', () => {
+  it('forwards the decided identity, never the credential or spoofed X-Keyplane-* headers', async () => {
+    const answer = await stack.call('POST', '/v1/records?page=2', {
+      key,
+      body: { name: 'r' },
+      headers: {
+        'X-Keyplane-Environment': 'live',
+        'X-KEYPLANE-ACCOUNT-ID': 'acc_root',
+        'x-keyplane-key-id': 'key_01J00000000000000000000000',
+        'x-keyplane-permissions': '*',
+        'x-custom': 'kept',
+      },
+    });
+    expect(answer.status).toBe(200);
+    const seen = answer.body as { method: string; url: string; headers: Record<string, string>; body: string };
+    expect(seen.method).toBe('POST');
+    expect(seen.url).toBe('/v1/records?page=2');
+    expect(seen.body).toBe('{"name":"r"}');
+    expect(seen.headers.authorization).toBeUndefined();
+    expect(seen.headers['x-custom']).toBe('kept');
+    expect(Object.entries(seen.headers).filter(([name]) => name.startsWith('x-keyplane-'))).toEqual(
+      expect.arrayContaining([
+        ['x-keyplane-key-id', keyId],
+        ['x-keyplane-account-id', 'acc_root'],
+        ['x-keyplane-environment', 'test'],
+      ]),
+    );
+    expect(Object.keys(seen.headers).filter((name) => name.startsWith('x-keyplane-'))).toHaveLength(3);
+    expect(JSON.stringify(seen)).not.toContain(key);
+  });
+
+  it("passes the upstream's answer through with the rate-limit headers, minus its connection headers", async () => {
+    const answer = await stack.call('GET', '/v1/records', { key });
+    expect(answer.headers.get('x-upstream')).toBe('echo');
+    expect(answer.headers.get('x-ratelimit-limit')).toBe('1000');
+    expect(answer.headers.get('connection')).toBe('keep-alive');
+  });
+
+  it('echoes a sane X-Request-Id and forwards it; replaces anything else', async () => {
+    const kept = await stack.call('GET', '/v1/records', { key, headers: { 'x-request-id': 'trace-123' } });
+    expect(kept.headers.get('x-request-id')).toBe('trace-123');
+    expect(kept.body.headers['x-request-id']).toBe('trace-123');
+
+    const replaced = await stack.call('GET', '/v1/records', { key, headers: { 'x-request-id': 'x'.repeat(200) } });
+    const generated = replaced.headers.get('x-request-id');
+    expect(generated).toMatch(/^req_[0-9a-f-]{36}$/);
+    expect(replaced.body.headers['x-request-id']).toBe(generated);
+
+    const refused = await stack.call('GET', '/v1/records', { key: null, headers: { 'x-request-id': 'trace-401' } });
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('x-request-id')).toBe('trace-401');
+  });
+
+  it('answers oversized headers with a JSON 431 and malformed requests with a JSON 400', async () => {
+    expect(await raw(stack.gateway.url, `GET /v1/records HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`)).toEqual({
+      status: 431,
+      contentType: 'application/json',
+      body: { error: 'Request Header Fields Too Large', details: 'Request headers are too large' },
+    });
+    expect(await raw(stack.gateway.url, 'GET /v1/records HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n')).toEqual({
+      status: 400,
+      contentType: 'application/json',
+      body: { error: 'Bad Request', details: 'Malformed HTTP request' },
+    });
+    expect((await stack.call('GET', '/healthz', { key: null })).status).toBe(200);
+  });
+
+  it('treats a path that walks out of its route as unknown', async () => {
+    for (const path of ['/v1/records/%2e%2e/api-keys', '/v1/records/..', '/v1/records/%2E.', '/v1/records/a%5c..', '/v1/records/a\\..']) {
+      const answer = await raw(stack.gateway.url, `GET ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\n\r\n`);
+      expect({ path, ...answer }).toEqual({
+        path,
+        status: 404,
+        contentType: 'application/json',
+        body: { error: 'Not Found', details: `No route for GET ${path}` },
+      });
+    }
+  });
+
+  it('serves HEAD like GET', async () => {
+    const response = await fetch(`${stack.gateway.url}/v1/records`, { method: 'HEAD', headers: { authorization: `Bearer ${key}` } });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('x-ratelimit-limit')).toBe('1000');
+  });
+});
+
+/** Writes bytes no HTTP client would send (fetch normalizes paths and refuses bad headers), and reads the answer. */
+function raw(base: string, request: string) {
+  return new Promise<{ status: number; contentType: string | undefined; body: unknown }>((resolve, reject) => {
+    const socket = connect(Number(new URL(base).port), '127.0.0.1', () => socket.write(request));
+    let text = '';
+    socket.setTimeout(5000, () => socket.destroy(new Error('no answer within 5 s')));
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      const [head = '', body = ''] = text.split('\r\n\r\n');
+      const length = Number(/\r\ncontent-length: (\d+)/i.exec(head)?.[1] ?? -1);
+      if (Buffer.byteLength(body) !== length) return;
+      socket.destroy();
+      resolve({ status: Number(head.split(' ')[1]), contentType: /\r\ncontent-type: ([^\r]+)/i.exec(head)?.[1], body: JSON.parse(body) });
+    });
+    socket.on('error', reject);
+  });
+}

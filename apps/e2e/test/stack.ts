@@ -1,0 +1,210 @@
+import type { Namespace } from '@keyplane/contracts';
+import type { ServiceHandle } from '@keyplane/runtime';
+import { generateKey } from '@keyplane/key-format';
+import { CapturedLogs, freshDatabase, freshNamespace, TEST_NATS_URL, type FreshDatabase } from '@keyplane/testing';
+import { loadAuthConfig } from '../../auth/src/config.js';
+import { startAuthService } from '../../auth/src/start.js';
+import { loadDemoApiConfig } from '../../demo-api/src/config.js';
+import { startDemoApiService } from '../../demo-api/src/start.js';
+import { loadGatewayConfig } from '../../gateway/src/config.js';
+import { startGatewayService, type GatewayHandle } from '../../gateway/src/start.js';
+import { loadKeysConfig } from '../../keys/src/config.js';
+import { startKeysService } from '../../keys/src/start.js';
+import { loadMeteringConfig } from '../../metering/src/config.js';
+import { startMeteringService } from '../../metering/src/start.js';
+
+// The whole product on one machine for one test file: keys (with a bootstrap admin key made
+// here), two auth replicas sharing one quota store, optionally metering, the gateway and the
+// demo API, each with its own free port, over a fresh database and NATS namespace.
+
+export interface StackOptions {
+  /** Put the gateway in front of another upstream (a header echo) instead of the demo API. */
+  upstreamUrl?: string;
+  authReplicas?: number;
+  gatewayEnv?: Record<string, string>;
+  /** Also run metering, with these settings over the test defaults; only the files about usage pay for it. */
+  metering?: Record<string, string>;
+}
+
+export interface Answer {
+  status: number;
+  headers: Headers;
+  /** Parsed JSON, or the raw text when the body is not JSON; tests read into it freely, the assertions check its shape. */
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+export interface CallOptions {
+  key?: string | null;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface KeySpec {
+  name?: string;
+  environment?: 'live' | 'test';
+  permissions: string[];
+  rateLimits?: { hour?: number; day?: number };
+  expiresAt?: string | null;
+}
+
+export interface Stack {
+  gateway: GatewayHandle;
+  auth: ServiceHandle[];
+  keys: ServiceHandle;
+  demo: ServiceHandle;
+  adminKey: string;
+  /** This stack's subject prefix and stream names. */
+  ns: Namespace;
+  /** The one database all services use, each in its own schema. */
+  databaseUrl: string;
+  /** Every line every service logged, to search for secrets. */
+  logs: CapturedLogs;
+  call(method: string, path: string, options?: CallOptions): Promise<Answer>;
+  /** Issues a key through the management API (as the admin unless `as` is given) and returns its secret and object. */
+  createKey(spec: KeySpec, as?: string): Promise<{ key: string; id: string; object: Answer['body'] }>;
+  stopAuth(): Promise<void>;
+  stopKeys(): Promise<void>;
+  stopDemo(): Promise<void>;
+  /** Closes metering and starts a new one on the same database and namespace, as a redeploy would. */
+  restartMetering(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const REQUEST_TIMEOUT_MS = 10_000;
+
+export async function startStack(label: string, options: StackOptions = {}): Promise<Stack> {
+  const database: FreshDatabase = await freshDatabase(label);
+  const namespace = freshNamespace();
+  const logs = new CapturedLogs();
+  const adminKey = generateKey({ environment: 'live' }).key;
+  const common = { NATS_URL: TEST_NATS_URL, NATS_PREFIX: namespace.ns.prefix, HTTP_PORT: '0', HTTP_HOST: '127.0.0.1' };
+  const running: { name: string; service: { close(): Promise<void> } }[] = [];
+  const stop = async (name: string) => {
+    for (const entry of running.filter((r) => r.name === name)) {
+      running.splice(running.indexOf(entry), 1);
+      await entry.service.close();
+    }
+  };
+
+  try {
+    const keys = await startKeysService(loadKeysConfig({ ...common, DATABASE_URL: database.url, BOOTSTRAP_ADMIN_KEY: adminKey }), {
+      logDestination: logs,
+    });
+    running.push({ name: 'keys', service: keys });
+    const auth: ServiceHandle[] = [];
+    for (let i = 0; i < (options.authReplicas ?? 2); i++) {
+      const replica = await startAuthService(loadAuthConfig({ ...common, DATABASE_URL: database.url, DATABASE_POOL_SIZE: '4' }), {
+        logDestination: logs,
+      });
+      auth.push(replica);
+      running.push({ name: 'auth', service: replica });
+    }
+    const meteringConfig = options.metering
+      ? loadMeteringConfig({ ...common, DATABASE_URL: database.url, INGEST_ACK_WAIT_MS: '2000', INGEST_RETRY_DELAY_MS: '100', ...options.metering })
+      : null;
+    const startMetering = async () => {
+      if (meteringConfig) running.push({ name: 'metering', service: await startMeteringService(meteringConfig, { logDestination: logs }) });
+    };
+    await startMetering();
+    const demo = await startDemoApiService(loadDemoApiConfig({ PORT: '0', HOST: '127.0.0.1' }), { logDestination: logs });
+    running.push({ name: 'demo', service: demo });
+    const gateway = await startGatewayService(
+      loadGatewayConfig({
+        ...common,
+        PORT: '0',
+        HOST: '127.0.0.1',
+        METRICS_PORT: '0',
+        UPSTREAM_URL: options.upstreamUrl ?? demo.url,
+        AUTH_TIMEOUT_MS: '500',
+        KEYS_TIMEOUT_MS: '2000',
+        ...options.gatewayEnv,
+      }),
+      { logDestination: logs },
+    );
+    running.push({ name: 'gateway', service: gateway });
+
+    const call = async (method: string, path: string, { key = adminKey, body, headers = {} }: CallOptions = {}): Promise<Answer> => {
+      const response = await fetch(`${gateway.url}${path}`, {
+        method,
+        headers: {
+          ...(key === null ? {} : { authorization: `Bearer ${key}` }),
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...headers,
+        },
+        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+      });
+      const text = await response.text();
+      let parsed: unknown = text;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        // Not JSON: the assertion will show the raw text.
+      }
+      return { status: response.status, headers: response.headers, body: parsed };
+    };
+
+    return {
+      gateway,
+      auth,
+      keys,
+      demo,
+      adminKey,
+      ns: namespace.ns,
+      databaseUrl: database.url,
+      logs,
+      call,
+      async createKey(spec, as = adminKey) {
+        const created = await call('POST', '/v1/api-keys', { key: as, body: { name: 'e2e key', ...spec } });
+        if (created.status !== 201) throw new Error(`creating a key answered ${created.status}: ${JSON.stringify(created.body)}`);
+        const { key, ...object } = created.body;
+        return { key, id: object.id, object };
+      },
+      stopAuth: () => stop('auth'),
+      stopKeys: () => stop('keys'),
+      stopDemo: () => stop('demo'),
+      async restartMetering() {
+        if (!meteringConfig) throw new Error('this stack runs without metering');
+        await stop('metering');
+        await startMetering();
+      },
+      async close() {
+        // Auth flushes its last usage events on close, so metering goes after it.
+        for (const name of ['gateway', 'demo', 'auth', 'metering', 'keys']) await stop(name);
+        await namespace.cleanup();
+        await database.drop();
+      },
+    };
+  } catch (error) {
+    for (const { service } of running.reverse()) await service.close().catch(() => undefined);
+    await namespace.cleanup().catch(() => undefined);
+    await database.drop().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** The rate-limit headers of an answer, for exact comparison. */
+export function rateLimitHeaders(answer: Answer): Record<string, string | null> {
+  const names = [
+    'x-ratelimit-limit',
+    'x-ratelimit-remaining',
+    'x-ratelimit-reset',
+    'x-ratelimit-limit-hour',
+    'x-ratelimit-remaining-hour',
+    'x-ratelimit-limit-day',
+    'x-ratelimit-remaining-day',
+  ];
+  return Object.fromEntries(names.map((name) => [name, answer.headers.get(name)]));
+}
+
+export const nowSeconds = () => Math.floor(Date.now() / 1000);
+export const endOfHour = (at = nowSeconds()) => Math.floor(at / 3600) * 3600 + 3600;
+export const endOfDay = (at = nowSeconds()) => Math.floor(at / 86400) * 86400 + 86400;
+
+/** Quota tests count within one UTC hour; starting a few seconds before its end would see the windows reset mid-test. */
+export async function awayFromHourEnd(marginSeconds = 10): Promise<void> {
+  const left = endOfHour() * 1000 - Date.now();
+  if (left < marginSeconds * 1000) await new Promise((resolve) => setTimeout(resolve, left + 1000));
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,0 +1,78 @@
+import type { Kysely } from 'kysely';
+import { conflict, KeyEvent, serviceError, type ServiceError } from '@keyplane/contracts';
+import { ConcurrencyConflict, readStream, type OutboxRelay } from '@keyplane/event-store';
+import { asEventStore } from '../db/as-event-store.js';
+import type { Database } from '../db/schema.js';
+import { newEventId } from '../ids.js';
+import { decide, type CommandMetadata, type KeyCommand } from '../key/commands.js';
+import { evolve } from '../key/evolve.js';
+import { initialState, type IssuedKeyState } from '../key/state.js';
+import { keyStreamId } from '../key/stream-id.js';
+import type { Clock } from '../tokens.js';
+import { SecretInUse, storeKeyEvents } from './store-key-events.js';
+
+export type CommandOutcome =
+  | { ok: true; state: IssuedKeyState; events: KeyEvent[]; now: string }
+  | { ok: false; error: ServiceError };
+
+export interface KeyCommandHandlerOptions {
+  db: Kysely<Database>;
+  relay: OutboxRelay;
+  clock: Clock;
+  /** How long a reply may wait for its events to reach the stream. */
+  publishTimeoutMs: number;
+}
+
+const MAX_ATTEMPTS = 5;
+// Enough ids for the command that emits the most events: an update changing name, permissions and limits.
+const EVENT_IDS_PER_COMMAND = 3;
+
+/**
+ * Runs one command on one key: load the stream, decide, append with the version it decided
+ * on. Losing a race to another writer means deciding again on the newer state, so
+ * concurrent commands on a key serialize instead of overwriting each other.
+ * The outcome is returned only once its events are on the key event stream.
+ */
+export class KeyCommandHandler {
+  constructor(private readonly options: KeyCommandHandlerOptions) {}
+
+  async execute(keyId: string, commandFor: (metadata: CommandMetadata) => KeyCommand): Promise<CommandOutcome> {
+    const { db, clock } = this.options;
+    for (let attempt = 1; ; attempt++) {
+      const history = await readStream(asEventStore(db), keyStreamId(keyId));
+      const state = history.map((stored) => KeyEvent.parse(stored.data)).reduce(evolve, initialState());
+      const now = clock().toISOString();
+      const decision = decide(commandFor({ now, eventIds: Array.from({ length: EVENT_IDS_PER_COMMAND }, newEventId) }), state);
+      if (!decision.ok) return decision;
+
+      const next = decision.events.reduce(evolve, state);
+      if (next.status === 'absent') throw new Error(`command on ${keyId} was accepted but left no key`);
+      const version = history.at(-1)?.streamVersion ?? 0;
+      if (decision.events.length === 0) {
+        // Nothing new, but an earlier change may still be on its way to the stream.
+        return this.oncePublished(history.at(-1)?.globalPosition ?? 0, { ok: true, state: next, events: [], now });
+      }
+      try {
+        const stored = await storeKeyEvents(db, version, decision.events, next);
+        return this.oncePublished(stored.at(-1)!.globalPosition, { ok: true, state: next, events: decision.events, now });
+      } catch (error) {
+        if (error instanceof SecretInUse) return { ok: false, error: conflict('secret: already in use by an API key') };
+        if (!(error instanceof ConcurrencyConflict)) throw error;
+        if (attempt === MAX_ATTEMPTS) return { ok: false, error: conflict(`API key ${keyId} is being changed concurrently; retry`) };
+      }
+    }
+  }
+
+  private async oncePublished(position: number, outcome: CommandOutcome): Promise<CommandOutcome> {
+    const { relay, publishTimeoutMs } = this.options;
+    relay.wake();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), publishTimeoutMs);
+    });
+    const published = await Promise.race([relay.whenPublished(position).then(() => true), timedOut]);
+    clearTimeout(timer);
+    if (published) return outcome;
+    return { ok: false, error: serviceError(503, 'Key event stream unavailable: the change is stored and takes effect once published') };
+  }
+}

@@ -1,0 +1,58 @@
+import type { Kysely } from 'kysely';
+import { KeyEvent } from '@keyplane/contracts';
+import { appendToStream, type StoredEvent } from '@keyplane/event-store';
+import { asEventStore } from '../db/as-event-store.js';
+import type { Database, KeysDb } from '../db/schema.js';
+import { keyStreamId } from '../key/stream-id.js';
+import type { IssuedKeyState } from '../key/state.js';
+import { saveKeyRow } from '../read-model/save-key-row.js';
+import { secretInUse } from '../read-model/secret-in-use.js';
+
+const UNIQUE_VIOLATION = '23505';
+const SECRET_HASH_CONSTRAINT = 'api_keys_secret_hash_key';
+
+/** A new secret whose hash some key already holds: the gateway sent a fingerprint twice. */
+export class SecretInUse extends Error {
+  constructor() {
+    super('secret already in use');
+    this.name = 'SecretInUse';
+  }
+}
+
+/**
+ * Appends the key's new events and writes its read-model row in one transaction, so a
+ * query right after the reply sees the change, and a failed append leaves no trace.
+ * Throws ConcurrencyConflict when the stream moved past `expectedVersion`.
+ */
+export async function storeKeyEvents(
+  db: Kysely<Database>,
+  expectedVersion: number,
+  events: KeyEvent[],
+  state: IssuedKeyState,
+): Promise<StoredEvent[]> {
+  try {
+    return await db.transaction().execute(async (trx) => {
+      await refuseReusedSecrets(trx, events);
+      const stored = await appendToStream(
+        asEventStore(trx),
+        keyStreamId(state.id),
+        expectedVersion,
+        events.map((event) => ({ eventId: event.eventId, type: event.type, occurredAt: event.occurredAt, data: KeyEvent.parse(event) })),
+      );
+      await saveKeyRow(trx, state, expectedVersion + events.length);
+      return stored;
+    });
+  } catch (error) {
+    const { code, constraint } = error as { code?: string; constraint?: string };
+    // Two requests with the same fingerprint raced past the check below; the unique index caught the second.
+    if (code === UNIQUE_VIOLATION && constraint === SECRET_HASH_CONSTRAINT) throw new SecretInUse();
+    throw error;
+  }
+}
+
+async function refuseReusedSecrets(db: KeysDb, events: KeyEvent[]): Promise<void> {
+  for (const event of events) {
+    if (event.type !== 'KeyIssued' && event.type !== 'KeySecretRotated') continue;
+    if (await secretInUse(db, event.data.secret.secretHash)) throw new SecretInUse();
+  }
+}

@@ -1,0 +1,24 @@
+import { DEFAULT_PREFIX, isValidPrefix } from '@keyplane/key-format';
+import { DEFAULT_DATABASE_URL, EnvReader, readCommonConfig, type CommonConfig } from '@keyplane/runtime';
+
+export interface KeysConfig extends CommonConfig {
+  databaseUrl: string;
+  /** The `{prefix}` of generated keys (DESIGN §3). */
+  keyPrefix: string;
+  /** A live key the service makes sure exists as the root admin (DESIGN §7). */
+  bootstrapAdminKey?: string;
+  logLevel: string;
+}
+
+export function loadKeysConfig(env: NodeJS.ProcessEnv = process.env): KeysConfig {
+  const read = new EnvReader(env);
+  const keyPrefix = read.string('KEY_PREFIX', DEFAULT_PREFIX);
+  if (!isValidPrefix(keyPrefix)) throw new Error(`KEY_PREFIX must be 1-16 lowercase letters or digits, got ${JSON.stringify(keyPrefix)}`);
+  return {
+    ...readCommonConfig(read, 9081),
+    databaseUrl: read.string('DATABASE_URL', DEFAULT_DATABASE_URL),
+    keyPrefix,
+    bootstrapAdminKey: read.optional('BOOTSTRAP_ADMIN_KEY'),
+    logLevel: read.string('LOG_LEVEL', 'info'),
+  };
+}

@@ -1,0 +1,3 @@
+import { eventStoreMigration } from '@keyplane/event-store';
+
+export const eventStore = eventStoreMigration('keys');

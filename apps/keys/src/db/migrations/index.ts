@@ -1,0 +1,8 @@
+import type { Migration } from 'kysely';
+import { eventStore } from './2026_11_26_0001_event_store.js';
+import { apiKeys } from './2026_11_26_0002_api_keys.js';
+
+export const migrations: Record<string, Migration> = {
+  '2026_11_26_0001_event_store': eventStore,
+  '2026_11_26_0002_api_keys': apiKeys,
+};

@@ -1,0 +1,14 @@
+import { createLogger } from '@keyplane/observability';
+import { closeOnSignals, exitOnStartupFailure } from '@keyplane/runtime';
+import { loadKeysConfig } from './config.js';
+import { startKeysService } from './start.js';
+
+const logger = createLogger('keys');
+
+try {
+  const config = loadKeysConfig(process.env);
+  const service = await startKeysService(config);
+  closeOnSignals(logger, service.close);
+} catch (error) {
+  exitOnStartupFailure(logger)(error);
+}

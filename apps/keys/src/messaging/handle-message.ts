@@ -1,0 +1,38 @@
+import { fail, parse, serviceError, type Reply } from '@keyplane/contracts';
+import type { Logger } from '@keyplane/observability';
+import type { z } from 'zod';
+import type { ResultLabel } from '../metrics/keys-metrics.js';
+
+export interface HandleMessageOptions<S extends z.ZodType> {
+  /** Names the message in logs and metrics: `issue`, `list`... */
+  name: string;
+  schema: S;
+  payload: unknown;
+  logger: Logger;
+  record: (result: ResultLabel) => void;
+}
+
+/**
+ * The edge of every handler: validate first (a bad message gets a 400 naming the field),
+ * and turn an unexpected failure into a 503 reply rather than a crash or a silent timeout.
+ * Payloads are never logged: a request could carry anything a client put in it.
+ */
+export async function handleMessage<S extends z.ZodType, T>(
+  { name, schema, payload, logger, record }: HandleMessageOptions<S>,
+  work: (request: z.infer<S>) => Promise<Reply<T>>,
+): Promise<Reply<T>> {
+  const parsed = parse(schema, payload);
+  if (!parsed.ok) {
+    record('400');
+    return fail(parsed.error);
+  }
+  try {
+    const reply = await work(parsed.value);
+    record(reply.ok ? 'ok' : `${reply.error.status}`);
+    return reply;
+  } catch (error) {
+    logger.error({ err: error, handler: name }, 'key message failed');
+    record('503');
+    return fail(serviceError(503, 'Key service unavailable'));
+  }
+}

@@ -1,0 +1,46 @@
+import type { Kysely } from 'kysely';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { KeyEvent, type Namespace } from '@keyplane/contracts';
+import { jetStreamPublisher, OutboxRelay, type EventStoreTables, type OutboxPublisher } from '@keyplane/event-store';
+import type { StreamSpec } from '@keyplane/nats';
+import type { Logger } from '@keyplane/observability';
+
+/** The JetStream stream of key lifecycle events; a day of dedup covers any relay restart. */
+export function keyEventStream(ns: Namespace): StreamSpec {
+  return { name: ns.streams.keyEvents, subjects: [ns.subjects.keyEvents.all], duplicateWindowSeconds: 86400 };
+}
+
+export interface KeyEventRelayOptions {
+  db: Kysely<EventStoreTables>;
+  nc: NatsConnection;
+  ns: Namespace;
+  logger: Logger;
+  pollIntervalMs?: number;
+}
+
+/**
+ * Publishes a stored key event to `events.keys.<keyId>`. The stored data is the whole v1
+ * event; parsing it again gives the body the schema's field order and refuses to publish
+ * anything a consumer would reject.
+ */
+export function keyEventPublisher(nc: NatsConnection, ns: Namespace): OutboxPublisher {
+  return jetStreamPublisher({
+    nc,
+    stream: ns.streams.keyEvents,
+    subjectOf: (event) => ns.subjects.keyEvents.forKey(KeyEvent.parse(event.data).keyId),
+    bodyOf: (event) => KeyEvent.parse(event.data),
+  });
+}
+
+/** Named after the stream: a new stream (another prefix) starts from what that stream holds. */
+export const keyEventRelayName = (ns: Namespace): string => ns.streams.keyEvents;
+
+export function createKeyEventRelay({ db, nc, ns, logger, pollIntervalMs }: KeyEventRelayOptions): OutboxRelay {
+  return new OutboxRelay({
+    db,
+    publisher: keyEventPublisher(nc, ns),
+    name: keyEventRelayName(ns),
+    pollIntervalMs,
+    onError: (error) => logger.warn({ err: error }, 'key event relay pass failed; retrying'),
+  });
+}
