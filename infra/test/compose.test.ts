@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { readYamlDocuments, repoRoot, sourceOf } from './read.js';
+import { readYamlDocuments, repoRoot, sourceOf, type Manifest } from './read.js';
 
 const [compose] = readYamlDocuments('docker-compose.yml');
 const apps = ['keys', 'auth', 'metering', 'demo-api', 'gateway'];
@@ -30,7 +30,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('mounts files that exist', () => {
-    for (const service of Object.values<Record<string, any>>(compose.services)) {
+    for (const service of Object.values<Manifest>(compose.services)) {
       for (const volume of service.volumes ?? []) {
         const source = String(volume).split(':')[0];
         if (source.startsWith('./')) expect(existsSync(join(repoRoot, source))).toBe(true);
