@@ -6,6 +6,7 @@ declare module 'autocannon' {
       connections?: number;
       duration?: number;
       overallRate?: number;
+      headers?: Record<string, string>;
       requests?: { setupRequest?: (request: { headers?: Record<string, string> }) => unknown }[];
     }
     interface Result {

@@ -18,15 +18,18 @@ export interface LoadOptions {
   keys?: string[];
   /** Fixed request rate (req/s) instead of as fast as possible. */
   rate?: number;
+  /** Headers sent with every request. */
+  headers?: Record<string, string>;
 }
 
-export async function runLoad({ name, url, durationSeconds, connections, keys, rate }: LoadOptions): Promise<LoadResult> {
+export async function runLoad({ name, url, durationSeconds, connections, keys, rate, headers }: LoadOptions): Promise<LoadResult> {
   let next = 0;
   const result = await autocannon({
     url,
     connections,
     duration: durationSeconds,
     overallRate: rate,
+    headers,
     requests: keys
       ? [
           {

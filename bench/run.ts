@@ -113,7 +113,9 @@ async function main() {
     await runLoad({ name: 'warm-up', url: gatewayUrl, keys, ...warm });
     await runLoad({ name: 'warm-up', url: `http://127.0.0.1:${ports.ceiling}/`, ...warm });
 
-    const a = await runLoad({ name: '(a) demo-api direct', url: `http://127.0.0.1:${ports.demo}/v1/flows`, durationSeconds: seconds, connections });
+    // What the gateway adds to a proxied request; the demo API serves no request without it.
+    const tenant = { 'x-keyplane-environment': 'live', 'x-keyplane-account-id': 'acc_root', 'x-keyplane-key-id': 'key_bench' };
+    const a = await runLoad({ name: '(a) demo-api direct', url: `http://127.0.0.1:${ports.demo}/v1/flows`, headers: tenant, durationSeconds: seconds, connections });
     const b = await runLoad({ name: '(b) gateway, 100 keys', url: gatewayUrl, keys, durationSeconds: seconds, connections });
     const c = await runLoad({ name: '(c) gateway, one hot key', url: gatewayUrl, keys: [keys[0]], durationSeconds: seconds, connections });
     const d = await runLoad({ name: '(d) ceiling: HTTP + one NATS request', url: `http://127.0.0.1:${ports.ceiling}/`, durationSeconds: seconds, connections });

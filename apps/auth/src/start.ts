@@ -19,8 +19,8 @@ import { KeyEventFollower } from './key-view/key-event-follower.js';
 import { KeyView } from './key-view/key-view.js';
 import { StreamHead } from './key-view/stream-head.js';
 import { ConnectionState } from './nats/connection-state.js';
-import { CoalescingQuota } from './quota/coalescing-quota.js';
-import { consumeUnits } from './quota/quota-store.js';
+import { BatchingQuota } from './quota/batching-quota.js';
+import { consumeBatch } from './quota/quota-store.js';
 import { QuotaSweeper } from './quota/quota-sweeper.js';
 import { UsagePublisher } from './usage/usage-publisher.js';
 
@@ -80,7 +80,7 @@ export async function startAuthService(config: AuthConfig, options: AuthOptions 
     const jsm = await jetstreamManager(nc, { timeout: JETSTREAM_TIMEOUT_MS });
     const head = new StreamHead(async () => (await jsm.streams.info(ns.streams.keyEvents)).state.last_seq);
     const keys = new FreshLookup({ view, applied, head, logger, registry });
-    const quota = new CoalescingQuota((keyId, limits, now, units) => consumeUnits(db, keyId, limits, now, units));
+    const quota = new BatchingQuota((items) => consumeBatch(db, items));
     const authorizer = new Authorizer(keys, (keyId, limits, now) => quota.consume(keyId, limits, now));
     const sweeper = new QuotaSweeper(db, logger);
     sweeper.start();

@@ -3,7 +3,7 @@ import { freshDatabase, type FreshDatabase } from '@keyplane/testing';
 import { sql, type Kysely } from 'kysely';
 import { migrations } from '../src/db/migrations/index.js';
 import type { AuthDatabase } from '../src/db/schema.js';
-import { consumeUnits } from '../src/quota/quota-store.js';
+import { consumeBatch } from '../src/quota/quota-store.js';
 import { sweepQuotaWindows } from '../src/quota/quota-sweeper.js';
 
 let database: FreshDatabase;
@@ -26,7 +26,7 @@ const limits = { hour: 100, day: 1000 };
 describe('the quota sweep', () => {
   it('deletes windows older than the previous one, and keeps the counts that still matter', async () => {
     for (const when of ['2026-11-24T09:30:00Z', '2026-11-25T22:30:00Z', '2026-11-26T09:30:00Z', '2026-11-26T10:30:00Z']) {
-      await consumeUnits(db, 'key_sweep', limits, at(when), 1);
+      await consumeBatch(db, [{ keyId: 'key_sweep', limits, now: at(when), units: 1 }]);
     }
 
     expect(await sweepQuotaWindows(db, at('2026-11-26T10:45:00Z'))).toBe(3);
