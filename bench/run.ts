@@ -13,6 +13,7 @@ import { runLoad, type LoadResult } from './load.js';
 
 // `npm run bench`: the gateway against its ceiling, side by side in one run on this machine,
 // then metering's ingest rate and lag. Figures go to stdout and bench/results.md.
+// BENCH_CPU_PROFILE_DIR=<dir> writes a CPU profile of every service there.
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
@@ -28,7 +29,9 @@ const common = { NATS_URL: natsUrl, NATS_PREFIX: prefix, DATABASE_URL: databaseU
 const running: Running[] = [];
 
 async function start(name: string, main: string, readyPort: number, env: Record<string, string>) {
-  const service = startProcess({ name, main, readyPort, env: { ...common, ...env } }, 'logs/bench', () => undefined);
+  const profileDir = process.env.BENCH_CPU_PROFILE_DIR;
+  const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
+  const service = startProcess({ name, main, readyPort, env: { ...common, ...env }, nodeArgs }, 'logs/bench', () => undefined);
   running.push(service);
   if (name.startsWith('ceiling')) await new Promise((resolve) => setTimeout(resolve, 1000));
   else await waitReady(service, 60_000);

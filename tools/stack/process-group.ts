@@ -18,7 +18,7 @@ const WARN = 40;
 export function startProcess(spec: ServiceSpec, logDir: string, onLine: (line: Record<string, unknown>) => void): Running {
   mkdirSync(logDir, { recursive: true });
   const file = createWriteStream(`${logDir}/${spec.name}.log`, { flags: 'a' });
-  const child = spawn(process.execPath, ['--import', './tools/register-paths.js', spec.main], {
+  const child = spawn(process.execPath, [...(spec.nodeArgs ?? []), '--import', './tools/register-paths.js', spec.main], {
     env: { ...process.env, ...spec.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

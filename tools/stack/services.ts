@@ -4,6 +4,8 @@ export interface ServiceSpec {
   main: string;
   readyPort: number;
   env: Record<string, string>;
+  /** Extra flags for node, e.g. `--cpu-prof` when benchmarking. */
+  nodeArgs?: string[];
 }
 
 export function stackServices(env: NodeJS.ProcessEnv): ServiceSpec[] {

@@ -10,7 +10,8 @@ export class Readiness {
 
   async report(): Promise<{ ready: boolean; checks: Record<string, boolean> }> {
     const entries = await Promise.all(
-      [...this.checks].map(async ([name, check]) => [name, await Promise.resolve(check()).catch(() => false)] as const),
+      // A check that throws, synchronously or not, means "not ready", never a failed probe.
+      [...this.checks].map(async ([name, check]) => [name, await Promise.resolve().then(check).catch(() => false)] as const),
     );
     const checks = Object.fromEntries(entries);
     return { ready: entries.every(([, ok]) => ok), checks };

@@ -15,7 +15,8 @@ export class EnvReader {
   int(name: string, fallback: number, { min = 0, max = Number.MAX_SAFE_INTEGER } = {}): number {
     const raw = this.env[name];
     if (raw === undefined || raw === '') return fallback;
-    const value = Number(raw);
+    // Decimal digits only: Number() would read " " as 0 and "0x10" as 16.
+    const value = /^-?\d+$/.test(raw) ? Number(raw) : NaN;
     if (!Number.isInteger(value) || value < min || value > max) {
       throw new Error(`${name} must be an integer between ${min} and ${max}, got "${raw}"`);
     }
