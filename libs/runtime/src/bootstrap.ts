@@ -41,6 +41,7 @@ export async function bootstrapService({ module, config, logger, queue, bodyLimi
           queue,
           name: queue,
           maxReconnectAttempts: -1,
+          noAsyncTraces: true,
           // On close, leave the queue group first so NATS routes new requests to other replicas,
           // then give requests already delivered here a moment to be answered.
           gracefulShutdown: true,

@@ -1,3 +1,4 @@
 export * from './env.js';
 export * from './bootstrap.js';
 export * from './signals.js';
+export * from './ulid.js';

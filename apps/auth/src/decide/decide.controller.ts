@@ -2,7 +2,7 @@ import { Controller, Inject } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import { DecideRequest, fail, namespace, ok, parse, serviceError, type Decision, type Reply } from '@keyplane/contracts';
 import type { Logger } from '@keyplane/observability';
-import { ulid } from 'ulid';
+import { newUlid } from '@keyplane/runtime';
 import { UsagePublisher } from '../usage/usage-publisher.js';
 import { usageRecorded, type Decided } from '../usage/usage-event.js';
 import { Authorizer } from './authorizer.js';
@@ -47,7 +47,7 @@ export class DecideController {
     const { decision } = decided;
     this.metrics.observe(startedAt, decision.outcome, decision.reason);
     // Only queued: the publisher sends on a later turn of the event loop, once the reply is out.
-    this.usage.record(usageRecorded(ulid(), decided));
+    this.usage.record(usageRecorded(newUlid(), decided));
     return ok(decision);
   }
 }

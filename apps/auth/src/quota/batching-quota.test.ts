@@ -30,9 +30,9 @@ const tick = () => new Promise((resolve) => setImmediate(resolve));
 const shape = (items: QuotaItem[]) => items.map(({ keyId, units }) => `${keyId}×${units}`);
 
 describe('BatchingQuota', () => {
-  it('counts every request that arrives while a call is in flight, for all keys, in the next call', async () => {
+  it('counts every request that arrives while the calls are in flight, for all keys, in the next call', async () => {
     const counter = fakeCounter(5);
-    const quota = new BatchingQuota(counter.consume);
+    const quota = new BatchingQuota(counter.consume, 1);
     const first = quota.consume('key_a', limits, now);
     const a = [1, 2, 3, 4, 5, 6].map(() => quota.consume('key_a', limits, now));
     const b = [1, 2].map(() => quota.consume('key_b', limits, now));
@@ -51,7 +51,7 @@ describe('BatchingQuota', () => {
 
   it('keeps requests of different windows or limits in separate items', async () => {
     const counter = fakeCounter(100);
-    const quota = new BatchingQuota(counter.consume);
+    const quota = new BatchingQuota(counter.consume, 1);
     const blocker = quota.consume('key_z', limits, now);
     const all = [
       quota.consume('key_a', limits, now),
@@ -63,6 +63,19 @@ describe('BatchingQuota', () => {
     expect(counter.calls[1].items).toHaveLength(3);
     counter.calls[1].release();
     await Promise.all([blocker, ...all]);
+  });
+
+  it('keeps up to maxInFlight calls going before it starts batching', async () => {
+    const counter = fakeCounter(100);
+    const quota = new BatchingQuota(counter.consume, 2);
+    const all = ['key_a', 'key_b', 'key_c', 'key_d'].map((key) => quota.consume(key, limits, now));
+    expect(counter.calls.map((c) => shape(c.items))).toEqual([['key_a×1'], ['key_b×1']]);
+    counter.calls[1].release();
+    await tick();
+    expect(counter.calls.map((c) => shape(c.items))).toEqual([['key_a×1'], ['key_b×1'], ['key_c×1', 'key_d×1']]);
+    counter.calls[0].release();
+    counter.calls[2].release();
+    await Promise.all(all);
   });
 
   it('fails every request of a batch whose call failed, and recovers for the next ones', async () => {
@@ -78,7 +91,7 @@ describe('BatchingQuota', () => {
 
   it('caps the items of one call and counts the rest in the following calls', async () => {
     const counter = fakeCounter(100);
-    const quota = new BatchingQuota(counter.consume, 2);
+    const quota = new BatchingQuota(counter.consume, 1, 2);
     const blocker = quota.consume('key_z', limits, now);
     const all = ['key_a', 'key_b', 'key_c', 'key_d', 'key_e'].map((key) => quota.consume(key, limits, now));
     for (let i = 0; i < 4; i++) {

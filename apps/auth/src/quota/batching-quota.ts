@@ -17,18 +17,20 @@ interface Slot {
 }
 
 /**
- * Group commit for quotas: one counter call in flight per replica, and every request that
- * arrives meanwhile is counted by the next call, for all keys at once. A replica then pays
- * one transaction per batch instead of one per request, whatever the mix of keys, and the
+ * Group commit for quotas: a few counter calls in flight per replica, and every request that
+ * arrives while they all are is counted by the next call, for all keys at once. Under load a
+ * replica then pays one transaction per batch instead of one per request, whatever the mix of
+ * keys; a quiet replica still answers each request with one call, without waiting. The
  * count stays exact because units are granted only to requests that are actually waiting —
  * unlike leased blocks of quota, no unit is ever stranded in a replica that no longer needs it.
  */
 export class BatchingQuota {
   private pending = new Map<string, Slot>();
-  private inFlight = false;
+  private inFlight = 0;
 
   constructor(
     private readonly consumeBatch: ConsumeBatch,
+    private readonly maxInFlight = 4,
     private readonly maxItems = 500,
   ) {}
 
@@ -40,24 +42,30 @@ export class BatchingQuota {
       const slot = this.pending.get(key);
       if (slot) slot.waiting.push({ resolve, reject });
       else this.pending.set(key, { item: { keyId, limits, now }, waiting: [{ resolve, reject }] });
-      if (!this.inFlight) void this.drain();
+      this.pump();
     });
   }
 
-  private async drain(): Promise<void> {
-    this.inFlight = true;
-    while (this.pending.size > 0) {
+  private pump(): void {
+    while (this.pending.size > 0 && this.inFlight < this.maxInFlight) {
       const batch = this.takeBatch();
-      try {
-        const grants = await this.consumeBatch(batch.map((slot) => ({ ...slot.item, units: slot.waiting.length })));
-        batch.forEach((slot, index) => {
-          splitGrant(grants[index], slot.waiting.length).forEach((result, n) => slot.waiting[n].resolve(result));
-        });
-      } catch (error) {
-        batch.forEach((slot) => slot.waiting.forEach((waiter) => waiter.reject(error)));
-      }
+      this.inFlight++;
+      void this.count(batch).finally(() => {
+        this.inFlight--;
+        this.pump();
+      });
     }
-    this.inFlight = false;
+  }
+
+  private async count(batch: Slot[]): Promise<void> {
+    try {
+      const grants = await this.consumeBatch(batch.map((slot) => ({ ...slot.item, units: slot.waiting.length })));
+      batch.forEach((slot, index) => {
+        splitGrant(grants[index], slot.waiting.length).forEach((result, n) => slot.waiting[n].resolve(result));
+      });
+    } catch (error) {
+      batch.forEach((slot) => slot.waiting.forEach((waiter) => waiter.reject(error)));
+    }
   }
 
   private takeBatch(): Slot[] {
