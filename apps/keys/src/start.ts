@@ -1,10 +1,9 @@
 import type { Kysely } from 'kysely';
 import type { DestinationStream } from 'pino';
-import type { NatsConnection } from '@nats-io/transport-node';
 import { namespace } from '@keyplane/contracts';
 import { createKysely, ensureDatabase, migrateToLatest, pingDatabase } from '@keyplane/database';
 import type { OutboxRelay } from '@keyplane/event-store';
-import { connectNats, ensureStream } from '@keyplane/nats';
+import { connectNats, ensureStream, natsReachable } from '@keyplane/nats';
 import { createLogger, createMetricsRegistry, Readiness } from '@keyplane/observability';
 import { bootstrapService, type ServiceHandle } from '@keyplane/runtime';
 import { bootstrapKeyFingerprint } from './bootstrap/bootstrap-key.js';
@@ -84,17 +83,6 @@ export async function startKeysService(config: KeysConfig, options: KeysServiceO
     await closeAll();
     throw error;
   }
-}
-
-async function natsReachable(nc: NatsConnection): Promise<boolean> {
-  if (nc.isClosed()) return false;
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), 1000);
-  });
-  const reachable = await Promise.race([nc.flush().then(() => true, () => false), timedOut]);
-  clearTimeout(timer);
-  return reachable;
 }
 
 async function relayLag(db: Kysely<Database>, relay: OutboxRelay): Promise<number> {

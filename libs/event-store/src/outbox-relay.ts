@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import { WakeableLoop } from '@keyplane/runtime';
 import { readAll } from './event-store.js';
 import type { StoredEvent } from './events.js';
 import type { EventStoreTables } from './schema.js';
@@ -31,34 +32,32 @@ export interface OutboxRelayOptions {
  * and the checkpoint moves only past events the broker has acknowledged.
  */
 export class OutboxRelay {
-  private readonly pollIntervalMs: number;
   private readonly batchSize: number;
+  private readonly loop: WakeableLoop;
   private published = 0;
-  private running = false;
-  private loop: Promise<void> | undefined;
-  private wakeUp: (() => void) | undefined;
   private waiters: { position: number; resolve: () => void }[] = [];
 
   constructor(private readonly options: OutboxRelayOptions) {
-    this.pollIntervalMs = options.pollIntervalMs ?? 200;
     this.batchSize = options.batchSize ?? 500;
+    this.loop = new WakeableLoop({
+      pass: () => this.publishBatch(),
+      idleMs: options.pollIntervalMs ?? 200,
+      onError: (error) => options.onError?.(error),
+    });
   }
 
   async start(): Promise<void> {
     await this.reconcileCheckpoint();
-    this.running = true;
-    this.loop = this.run();
+    this.loop.start();
   }
 
   async stop(): Promise<void> {
-    this.running = false;
-    this.wake();
-    await this.loop;
+    await this.loop.stop();
   }
 
   /** Ask for a pass now instead of at the next poll: called right after a local append. */
   wake(): void {
-    this.wakeUp?.();
+    this.loop.wake();
   }
 
   /** Resolves once every event up to `position` is on the broker. */
@@ -99,18 +98,6 @@ export class OutboxRelay {
     return count;
   }
 
-  private async run(): Promise<void> {
-    while (this.running) {
-      let published = 0;
-      try {
-        published = await this.publishBatch();
-      } catch (error) {
-        this.options.onError?.(error);
-      }
-      if (published === 0 && this.running) await this.sleep();
-    }
-  }
-
   /**
    * After a crash between publish and checkpoint commit, the broker may be ahead of the
    * checkpoint; start from whichever is further so nothing is published twice even after
@@ -132,19 +119,5 @@ export class OutboxRelay {
     const ready = this.waiters.filter((waiter) => waiter.position <= this.published);
     this.waiters = this.waiters.filter((waiter) => waiter.position > this.published);
     ready.forEach((waiter) => waiter.resolve());
-  }
-
-  private sleep(): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, this.pollIntervalMs);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wakeUp = () => {
-        this.wakeUp = undefined;
-        done();
-      };
-    });
   }
 }

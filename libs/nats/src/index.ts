@@ -3,3 +3,4 @@ export * from './prefixed-nats-server.js';
 export * from './streams.js';
 export * from './request.js';
 export * from './codec.js';
+export * from './reachable.js';

@@ -2,3 +2,4 @@ export * from './env.js';
 export * from './bootstrap.js';
 export * from './signals.js';
 export * from './ulid.js';
+export * from './wakeable-loop.js';
