@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { deleteStreams } from '@keyplane/nats';
+import type { Kysely } from 'kysely';
 import { ulid } from 'ulid';
 import { namespace, type UsageRecorded } from '@keyplane/contracts';
 import { createKysely, dropDatabase } from '@keyplane/database';
@@ -26,11 +27,17 @@ const admin = generateKey({ environment: 'live' }).key;
 const ports = { gateway: 18080, gatewayMetrics: 19080, keys: 19081, auth: 19082, metering: 19083, demo: 18090, ceiling: 18099 };
 const common = { NATS_URL: natsUrl, NATS_PREFIX: prefix, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' };
 
+/** The one table the benchmark reads: how many usage events metering has stored. */
+interface MeteringTables {
+  'metering.usage_events': { event_id: string };
+}
+
 const running: Running[] = [];
 
 async function start(name: string, main: string, readyPort: number, env: Record<string, string>) {
   const profileDir = process.env.BENCH_CPU_PROFILE_DIR;
-  const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
+  // One folder per service: the resolve hook runs in a thread of its own that writes a profile too.
+  const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}/${name}`] : [];
   const service = startProcess({ name, main, readyPort, env: { ...common, ...env }, nodeArgs }, 'logs/bench', () => undefined);
   running.push(service);
   if (name.startsWith('ceiling')) await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -51,12 +58,16 @@ async function createKeys(count: number): Promise<string[]> {
   return keys;
 }
 
+async function storedUsageEvents(db: Kysely<MeteringTables>): Promise<number> {
+  const row = await db.selectFrom('metering.usage_events').select((eb) => eb.fn.countAll().as('n')).executeTakeFirst();
+  return Number(row?.n ?? 0);
+}
+
 async function meteringIngest(total: number) {
   const nc = await connect({ servers: natsUrl });
   const js = jetstream(nc);
-  const db = createKysely<any>({ url: databaseUrl, max: 2 });
-  const count = async () => Number((await db.selectFrom('metering.usage_events').select((eb) => eb.fn.countAll().as('n')).executeTakeFirst())?.n ?? 0);
-  const before = await count();
+  const db = createKysely<MeteringTables>({ url: databaseUrl, max: 2 });
+  const before = await storedUsageEvents(db);
   const started = Date.now();
   const pending: Promise<unknown>[] = [];
   for (let i = 0; i < total; i++) {
@@ -70,7 +81,7 @@ async function meteringIngest(total: number) {
   }
   await Promise.all(pending);
   const published = Date.now();
-  while ((await count()) - before < total && Date.now() - started < 300_000) await new Promise((r) => setTimeout(r, 50));
+  while ((await storedUsageEvents(db)) - before < total && Date.now() - started < 300_000) await new Promise((r) => setTimeout(r, 50));
   const done = Date.now();
   await db.destroy();
   await nc.close();
@@ -80,11 +91,11 @@ async function meteringIngest(total: number) {
 async function meteringLagAfterSteadyLoad(): Promise<number> {
   const nc = await connect({ servers: natsUrl });
   const jsm = await jetstreamManager(nc);
-  const db = createKysely<any>({ url: databaseUrl, max: 2 });
+  const db = createKysely<MeteringTables>({ url: databaseUrl, max: 2 });
   const started = Date.now();
   for (;;) {
     const onStream = (await jsm.streams.info(ns.streams.usageEvents)).state.messages;
-    const stored = Number((await db.selectFrom('metering.usage_events').select((eb) => eb.fn.countAll().as('n')).executeTakeFirst())?.n ?? 0);
+    const stored = await storedUsageEvents(db);
     if (stored >= onStream || Date.now() - started > 60_000) break;
     await new Promise((r) => setTimeout(r, 20));
   }

@@ -1,10 +1,7 @@
 import { Module } from '@nestjs/common';
 import { Counter } from 'prom-client';
-import { bootstrapService, type ServiceHandle } from '@keyplane/runtime';
-import { createLogger } from './logger.js';
-import { createMetricsRegistry } from './metrics.js';
-import { OpsModule } from './ops.module.js';
-import { Readiness } from './readiness.js';
+import { createLogger, createMetricsRegistry, OpsModule, Readiness } from '@keyplane/observability';
+import { bootstrapService, type ServiceHandle } from './bootstrap.js';
 
 const readiness = new Readiness();
 const registry = createMetricsRegistry('ops-test');
