@@ -9,6 +9,7 @@ import { namespace, type UsageRecorded } from '@keyplane/contracts';
 import { createKysely, dropDatabase } from '@keyplane/database';
 import { generateKey } from '@keyplane/key-format';
 import { startProcess, stopAll, waitReady, type Running } from '../tools/stack/process-group.js';
+import { cpuPerRequest, sampleCpu } from './cpu.js';
 import { histogramQuantile } from './histogram.js';
 import { runLoad, type LoadResult } from './load.js';
 
@@ -130,7 +131,10 @@ async function main() {
     // What the gateway adds to a proxied request; the demo API serves no request without it.
     const tenant = { 'x-keyplane-environment': 'live', 'x-keyplane-account-id': 'acc_root', 'x-keyplane-key-id': 'key_bench' };
     const a = await runLoad({ name: '(a) demo-api direct', url: `http://127.0.0.1:${ports.demo}/v1/flows`, headers: tenant, durationSeconds: seconds, connections });
+    const services = [...running.map((service) => ({ name: service.spec.name, pid: service.child.pid ?? 0 })), { name: 'load generator', pid: process.pid }];
+    const cpuBefore = sampleCpu(services);
     const b = await runLoad({ name: '(b) gateway, 100 keys', url: gatewayUrl, keys, durationSeconds: seconds, connections });
+    const cpuOfB = cpuPerRequest(cpuBefore, sampleCpu(services), b.requestsPerSecond * seconds);
     const c = await runLoad({ name: '(c) gateway, one hot key', url: gatewayUrl, keys: [keys[0]], durationSeconds: seconds, connections });
     const d = await runLoad({ name: '(d) ceiling: HTTP + one NATS request', url: `http://127.0.0.1:${ports.ceiling}/`, durationSeconds: seconds, connections });
     const e = await runLoad({ name: '(e) gateway, 100 keys, fixed 2,000 req/s', url: gatewayUrl, keys, durationSeconds: seconds, connections, rate: 2000 });
@@ -150,6 +154,10 @@ async function main() {
       '',
       `- (b)/(a) = ${ratio(b, a)}, (b)/(d) = ${ratio(b, d)}, (c)/(d) = ${ratio(c, d)}`,
       `- p99 of (b) at a fixed 2,000 req/s: ${e.p99} ms`,
+      `- CPU per request in (b), µs: ${Object.entries(cpuOfB)
+        .filter(([, us]) => us > 0)
+        .map(([name, us]) => `${name} ${us}`)
+        .join(', ')} (total ${Object.values(cpuOfB).reduce((sum, us) => sum + us, 0)}; 2 cores give 2,000,000 µs/s)`,
       `- auth.decide handler time (bucket upper bounds): p50 ${ms(handlerP50)}, p99 ${ms(handlerP99)}`,
       `- metering ingest: ${ingest.total} usage events published in ${ingest.publishSeconds.toFixed(1)} s, folded into windows at ${ingest.ingestPerSecond} events/s end to end`,
       `- metering lag after the steady 2,000 req/s run: every decision visible in metering ${lagMs} ms after the load stopped`,
