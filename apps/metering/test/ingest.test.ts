@@ -114,6 +114,19 @@ describe('metering ingest', () => {
     expect(await response.json()).toEqual({ status: 'ready', checks: { nats: true, postgres: true, 'usage-consumer': true } });
   });
 
+  it('stores a backlog of several batches to its last event without waiting for more traffic', async () => {
+    const keyId = keyIdOf('backlog');
+    const start = Date.parse('2026-01-18T08:00:00.000Z');
+    await h.stop();
+    await h.publish(Array.from({ length: 1700 }, (_, index) => usageEvent({ keyId, occurredAt: new Date(start + index * 1000).toISOString() })));
+    // The production ack wait: the tail of a backlog once sat unprocessed until it ran out and the server redelivered it.
+    await h.start({ INGEST_ACK_WAIT_MS: '30000' });
+    await h.settled(10_000);
+
+    const days = await h.db.selectFrom('usage_windows').select('requests').where('key_id', '=', keyId).where('granularity', '=', 'day').execute();
+    expect(days).toEqual([{ requests: 1700 }]);
+  });
+
   it('hands a batch back when Postgres fails it, and counts it once when Postgres is back', async () => {
     const keyId = keyIdOf('retried');
     // A missing table fails the batch the way a lost database would, without taking the database away.

@@ -1,14 +1,16 @@
 import type { Kysely } from 'kysely';
-import type { UsageRecorded } from '@keyplane/contracts';
-import type { Database } from '../db/schema.js';
+import type { AlertType, UsageRecorded } from '@keyplane/contracts';
+import type { Database, KeySourcesTable } from '../db/schema.js';
+import { bigint, columnNames, text, timestamptz, unnestRows, type UnnestColumn } from '../db/unnest-rows.js';
 import { HOUR_MS, isoOf, windowStart } from '../windows/utc-window.js';
-import { uniqueCandidates, type AlertCandidate } from './alert-candidate.js';
+import { dedupKey, uniqueCandidates, type AlertCandidate } from './alert-candidate.js';
 import type { AlertThresholds } from './thresholds.js';
 import { detectAuthFailureBursts } from './detectors/auth-failure-burst.js';
-import { detectNewSources, type KeySources } from './detectors/new-source.js';
+import { detectNewSources, type KeySources, type SourceUse } from './detectors/new-source.js';
 import { detectPermissionProbes } from './detectors/permission-probe.js';
 import { detectQuotaExhausted } from './detectors/quota-exhausted.js';
 import type { RecentEvent } from './detectors/recent-event.js';
+import { burstEndHours } from './detectors/sliding-burst.js';
 import { detectRevokedKeyUse } from './detectors/revoked-key-use.js';
 import { detectUsageSpikes, type HourOfKey } from './detectors/usage-spike.js';
 
@@ -43,7 +45,7 @@ export async function detectAlerts(trx: Kysely<Database>, events: readonly Usage
 
 /** The stored 401s around the batch's, per client address: any window one of them can close. */
 async function recentByIp(trx: Kysely<Database>, events: readonly UsageRecorded[], windowMs: number, newIds: ReadonlySet<string>) {
-  const ips = [...new Set(events.map((event) => event.clientIp))];
+  const ips = await unalerted(trx, 'auth_failure_burst', events, (event) => event.clientIp, (ip) => `ip:${ip}`, windowMs);
   if (ips.length === 0) return new Map<string, RecentEvent[]>();
   const { from, to } = span(events, windowMs);
   const rows = await trx
@@ -61,7 +63,7 @@ async function recentByIp(trx: Kysely<Database>, events: readonly UsageRecorded[
 
 /** The stored 403s around the batch's, per key. */
 async function recentByKey(trx: Kysely<Database>, events: readonly UsageRecorded[], windowMs: number, newIds: ReadonlySet<string>) {
-  const keyIds = [...new Set(events.flatMap((event) => (event.keyId === null ? [] : [event.keyId])))];
+  const keyIds = await unalerted(trx, 'permission_probe', events, (event) => event.keyId as string, (keyId) => keyId, windowMs);
   if (keyIds.length === 0) return new Map<string, RecentEvent[]>();
   const { from, to } = span(events, windowMs);
   const rows = await trx
@@ -75,6 +77,36 @@ async function recentByKey(trx: Kysely<Database>, events: readonly UsageRecorded
     .orderBy('event_id')
     .execute();
   return groupBy(rows, (row) => row.key_id as string, newIds);
+}
+
+/**
+ * The client addresses or keys of the batch's events worth reading stored events for: those
+ * with an hour a window holding one of their new events can end in that has no `type` alert
+ * yet. Once an attack has its alert for the hour, its flood of stored events is not read again
+ * batch after batch: whatever a detector found there would be a duplicate, stored nowhere.
+ */
+async function unalerted(
+  trx: Kysely<Database>,
+  type: AlertType,
+  events: readonly UsageRecorded[],
+  groupOf: (event: UsageRecorded) => string,
+  subjectOf: (group: string) => string,
+  windowMs: number,
+): Promise<string[]> {
+  const times = new Map<string, number[]>();
+  for (const event of events) {
+    const group = groupOf(event);
+    const list = times.get(group) ?? [];
+    list.push(Date.parse(event.occurredAt));
+    times.set(group, list);
+  }
+  if (times.size === 0) return [];
+  const dedupKeys = new Map(
+    [...times].map(([group, at]) => [group, burstEndHours(at, windowMs).map((hour) => dedupKey({ type, subject: subjectOf(group), windowStart: isoOf(hour) }))]),
+  );
+  const raised = await trx.selectFrom('alerts').select('dedup_key').where('dedup_key', 'in', [...dedupKeys.values()].flat()).execute();
+  const taken = new Set(raised.map((row) => row.dedup_key));
+  return [...dedupKeys].filter(([, keys]) => keys.some((key) => !taken.has(key))).map(([group]) => group);
 }
 
 function span(events: readonly UsageRecorded[], windowMs: number) {
@@ -157,11 +189,20 @@ async function knownSources(trx: Kysely<Database>, events: readonly UsageRecorde
   return sources;
 }
 
-async function recordSources(trx: Kysely<Database>, uses: ReturnType<typeof detectNewSources>['uses']): Promise<void> {
+const sourceColumns = {
+  key_id: text<SourceUse>((use) => use.keyId),
+  client_ip: text<SourceUse>((use) => use.clientIp),
+  first_seen_at: timestamptz<SourceUse>((use) => use.firstSeenAt),
+  last_seen_at: timestamptz<SourceUse>((use) => use.lastSeenAt),
+  requests: bigint<SourceUse>((use) => use.requests),
+} satisfies Record<keyof KeySourcesTable, UnnestColumn<SourceUse>>;
+
+async function recordSources(trx: Kysely<Database>, uses: readonly SourceUse[]): Promise<void> {
   if (uses.length === 0) return;
   await trx
     .insertInto('key_sources')
-    .values(uses.map((use) => ({ key_id: use.keyId, client_ip: use.clientIp, first_seen_at: use.firstSeenAt, last_seen_at: use.lastSeenAt, requests: use.requests })))
+    .columns(columnNames(sourceColumns))
+    .expression(unnestRows(uses, sourceColumns))
     .onConflict((oc) =>
       oc.columns(['key_id', 'client_ip']).doUpdateSet((eb) => ({
         first_seen_at: eb.fn('least', [eb.ref('key_sources.first_seen_at'), eb.ref('excluded.first_seen_at')]),

@@ -1,11 +1,12 @@
 import { sql, type Kysely } from 'kysely';
 import type { Alert, UsageRecorded } from '@keyplane/contracts';
-import type { Database, NewUsageEventRow } from '../db/schema.js';
+import type { Database, KeyLastUsedTable, UsageEventsTable, UsageWindowsTable } from '../db/schema.js';
 import { detectAlerts } from '../alerts/detect-alerts.js';
 import { raiseAlerts } from '../alerts/alert-store.js';
 import type { AlertThresholds } from '../alerts/thresholds.js';
-import { foldWindows } from '../windows/fold-windows.js';
+import { foldWindows, type WindowIncrement } from '../windows/fold-windows.js';
 import { rawText, type ReadResult, type Unreadable } from './read-usage-message.js';
+import { bigint, columnNames, text, timestamptz, unnestRows, type UnnestColumn } from '../db/unnest-rows.js';
 
 export interface ReadMessage {
   /** Stream sequence: the dead-letter table's key, so a redelivered bad message is set aside once. */
@@ -13,6 +14,9 @@ export interface ReadMessage {
   data: Uint8Array;
   read: ReadResult;
 }
+
+/** An event read from the stream, with its stream sequence. */
+type StreamEvent = { event: UsageRecorded; seq: number };
 
 export interface BatchOutcome {
   stored: number;
@@ -48,8 +52,8 @@ export async function storeBatch(db: Kysely<Database>, messages: readonly ReadMe
   });
 }
 
-function uniqueById(events: { event: UsageRecorded; seq: number }[]) {
-  const byId = new Map<string, { event: UsageRecorded; seq: number }>();
+function uniqueById(events: StreamEvent[]) {
+  const byId = new Map<string, StreamEvent>();
   for (const entry of events) if (!byId.has(entry.event.eventId)) byId.set(entry.event.eventId, entry);
   return [...byId.values()];
 }
@@ -71,12 +75,34 @@ async function storeDeadLetters(trx: Kysely<Database>, deadLetters: readonly (Re
     .execute();
 }
 
-/** Inserts the events and returns those not stored before, sorted by event time. */
-async function storeEvents(trx: Kysely<Database>, events: readonly { event: UsageRecorded; seq: number }[]): Promise<UsageRecorded[]> {
+const eventColumns = {
+  event_id: text<StreamEvent>(({ event }) => event.eventId),
+  occurred_at: timestamptz<StreamEvent>(({ event }) => event.occurredAt),
+  key_id: text<StreamEvent>(({ event }) => event.keyId),
+  account_id: text<StreamEvent>(({ event }) => event.accountId),
+  environment: text<StreamEvent>(({ event }) => event.environment),
+  outcome: text<StreamEvent>(({ event }) => event.outcome),
+  reason: text<StreamEvent>(({ event }) => event.reason),
+  permission: text<StreamEvent>(({ event }) => event.permission),
+  method: text<StreamEvent>(({ event }) => event.method),
+  path: text<StreamEvent>(({ event }) => event.path),
+  client_ip: text<StreamEvent>(({ event }) => event.clientIp),
+  user_agent: text<StreamEvent>(({ event }) => event.userAgent),
+  request_id: text<StreamEvent>(({ event }) => event.requestId),
+  hour_used: bigint<StreamEvent>(({ event }) => event.hourUsed),
+  day_used: bigint<StreamEvent>(({ event }) => event.dayUsed),
+  hour_limit: bigint<StreamEvent>(({ event }) => event.hourLimit),
+  day_limit: bigint<StreamEvent>(({ event }) => event.dayLimit),
+  stream_seq: bigint<StreamEvent>(({ seq }) => seq),
+} satisfies Partial<Record<keyof UsageEventsTable, UnnestColumn<StreamEvent>>>;
+
+/** Inserts the events in one statement and returns those not stored before, sorted by event time. */
+async function storeEvents(trx: Kysely<Database>, events: readonly StreamEvent[]): Promise<UsageRecorded[]> {
   if (events.length === 0) return [];
   const inserted = await trx
     .insertInto('usage_events')
-    .values(events.map(({ event, seq }) => toRow(event, seq)))
+    .columns(columnNames(eventColumns))
+    .expression(unnestRows(events, eventColumns))
     .onConflict((oc) => oc.column('event_id').doNothing())
     .returning('event_id')
     .execute();
@@ -87,47 +113,26 @@ async function storeEvents(trx: Kysely<Database>, events: readonly { event: Usag
     .sort((a, b) => (a.occurredAt === b.occurredAt ? (a.eventId < b.eventId ? -1 : 1) : a.occurredAt < b.occurredAt ? -1 : 1));
 }
 
-function toRow(event: UsageRecorded, seq: number): NewUsageEventRow {
-  return {
-    event_id: event.eventId,
-    occurred_at: event.occurredAt,
-    key_id: event.keyId,
-    account_id: event.accountId,
-    environment: event.environment,
-    outcome: event.outcome,
-    reason: event.reason,
-    permission: event.permission,
-    method: event.method,
-    path: event.path,
-    client_ip: event.clientIp,
-    user_agent: event.userAgent,
-    request_id: event.requestId,
-    hour_used: event.hourUsed,
-    day_used: event.dayUsed,
-    hour_limit: event.hourLimit,
-    day_limit: event.dayLimit,
-    stream_seq: seq,
-  };
-}
+const windowColumns = {
+  key_id: text<WindowIncrement>((window) => window.keyId),
+  granularity: text<WindowIncrement>((window) => window.granularity),
+  window_start: timestamptz<WindowIncrement>((window) => window.windowStart),
+  account_id: text<WindowIncrement>((window) => window.accountId),
+  requests: bigint<WindowIncrement>((window) => window.requests),
+  allowed: bigint<WindowIncrement>((window) => window.allowed),
+  forbidden: bigint<WindowIncrement>((window) => window.forbidden),
+  rate_limited: bigint<WindowIncrement>((window) => window.rateLimited),
+  unauthorized: bigint<WindowIncrement>((window) => window.unauthorized),
+} satisfies Record<keyof UsageWindowsTable, UnnestColumn<WindowIncrement>>;
 
+/** One upsert of the batch's counts, summed per window in JS first. */
 async function foldIntoWindows(trx: Kysely<Database>, events: readonly UsageRecorded[]) {
   const windows = foldWindows(events);
   if (windows.length === 0) return;
   await trx
     .insertInto('usage_windows')
-    .values(
-      windows.map((window) => ({
-        key_id: window.keyId,
-        granularity: window.granularity,
-        window_start: window.windowStart,
-        account_id: window.accountId,
-        requests: window.requests,
-        allowed: window.allowed,
-        forbidden: window.forbidden,
-        rate_limited: window.rateLimited,
-        unauthorized: window.unauthorized,
-      })),
-    )
+    .columns(columnNames(windowColumns))
+    .expression(unnestRows(windows, windowColumns))
     .onConflict((oc) =>
       oc.columns(['key_id', 'granularity', 'window_start']).doUpdateSet({
         account_id: sql`coalesce(usage_windows.account_id, excluded.account_id)`,
@@ -141,17 +146,26 @@ async function foldIntoWindows(trx: Kysely<Database>, events: readonly UsageReco
     .execute();
 }
 
+type LastUse = { keyId: string; accountId: string | null; at: string };
+
+const lastUsedColumns = {
+  key_id: text<LastUse>((use) => use.keyId),
+  account_id: text<LastUse>((use) => use.accountId),
+  last_used_at: timestamptz<LastUse>((use) => use.at),
+} satisfies Record<keyof KeyLastUsedTable, UnnestColumn<LastUse>>;
+
 async function touchLastUsed(trx: Kysely<Database>, events: readonly UsageRecorded[]) {
-  const latest = new Map<string, { accountId: string | null; at: string }>();
+  const latest = new Map<string, LastUse>();
   for (const event of events) {
     if (event.keyId === null) continue;
     const seen = latest.get(event.keyId);
-    if (!seen || event.occurredAt > seen.at) latest.set(event.keyId, { accountId: event.accountId, at: event.occurredAt });
+    if (!seen || event.occurredAt > seen.at) latest.set(event.keyId, { keyId: event.keyId, accountId: event.accountId, at: event.occurredAt });
   }
   if (latest.size === 0) return;
   await trx
     .insertInto('key_last_used')
-    .values([...latest].sort(([a], [b]) => (a < b ? -1 : 1)).map(([keyId, { accountId, at }]) => ({ key_id: keyId, account_id: accountId, last_used_at: at })))
+    .columns(columnNames(lastUsedColumns))
+    .expression(unnestRows([...latest.values()].sort((a, b) => (a.keyId < b.keyId ? -1 : 1)), lastUsedColumns))
     .onConflict((oc) =>
       oc.column('key_id').doUpdateSet({
         account_id: sql`coalesce(key_last_used.account_id, excluded.account_id)`,

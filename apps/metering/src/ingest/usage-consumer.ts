@@ -35,15 +35,21 @@ export interface UsageConsumerOptions {
 }
 
 /**
- * The durable pull consumer of the usage stream. It takes whatever has arrived as one batch
- * (up to `batchSize`), stores it in one transaction, and acks only after the commit; a
+ * The durable pull consumer of the usage stream. Messages are buffered as they arrive; the
+ * batch loop takes whatever is buffered (up to `batchSize`) as one batch, stores it in one
+ * transaction, and acks only after the commit, while the next messages keep arriving. Under
+ * load batches fill up; when traffic is light a batch is the single event that came. A
  * transient failure naks the batch for redelivery after a backoff.
  */
 export class UsageConsumer {
   private consumer: Consumer | undefined;
   private messages: ConsumerMessages | undefined;
   private running = false;
-  private loop: Promise<void> | undefined;
+  private receiving: Promise<void> | undefined;
+  private batching: Promise<void> | undefined;
+  /** Received, not yet taken into a batch; bounded by the consumer's max ack pending. */
+  private buffered: JsMsg[] = [];
+  private wakeBatcher: (() => void) | undefined;
 
   constructor(private readonly options: UsageConsumerOptions) {}
 
@@ -54,14 +60,17 @@ export class UsageConsumer {
     const consumer = await jetstream(nc).consumers.get(ns.streams.usageEvents, DURABLE_NAME);
     this.consumer = consumer;
     this.running = true;
-    this.loop = this.run(consumer);
+    this.receiving = this.receive(consumer);
+    this.batching = this.batchLoop();
   }
 
   /** Stops taking messages; the batch in flight commits and acks first, anything buffered is handed back. */
   async stop(): Promise<void> {
     this.running = false;
     await this.messages?.close();
-    await this.loop;
+    this.wake();
+    await this.receiving;
+    await this.batching;
   }
 
   /** For readiness: started, and a consume() is open on the stream. */
@@ -98,28 +107,28 @@ export class UsageConsumer {
     });
   }
 
-  private async run(consumer: Consumer): Promise<void> {
+  /**
+   * Buffers what the stream delivers; never waits on Postgres, so a batch commits while the
+   * next one arrives. The end of a burst is an empty buffer, not the iterator's getPending(),
+   * which also counts the pull requests it has queued: the tail of a burst once sat there
+   * unprocessed until the ack wait ran out.
+   */
+  private async receive(consumer: Consumer): Promise<void> {
     const { logger, settings } = this.options;
     while (this.running) {
       try {
-        const messages = await consumer.consume({ max_messages: settings.batchSize });
+        // Two batches' worth in flight from the server: one being stored, the next already here.
+        const messages = await consumer.consume({ max_messages: settings.batchSize * 2 });
         this.messages = messages;
         if (!this.running) await messages.close();
-        let batch: JsMsg[] = [];
         for await (const message of messages) {
           if (!this.running) {
-            handBack([...batch, message]);
-            batch = [];
+            message.nak();
             continue;
           }
-          batch.push(message);
-          // Whatever has arrived is one batch: large under load, a single event when traffic is light.
-          if (batch.length >= settings.batchSize || messages.getPending() === 0) {
-            await this.process(batch);
-            batch = [];
-          }
+          this.buffered.push(message);
+          this.wake();
         }
-        handBack(batch);
         this.messages = undefined;
       } catch (error) {
         this.messages = undefined;
@@ -127,6 +136,29 @@ export class UsageConsumer {
         await new Promise((resolve) => setTimeout(resolve, 1000));
       }
     }
+  }
+
+  /** Whatever has arrived is one batch: large under load, a single event when traffic is light. */
+  private async batchLoop(): Promise<void> {
+    const { logger, settings } = this.options;
+    while (this.running) {
+      if (this.buffered.length === 0) {
+        await new Promise<void>((resolve) => {
+          this.wakeBatcher = resolve;
+        });
+        continue;
+      }
+      const batch = this.buffered.splice(0, settings.batchSize);
+      // Unacked, a batch that failed outside the store is redelivered after the ack wait.
+      await this.process(batch).catch((error: unknown) => logger.error({ err: error, messages: batch.length }, 'processing a usage batch failed'));
+    }
+    handBack(this.buffered.splice(0));
+  }
+
+  private wake(): void {
+    const wake = this.wakeBatcher;
+    this.wakeBatcher = undefined;
+    wake?.();
   }
 
   private async process(batch: JsMsg[]): Promise<void> {

@@ -1,3 +1,5 @@
+import { HOUR_MS, windowStart } from '../../windows/utc-window.js';
+
 export interface TimedEvent {
   at: number;
   /** Ingested in this batch: only windows holding a new event are worth reporting. */
@@ -25,4 +27,17 @@ export function slidingBursts(events: readonly TimedEvent[], windowMs: number, t
     if (last - first + 1 >= threshold && lastNew >= first) bursts.push({ first, last });
   }
   return bursts;
+}
+
+/**
+ * The UTC hours (their start, ms) in which a window holding one of `newTimes` can end: a
+ * window holds nothing older than `windowMs` before its last event, so it ends in
+ * `[at, at + windowMs)` of each new event it holds.
+ */
+export function burstEndHours(newTimes: readonly number[], windowMs: number): number[] {
+  const hours = new Set<number>();
+  for (const at of newTimes) {
+    for (let hour = windowStart(at, 'hour'); hour < at + windowMs; hour += HOUR_MS) hours.add(hour);
+  }
+  return [...hours].sort((a, b) => a - b);
 }
