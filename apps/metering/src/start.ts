@@ -1,9 +1,8 @@
 import type { DestinationStream } from 'pino';
-import type { NatsConnection } from '@nats-io/transport-node';
 import type { Kysely } from 'kysely';
 import { namespace } from '@keyplane/contracts';
 import { createKysely, ensureDatabase, migrateToLatest, pingDatabase } from '@keyplane/database';
-import { connectNats, ensureStream } from '@keyplane/nats';
+import { connectNats, ensureStream, natsReachable } from '@keyplane/nats';
 import { createLogger, createMetricsRegistry, Readiness } from '@keyplane/observability';
 import { bootstrapService, type ServiceHandle } from '@keyplane/runtime';
 import type { MeteringConfig } from './config.js';
@@ -92,18 +91,5 @@ export async function startMeteringService(config: MeteringConfig, options: Mete
   } catch (error) {
     await closeAll();
     throw error;
-  }
-}
-
-async function natsReachable(nc: NatsConnection): Promise<boolean> {
-  if (nc.isClosed()) return false;
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), 1000);
-  });
-  try {
-    return await Promise.race([nc.flush().then(() => true), timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -3,6 +3,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import type { Namespace } from '@keyplane/contracts';
 import { encodeJson } from '@keyplane/nats';
+import { WakeableLoop } from '@keyplane/runtime';
 import type { Logger } from '@keyplane/observability';
 import type { Database } from '../../db/schema.js';
 import type { MeteringMetrics } from '../../metrics/metering-metrics.js';
@@ -35,51 +36,36 @@ const WEBHOOK_BATCH = 20;
  * and replicas share the work through row locks.
  */
 export class AlertDispatcher {
-  private running = false;
-  private loop: Promise<void> | undefined;
-  private wakeUp: (() => void) | undefined;
-  private woken = false;
+  private readonly loop: WakeableLoop;
   private readonly js;
 
   constructor(private readonly options: AlertDispatcherOptions) {
     this.js = jetstream(options.nc);
+    this.loop = new WakeableLoop({
+      pass: () => this.dispatchOnce(),
+      idleMs: options.intervalMs,
+      onError: (error) => options.logger.error({ err: error }, 'alert dispatch failed; retrying'),
+    });
   }
 
   start(): void {
-    this.running = true;
-    this.loop = this.run();
+    this.loop.start();
   }
 
   async stop(): Promise<void> {
-    this.running = false;
-    this.wake();
-    await this.loop;
+    await this.loop.stop();
   }
 
   /** Called after a batch stored new alerts, so they go out now rather than at the next poll. */
   wake(): void {
-    this.woken = true;
-    this.wakeUp?.();
+    this.loop.wake();
   }
 
   /** One pass; returns how many alerts it published or delivered. */
   async dispatchOnce(): Promise<number> {
-    this.woken = false;
     const published = await this.publishPending();
     const delivered = this.options.webhook ? await this.deliverDue(this.options.webhook) : 0;
     return published + delivered;
-  }
-
-  private async run(): Promise<void> {
-    while (this.running) {
-      let done = 0;
-      try {
-        done = await this.dispatchOnce();
-      } catch (error) {
-        this.options.logger.error({ err: error }, 'alert dispatch failed; retrying');
-      }
-      if (done === 0 && this.running) await this.sleep();
-    }
   }
 
   private async publishPending(): Promise<number> {
@@ -160,26 +146,5 @@ export class AlertDispatcher {
       }),
     );
     return claimed.length;
-  }
-
-  private sleep(): Promise<void> {
-    return new Promise((resolve) => {
-      // A wake that came while the pass ran must not wait out a whole interval.
-      if (this.woken) {
-        this.woken = false;
-        resolve();
-        return;
-      }
-      const timer = setTimeout(done, this.options.intervalMs);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wakeUp = () => {
-        this.wakeUp = undefined;
-        this.woken = false;
-        done();
-      };
-    });
   }
 }
