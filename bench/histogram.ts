@@ -1,9 +1,20 @@
-/** A quantile of a Prometheus histogram, read from the /metrics text: the upper bound of the bucket it falls in. */
-export function histogramQuantile(metricsText: string, metric: string, quantile: number): number | null {
-  const buckets = [...metricsText.matchAll(new RegExp(`^${metric}_bucket\\{[^}]*le="([^"]+)"[^}]*\\} (\\d+(?:\\.\\d+)?)`, 'gm'))]
+/** Cumulative bucket counts of a Prometheus histogram, read from the /metrics text. */
+export type Buckets = { le: number; count: number }[];
+
+export function histogramBuckets(metricsText: string, metric: string): Buckets {
+  return [...metricsText.matchAll(new RegExp(`^${metric}_bucket\\{[^}]*le="([^"]+)"[^}]*\\} (\\d+(?:\\.\\d+)?)`, 'gm'))]
     .map((m) => ({ le: m[1] === '+Inf' ? Infinity : Number(m[1]), count: Number(m[2]) }))
     .sort((a, b) => a.le - b.le);
+}
+
+/** The observations made between two scrapes of the same histogram. */
+export function bucketsBetween(before: Buckets, after: Buckets): Buckets {
+  return after.map((bucket) => ({ le: bucket.le, count: bucket.count - (before.find((b) => b.le === bucket.le)?.count ?? 0) }));
+}
+
+/** A quantile: the upper bound of the bucket it falls in, or null without observations. */
+export function quantile(buckets: Buckets, q: number): number | null {
   const total = buckets.at(-1)?.count ?? 0;
   if (total === 0) return null;
-  return buckets.find((bucket) => bucket.count >= total * quantile)?.le ?? null;
+  return buckets.find((bucket) => bucket.count >= total * q)?.le ?? null;
 }
