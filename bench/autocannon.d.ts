@@ -5,7 +5,6 @@ declare module 'autocannon' {
       url: string;
       connections?: number;
       duration?: number;
-      overallRate?: number;
       headers?: Record<string, string>;
       requests?: { setupRequest?: (request: { headers?: Record<string, string> }) => unknown }[];
     }

@@ -16,19 +16,16 @@ export interface LoadOptions {
   connections: number;
   /** Authorization headers to rotate through, one per request; none for unauthenticated targets. */
   keys?: string[];
-  /** Fixed request rate (req/s) instead of as fast as possible. */
-  rate?: number;
   /** Headers sent with every request. */
   headers?: Record<string, string>;
 }
 
-export async function runLoad({ name, url, durationSeconds, connections, keys, rate, headers }: LoadOptions): Promise<LoadResult> {
+export async function runLoad({ name, url, durationSeconds, connections, keys, headers }: LoadOptions): Promise<LoadResult> {
   let next = 0;
   const result = await autocannon({
     url,
     connections,
     duration: durationSeconds,
-    overallRate: rate,
     headers,
     requests: keys
       ? [

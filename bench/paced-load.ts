@@ -1,0 +1,59 @@
+import { Agent, request } from 'node:http';
+import type { LoadResult } from './load.js';
+
+export interface PacedLoadOptions {
+  name: string;
+  url: string;
+  rate: number;
+  durationSeconds: number;
+  keys: string[];
+}
+
+/**
+ * An open-loop load at an even rate: request n leaves at n / rate seconds, whether or not
+ * earlier ones have been answered, and its latency counts from then. (autocannon's
+ * `overallRate` sends each second's quota as fast as it can, then pauses: bursts, not a rate.)
+ */
+export async function runPacedLoad({ name, url, rate, durationSeconds, keys }: PacedLoadOptions): Promise<LoadResult> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  const target = new URL(url);
+  const total = rate * durationSeconds;
+  const latencies: number[] = [];
+  let non2xx = 0;
+  let errors = 0;
+  let sent = 0;
+  const started = performance.now();
+  const answered: Promise<void>[] = [];
+
+  const send = (index: number) =>
+    new Promise<void>((resolve) => {
+      const due = started + (index * 1000) / rate;
+      const req = request(
+        { agent, host: target.hostname, port: target.port, path: target.pathname, headers: { authorization: `Bearer ${keys[index % keys.length]}` } },
+        (res) => {
+          res.resume();
+          res.on('end', () => {
+            latencies.push(performance.now() - due);
+            if (res.statusCode! < 200 || res.statusCode! >= 300) non2xx++;
+            resolve();
+          });
+        },
+      );
+      req.on('error', () => {
+        errors++;
+        resolve();
+      });
+      req.end();
+    });
+
+  while (sent < total) {
+    const due = Math.min(total, Math.floor(((performance.now() - started) * rate) / 1000) + 1);
+    while (sent < due) answered.push(send(sent++));
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  await Promise.all(answered);
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))] * 10) / 10;
+  return { name, requestsPerSecond: Math.round(total / ((performance.now() - started) / 1000)), p50: at(0.5), p99: at(0.99), non2xx, errors };
+}
