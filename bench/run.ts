@@ -169,7 +169,7 @@ async function main() {
         .map(([name, us]) => `${name} ${us}`)
         .join(', ')} (total ${Object.values(cpuOfB).reduce((sum, us) => sum + us, 0)}; 2 cores give 2,000,000 µs/s)`,
       `- auth.decide handler time from its histogram (bucket upper bounds): during (e) p50 ${ms(quantile(handlerInE, 0.5))}, p99 ${ms(quantile(handlerInE, 0.99))}; during (f) p50 ${ms(quantile(handlerInF, 0.5))}, p99 ${ms(quantile(handlerInF, 0.99))}`,
-      `- metering ingest: ${ingest.total} usage events published in ${ingest.publishSeconds.toFixed(1)} s, folded into windows at ${ingest.ingestPerSecond} events/s end to end`,
+      `- metering ingest: ${ingest.total} usage events published in ${ingest.publishSeconds.toFixed(1)} s by one publisher, all folded into windows at ${ingest.ingestPerSecond} events/s end to end (bounded by that publisher)`,
       `- metering lag after the steady 2,000 req/s run: every decision visible in metering ${lagMs} ms after the load stopped`,
     ].join('\n');
     console.log(`\n${report}\n`);
