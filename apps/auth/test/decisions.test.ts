@@ -1,30 +1,22 @@
 import pg from 'pg';
-import { freshDatabase, freshNamespace, type FreshDatabase, type FreshNamespace } from '@keyplane/testing';
+import type { FreshDatabase } from '@keyplane/testing';
 import { issued, permissionsChanged, rateLimitsChanged, revoked, rotated } from './support/key-events.js';
-import { awayFromWindowEdge, Gateway, KeyEventPublisher, startReplica, type Replica } from './support/harness.js';
+import { awayFromWindowEdge, startTestbed, type Gateway, type KeyEventPublisher, type Replica, type Testbed } from './support/harness.js';
 import { decideRequest } from './support/requests.js';
 
 let database: FreshDatabase;
-let nats: FreshNamespace;
 let replica: Replica;
 let keys: KeyEventPublisher;
 let gateway: Gateway;
 
+let bed: Testbed;
+
 beforeAll(async () => {
-  database = await freshDatabase('auth_decisions');
-  nats = freshNamespace();
-  keys = await KeyEventPublisher.connect(nats.ns);
-  replica = await startReplica(database.url, nats.ns);
-  gateway = await Gateway.connect(nats.ns);
+  bed = await startTestbed('auth_decisions');
+  ({ database, replica, keys, gateway } = bed);
 });
 
-afterAll(async () => {
-  await gateway?.close();
-  await replica?.handle.close();
-  await keys?.close();
-  await nats?.cleanup();
-  await database?.drop();
-});
+afterAll(() => bed?.close());
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const unauthorized = (reason: string) => ({ outcome: 'unauthorized', reason, key: null, limits: null });

@@ -1,32 +1,23 @@
 import { DiscardPolicy, jetstreamManager } from '@nats-io/jetstream';
 import { UsageRecorded, type Namespace } from '@keyplane/contracts';
-import { freshDatabase, freshNamespace, waitFor, type FreshDatabase, type FreshNamespace } from '@keyplane/testing';
+import { waitFor, type FreshNamespace } from '@keyplane/testing';
 import { UsagePublisher } from '../src/usage/usage-publisher.js';
 import { issued, revoked } from './support/key-events.js';
-import { awayFromWindowEdge, Gateway, KeyEventPublisher, startReplica, type Replica } from './support/harness.js';
+import { awayFromWindowEdge, startTestbed, type Gateway, type KeyEventPublisher, type Replica, type Testbed } from './support/harness.js';
 
-let database: FreshDatabase;
 let nats: FreshNamespace;
 let replica: Replica;
 let keys: KeyEventPublisher;
 let gateway: Gateway;
 
+let bed: Testbed;
+
 beforeAll(async () => {
-  database = await freshDatabase('auth_usage');
-  nats = freshNamespace();
-  keys = await KeyEventPublisher.connect(nats.ns);
-  replica = await startReplica(database.url, nats.ns);
-  gateway = await Gateway.connect(nats.ns);
+  bed = await startTestbed('auth_usage');
+  ({ nats, replica, keys, gateway } = bed);
 });
 
-afterAll(async () => {
-  await gateway?.close();
-  await replica?.handle.close();
-  await keys?.close();
-  await nats?.cleanup();
-  await database?.drop();
-});
-
+afterAll(() => bed?.close());
 interface StoredUsage {
   msgId: string | undefined;
   raw: string;

@@ -5,7 +5,7 @@ import { firstValueFrom, timeout } from 'rxjs';
 import type { Decision, DecideRequest, KeyEvent, Namespace, Reply } from '@keyplane/contracts';
 import { connectNats, encodeJson, ensureStream } from '@keyplane/nats';
 import type { ServiceHandle } from '@keyplane/runtime';
-import { CapturedLogs, TEST_NATS_URL } from '@keyplane/testing';
+import { CapturedLogs, freshDatabase, freshNamespace, TEST_NATS_URL, type FreshDatabase, type FreshNamespace } from '@keyplane/testing';
 import { loadAuthConfig } from '../../src/config.js';
 import { startAuthService } from '../../src/start.js';
 import { decideRequest } from './requests.js';
@@ -94,4 +94,36 @@ export class Gateway {
 export async function awayFromWindowEdge(marginMs = 3000): Promise<void> {
   const untilNextHour = 3_600_000 - (Date.now() % 3_600_000);
   if (untilNextHour < marginMs) await new Promise((resolve) => setTimeout(resolve, untilNextHour + 50));
+}
+
+/** One auth replica with its own database and namespace, a key event publisher and a gateway stand-in. */
+export interface Testbed {
+  database: FreshDatabase;
+  nats: FreshNamespace;
+  replica: Replica;
+  keys: KeyEventPublisher;
+  gateway: Gateway;
+  close(): Promise<void>;
+}
+
+export async function startTestbed(label: string): Promise<Testbed> {
+  const database = await freshDatabase(label);
+  const nats = freshNamespace();
+  const keys = await KeyEventPublisher.connect(nats.ns);
+  const replica = await startReplica(database.url, nats.ns);
+  const gateway = await Gateway.connect(nats.ns);
+  return {
+    database,
+    nats,
+    replica,
+    keys,
+    gateway,
+    async close() {
+      await gateway.close();
+      await replica.handle.close();
+      await keys.close();
+      await nats.cleanup();
+      await database.drop();
+    },
+  };
 }
