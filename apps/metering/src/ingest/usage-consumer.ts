@@ -16,6 +16,8 @@ export const DURABLE_NAME = 'metering';
 
 export interface IngestSettings {
   batchSize: number;
+  /** How long a batch that is not full waits for more events before it is stored. */
+  lingerMs: number;
   ackWaitMs: number;
   maxAckPending: number;
   retryDelayMs: number;
@@ -138,7 +140,11 @@ export class UsageConsumer {
     }
   }
 
-  /** Whatever has arrived is one batch: large under load, a single event when traffic is light. */
+  /**
+   * Whatever has arrived within `lingerMs` is one batch. A batch has a fixed cost (the lock and
+   * a dozen statements) whatever its size, so at a steady trickle, waiting a few ms for more
+   * events divides that cost among them instead of paying it per event.
+   */
   private async batchLoop(): Promise<void> {
     const { logger, settings } = this.options;
     while (this.running) {
@@ -148,11 +154,29 @@ export class UsageConsumer {
         });
         continue;
       }
+      if (settings.lingerMs > 0 && this.buffered.length < settings.batchSize) await this.linger(settings.lingerMs);
       const batch = this.buffered.splice(0, settings.batchSize);
       // Unacked, a batch that failed outside the store is redelivered after the ack wait.
       await this.process(batch).catch((error: unknown) => logger.error({ err: error, messages: batch.length }, 'processing a usage batch failed'));
     }
     handBack(this.buffered.splice(0));
+  }
+
+  /** Resolves after `ms`, or sooner once a full batch is buffered or the consumer stops. */
+  private linger(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        if (this.wakeBatcher === check) this.wakeBatcher = undefined;
+        resolve();
+      };
+      const check = () => {
+        if (!this.running || this.buffered.length >= this.options.settings.batchSize) done();
+        else this.wakeBatcher = check;
+      };
+      const timer = setTimeout(done, ms);
+      this.wakeBatcher = check;
+    });
   }
 
   private wake(): void {
