@@ -9,6 +9,7 @@ describe('loadAuthConfig', () => {
       httpHost: '0.0.0.0',
       databaseUrl: 'postgres://postgres@127.0.0.1:5432/keyplane',
       databasePoolSize: 10,
+      quotaBatchesInFlight: 1,
       logLevel: 'info',
       usageQueueCapacity: 10000,
       usageFlushTimeoutMs: 10000,

@@ -4,8 +4,10 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 
 export interface AuthConfig extends CommonConfig {
   databaseUrl: string;
-  /** Connections per replica; each decision for a valid key holds one for a single round trip. */
+  /** Connections per replica; quota batches and the sweep use them. */
   databasePoolSize: number;
+  /** Quota transactions a replica keeps in flight; requests arriving meanwhile wait for the next batch. */
+  quotaBatchesInFlight: number;
   logLevel: string;
   /** Usage events held in memory at most while the broker is slow or away. */
   usageQueueCapacity: number;
@@ -23,6 +25,7 @@ export function loadAuthConfig(env: NodeJS.ProcessEnv): AuthConfig {
     ...readCommonConfig(read, 9082),
     databaseUrl: read.string('DATABASE_URL', DEFAULT_DATABASE_URL),
     databasePoolSize: read.int('DATABASE_POOL_SIZE', 10, { min: 1, max: 200 }),
+    quotaBatchesInFlight: read.int('QUOTA_BATCHES_IN_FLIGHT', 1, { min: 1, max: 64 }),
     logLevel,
     usageQueueCapacity: read.int('USAGE_QUEUE_CAPACITY', 10_000, { min: 100, max: 1_000_000 }),
     usageFlushTimeoutMs: read.int('USAGE_FLUSH_TIMEOUT_MS', 10_000, { min: 0, max: 600_000 }),

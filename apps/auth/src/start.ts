@@ -80,7 +80,7 @@ export async function startAuthService(config: AuthConfig, options: AuthOptions 
     const jsm = await jetstreamManager(nc, { timeout: JETSTREAM_TIMEOUT_MS });
     const head = new StreamHead(async () => (await jsm.streams.info(ns.streams.keyEvents)).state.last_seq);
     const keys = new FreshLookup({ view, applied, head, logger, registry });
-    const quota = new BatchingQuota((items) => consumeBatch(db, items));
+    const quota = new BatchingQuota((items) => consumeBatch(db, items), config.quotaBatchesInFlight);
     const authorizer = new Authorizer(keys, (keyId, limits, now) => quota.consume(keyId, limits, now));
     const sweeper = new QuotaSweeper(db, logger);
     sweeper.start();
