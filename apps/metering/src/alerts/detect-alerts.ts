@@ -26,8 +26,8 @@ export async function detectAlerts(trx: Kysely<Database>, events: readonly Usage
   if (events.length === 0) return [];
   const newIds = new Set(events.map((event) => event.eventId));
   const [failures, denials, hours, sources] = await Promise.all([
-    recentByIp(trx, events.filter((event) => event.outcome === 'unauthorized'), thresholds.authFailureWindowSeconds * 1000, newIds),
-    recentByKey(trx, events.filter((event) => event.outcome === 'forbidden' && event.keyId !== null), thresholds.permissionProbeWindowSeconds * 1000, newIds),
+    recentBursts(trx, AUTH_FAILURES, events, thresholds.authFailureWindowSeconds * 1000, newIds),
+    recentBursts(trx, PERMISSION_DENIALS, events, thresholds.permissionProbeWindowSeconds * 1000, newIds),
     hoursOfKeys(trx, events),
     knownSources(trx, events),
   ]);
@@ -43,40 +43,38 @@ export async function detectAlerts(trx: Kysely<Database>, events: readonly Usage
   ]);
 }
 
-/** The stored 401s around the batch's, per client address: any window one of them can close. */
-async function recentByIp(trx: Kysely<Database>, events: readonly UsageRecorded[], windowMs: number, newIds: ReadonlySet<string>) {
-  const ips = await unalerted(trx, 'auth_failure_burst', events, (event) => event.clientIp, (ip) => `ip:${ip}`, windowMs);
-  if (ips.length === 0) return new Map<string, RecentEvent[]>();
-  const { from, to } = span(events, windowMs);
-  const rows = await trx
-    .selectFrom('usage_events')
-    .select(['event_id', 'occurred_at', 'key_id', 'account_id', 'client_ip', 'permission'])
-    .where('outcome', '=', 'unauthorized')
-    .where('client_ip', 'in', ips)
-    .where('occurred_at', '>=', from)
-    .where('occurred_at', '<=', to)
-    .orderBy('occurred_at')
-    .orderBy('event_id')
-    .execute();
-  return groupBy(rows, (row) => row.client_ip, newIds);
+/** What a sliding-window burst detector counts, and what it counts it per. */
+interface BurstKind {
+  type: Extract<AlertType, 'auth_failure_burst' | 'permission_probe'>;
+  outcome: 'unauthorized' | 'forbidden';
+  column: 'client_ip' | 'key_id';
+  /** The alert's subject for one group: `ip:<address>` or the key id. */
+  subjectOf: (group: string) => string;
 }
 
-/** The stored 403s around the batch's, per key. */
-async function recentByKey(trx: Kysely<Database>, events: readonly UsageRecorded[], windowMs: number, newIds: ReadonlySet<string>) {
-  const keyIds = await unalerted(trx, 'permission_probe', events, (event) => event.keyId as string, (keyId) => keyId, windowMs);
-  if (keyIds.length === 0) return new Map<string, RecentEvent[]>();
+/** 401s per client address. */
+const AUTH_FAILURES: BurstKind = { type: 'auth_failure_burst', outcome: 'unauthorized', column: 'client_ip', subjectOf: (ip) => `ip:${ip}` };
+/** 403s per key. */
+const PERMISSION_DENIALS: BurstKind = { type: 'permission_probe', outcome: 'forbidden', column: 'key_id', subjectOf: (keyId) => keyId };
+
+/** The stored events of `kind` around the batch's, per group: any window one of them can close. */
+async function recentBursts(trx: Kysely<Database>, kind: BurstKind, batch: readonly UsageRecorded[], windowMs: number, newIds: ReadonlySet<string>) {
+  const groupOf = (event: UsageRecorded) => (kind.column === 'client_ip' ? event.clientIp : event.keyId);
+  const events = batch.filter((event) => event.outcome === kind.outcome && groupOf(event) !== null);
+  const groups = await unalerted(trx, kind.type, events, (event) => groupOf(event) as string, kind.subjectOf, windowMs);
+  if (groups.length === 0) return new Map<string, RecentEvent[]>();
   const { from, to } = span(events, windowMs);
   const rows = await trx
     .selectFrom('usage_events')
     .select(['event_id', 'occurred_at', 'key_id', 'account_id', 'client_ip', 'permission'])
-    .where('outcome', '=', 'forbidden')
-    .where('key_id', 'in', keyIds)
+    .where('outcome', '=', kind.outcome)
+    .where(kind.column, 'in', groups)
     .where('occurred_at', '>=', from)
     .where('occurred_at', '<=', to)
     .orderBy('occurred_at')
     .orderBy('event_id')
     .execute();
-  return groupBy(rows, (row) => row.key_id as string, newIds);
+  return groupBy(rows, (row) => row[kind.column] as string, newIds);
 }
 
 /**
