@@ -10,6 +10,8 @@ describe('loadAuthConfig', () => {
       databaseUrl: 'postgres://postgres@127.0.0.1:5432/keyplane',
       databasePoolSize: 10,
       quotaBatchesInFlight: 1,
+      quotaLeaseMax: 256,
+      quotaLeaseIdleMs: 1000,
       logLevel: 'info',
       usageQueueCapacity: 10000,
       usageFlushTimeoutMs: 10000,
@@ -25,6 +27,8 @@ describe('loadAuthConfig', () => {
       LOG_LEVEL: 'debug',
       USAGE_QUEUE_CAPACITY: '500',
       USAGE_FLUSH_TIMEOUT_MS: '2500',
+      QUOTA_LEASE_MAX: '0',
+      QUOTA_LEASE_IDLE_MS: '250',
     });
     expect(config).toMatchObject({
       natsUrl: 'nats://nats:4222',
@@ -34,6 +38,8 @@ describe('loadAuthConfig', () => {
       logLevel: 'debug',
       usageQueueCapacity: 500,
       usageFlushTimeoutMs: 2500,
+      quotaLeaseMax: 0,
+      quotaLeaseIdleMs: 250,
     });
   });
 

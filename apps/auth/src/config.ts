@@ -8,6 +8,10 @@ export interface AuthConfig extends CommonConfig {
   databasePoolSize: number;
   /** Quota transactions a replica keeps in flight; requests arriving meanwhile wait for the next batch. */
   quotaBatchesInFlight: number;
+  /** The largest block of quota a replica leases for a hot key; 0 counts every request in Postgres. */
+  quotaLeaseMax: number;
+  /** A lease not spent from for this long goes back to Postgres. */
+  quotaLeaseIdleMs: number;
   logLevel: string;
   /** Usage events held in memory at most while the broker is slow or away. */
   usageQueueCapacity: number;
@@ -26,6 +30,8 @@ export function loadAuthConfig(env: NodeJS.ProcessEnv): AuthConfig {
     databaseUrl: read.string('DATABASE_URL', DEFAULT_DATABASE_URL),
     databasePoolSize: read.int('DATABASE_POOL_SIZE', 10, { min: 1, max: 200 }),
     quotaBatchesInFlight: read.int('QUOTA_BATCHES_IN_FLIGHT', 1, { min: 1, max: 64 }),
+    quotaLeaseMax: read.int('QUOTA_LEASE_MAX', 256, { min: 0, max: 100_000 }),
+    quotaLeaseIdleMs: read.int('QUOTA_LEASE_IDLE_MS', 1000, { min: 100, max: 60_000 }),
     logLevel,
     usageQueueCapacity: read.int('USAGE_QUEUE_CAPACITY', 10_000, { min: 100, max: 1_000_000 }),
     usageFlushTimeoutMs: read.int('USAGE_FLUSH_TIMEOUT_MS', 10_000, { min: 0, max: 600_000 }),

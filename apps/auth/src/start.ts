@@ -20,7 +20,9 @@ import { KeyView } from './key-view/key-view.js';
 import { StreamHead } from './key-view/stream-head.js';
 import { ConnectionState } from './nats/connection-state.js';
 import { BatchingQuota } from './quota/batching-quota.js';
-import { consumeBatch } from './quota/quota-store.js';
+import { LeaseReleaser } from './quota/lease-releaser.js';
+import { QuotaMetrics } from './quota/quota-metrics.js';
+import { consumeBatch, releaseBatch, type QuotaRelease } from './quota/quota-store.js';
 import { QuotaSweeper } from './quota/quota-sweeper.js';
 import { UsagePublisher } from './usage/usage-publisher.js';
 
@@ -31,6 +33,12 @@ export interface AuthOptions {
 /** Key events are kept forever; a day of msg ids lets the outbox re-publish safely after a long outage. */
 const KEY_EVENTS_DUPLICATE_WINDOW_SECONDS = 86_400;
 const JETSTREAM_TIMEOUT_MS = 2000;
+/**
+ * Requests a key makes on a replica, within its windows, before that replica leases quota for
+ * it: a key used now and then is counted request by request, so its headers stay exact
+ * whichever replica answers.
+ */
+const LEASE_WARMUP = 64;
 /** How long shutdown waits for handlers still running once no new request can arrive. */
 const HANDLER_DRAIN_TIMEOUT_MS = 2000;
 
@@ -80,7 +88,18 @@ export async function startAuthService(config: AuthConfig, options: AuthOptions 
     const jsm = await jetstreamManager(nc, { timeout: JETSTREAM_TIMEOUT_MS });
     const head = new StreamHead(async () => (await jsm.streams.info(ns.streams.keyEvents)).state.last_seq);
     const keys = new FreshLookup({ view, applied, head, logger, registry });
-    const quota = new BatchingQuota((items) => consumeBatch(db, items), config.quotaBatchesInFlight);
+    const quotaMetrics = new QuotaMetrics(registry);
+    const quota = new BatchingQuota(async (items) => quotaMetrics.granted(await consumeBatch(db, items)), {
+      maxInFlight: config.quotaBatchesInFlight,
+      lease: { max: config.quotaLeaseMax, warmup: LEASE_WARMUP },
+    });
+    const giveBack = async (releases: QuotaRelease[]) => {
+      await releaseBatch(db, releases);
+      quotaMetrics.gaveBack(releases);
+    };
+    const releaser = new LeaseReleaser(quota, giveBack, logger, config.quotaLeaseIdleMs);
+    releaser.start();
+    undo.push(() => releaser.stop());
     const authorizer = new Authorizer(keys, (keyId, limits, now) => quota.consume(keyId, limits, now));
     const sweeper = new QuotaSweeper(db, logger);
     sweeper.start();
@@ -107,6 +126,7 @@ export async function startAuthService(config: AuthConfig, options: AuthOptions 
         await handle.close();
         await inFlight.idle(HANDLER_DRAIN_TIMEOUT_MS);
         await usage.flush(config.usageFlushTimeoutMs);
+        await releaser.stop();
         await sweeper.stop();
         await follower.stop();
         await nc.close();

@@ -3,7 +3,7 @@ import { freshDatabase, type FreshDatabase } from '@keyplane/testing';
 import { sql, type Kysely } from 'kysely';
 import { migrations } from '../src/db/migrations/index.js';
 import type { AuthDatabase } from '../src/db/schema.js';
-import { consumeBatch, type QuotaItem } from '../src/quota/quota-store.js';
+import { consumeBatch, LEASE_FLOOR, LEASE_SHARE, releaseBatch, type QuotaItem } from '../src/quota/quota-store.js';
 
 let database: FreshDatabase;
 let replicaA: Kysely<AuthDatabase>;
@@ -31,7 +31,7 @@ async function used(keyId: string): Promise<Record<string, number>> {
   return Object.fromEntries(rows.map((row) => [row.period, row.used]));
 }
 
-describe('auth.consume_quota_batch', () => {
+describe('auth.lease_quota_batch', () => {
   it('answers in the order of the items, granting what both windows still hold', async () => {
     const limits = { hour: 3, day: 100 };
     const grants = await consumeBatch(replicaA, [
@@ -39,8 +39,8 @@ describe('auth.consume_quota_batch', () => {
       { keyId: 'key_a1', limits, now: at('2026-11-26T10:10:00Z'), units: 5 },
     ]);
     expect(grants).toEqual([
-      { hourUsedBefore: 0, dayUsedBefore: 0, granted: 2 },
-      { hourUsedBefore: 0, dayUsedBefore: 0, granted: 3 },
+      { hourUsedBefore: 0, dayUsedBefore: 0, granted: 2, leased: 0 },
+      { hourUsedBefore: 0, dayUsedBefore: 0, granted: 3, leased: 0 },
     ]);
     expect(await used('key_a1')).toEqual({ hour: 3, day: 3 });
   });
@@ -53,8 +53,8 @@ describe('auth.consume_quota_batch', () => {
     ]);
     // The earlier hour is taken first (key, then window order): it gets 3, the later hour the 1 left in the day.
     expect(grants).toEqual([
-      { hourUsedBefore: 0, dayUsedBefore: 3, granted: 1 },
-      { hourUsedBefore: 0, dayUsedBefore: 0, granted: 3 },
+      { hourUsedBefore: 0, dayUsedBefore: 3, granted: 1, leased: 0 },
+      { hourUsedBefore: 0, dayUsedBefore: 0, granted: 3, leased: 0 },
     ]);
     expect(await used('key_c1')).toEqual({ hour: 4, day: 4 });
   });
@@ -73,5 +73,37 @@ describe('auth.consume_quota_batch', () => {
     }
     const granted = results.flat().reduce((sum, grant) => sum + grant.granted, 0);
     expect(granted).toBe(40 * keys.length);
+  });
+
+  it('leases on top of the waiting units only while plenty is left, and at most a share of it', async () => {
+    const now = at('2026-11-26T13:30:00Z');
+    const limits = { hour: 2000, day: 100_000 };
+    const lease = (units: number, wanted: number) => consumeBatch(replicaA, [{ keyId: 'key_l1', limits, now, units, lease: wanted }]);
+
+    expect(await lease(1, 64)).toEqual([{ hourUsedBefore: 0, dayUsedBefore: 0, granted: 1, leased: 64 }]);
+    // 1935 left after the waiting unit: a share of them caps the lease.
+    expect(await lease(1, 500)).toEqual([{ hourUsedBefore: 65, dayUsedBefore: 65, granted: 1, leased: Math.floor(1934 / LEASE_SHARE) }]);
+    // Take the hour down to just above the floor, then just below it: no more leases.
+    const used = 66 + Math.floor(1934 / LEASE_SHARE);
+    await lease(2000 - used - LEASE_FLOOR - 1, 0);
+    expect(await lease(1, 500)).toEqual([{ hourUsedBefore: 2000 - LEASE_FLOOR - 1, dayUsedBefore: 2000 - LEASE_FLOOR - 1, granted: 1, leased: LEASE_FLOOR / LEASE_SHARE }]);
+    const [below] = await lease(1, 500);
+    expect(below.leased).toBe(0);
+  });
+
+  it('takes released units back out of both windows, never below zero', async () => {
+    const now = at('2026-11-26T14:30:00Z');
+    const limits = { hour: 5000, day: 100_000 };
+    await consumeBatch(replicaA, [{ keyId: 'key_r1', limits, now, units: 3, lease: 100 }]);
+    expect(await used('key_r1')).toEqual({ hour: 103, day: 103 });
+
+    await releaseBatch(replicaB, [
+      { keyId: 'key_r1', now, units: 60 },
+      { keyId: 'key_r1', now, units: 40 },
+      { keyId: 'key_r2', now, units: 5 },
+    ]);
+    expect(await used('key_r1')).toEqual({ hour: 3, day: 3 });
+    await releaseBatch(replicaB, [{ keyId: 'key_r1', now, units: 10 }]);
+    expect(await used('key_r1')).toEqual({ hour: 0, day: 0 });
   });
 });

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { Decision } from '@keyplane/contracts';
-import { freshDatabase, freshNamespace, type FreshDatabase, type FreshNamespace } from '@keyplane/testing';
+import { freshDatabase, freshNamespace, waitFor, type FreshDatabase, type FreshNamespace } from '@keyplane/testing';
 import { issued } from './support/key-events.js';
 import { awayFromWindowEdge, Gateway, KeyEventPublisher, startReplica, type Replica } from './support/harness.js';
 
@@ -48,12 +48,20 @@ async function stored(keyId: string): Promise<Record<string, number>> {
   return Object.fromEntries(rows.map((row) => [row.period, row.used]));
 }
 
-async function decisionsOn(replica: Replica): Promise<number> {
+/** A counter's total over its labels, from a replica's own /metrics. */
+async function metricOn(replica: Replica, name: string): Promise<number> {
   const text = await (await fetch(`${replica.handle.url}/metrics`)).text();
   return text
     .split('\n')
-    .filter((line) => line.startsWith('auth_decisions_total{'))
+    .filter((line) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))
     .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
+}
+
+const decisionsOn = (replica: Replica) => metricOn(replica, 'auth_decisions_total');
+
+async function onAll(name: string): Promise<number> {
+  const values = await Promise.all(replicas.map((replica) => metricOn(replica, name)));
+  return values.reduce((sum, value) => sum + value, 0);
 }
 
 describe('quotas across two auth replicas', () => {
@@ -83,4 +91,35 @@ describe('quotas across two auth replicas', () => {
     expect(counts).toEqual({ 'allowed/ok': 40, 'rate_limited/day_limit': 160 });
     expect(await stored(key.keyId)).toEqual({ hour: 40, day: 40 });
   });
+
+  it('lease quota for a hot key, give back what they did not spend, and still admit exactly the limit', async () => {
+    const limit = 3000;
+    const key = issued({ permissions: ['*'], rateLimits: { hour: limit, day: 100_000 } });
+    await keys.publish(key.event);
+    const leasedBefore = await onAll('auth_quota_leased_units_total');
+    const releasedBefore = await onAll('auth_quota_released_units_total');
+
+    const first: Decision[] = [];
+    for (let wave = 0; wave < 5; wave++) first.push(...(await burst(key.secret.hash, 500)));
+    expect(tally(first)).toEqual({ 'allowed/ok': 2500 });
+    // Every admitted request had its own place in the window, whichever replica leased it.
+    expect(new Set(first.map((d) => d.limits?.hour.used)).size).toBe(2500);
+    const leased = (await onAll('auth_quota_leased_units_total')) - leasedBefore;
+    expect(leased).toBeGreaterThan(0);
+    expect((await stored(key.keyId)).hour).toBeLessThanOrEqual(limit);
+
+    // Once the key goes quiet, what the replicas leased and did not spend goes back.
+    await waitFor('unspent leases to be given back', async () => (await stored(key.keyId)).hour === 2500, 10_000, 50);
+    expect((await onAll('auth_quota_released_units_total')) - releasedBefore).toBeLessThanOrEqual(leased);
+
+    // Past the limit nothing is admitted, whatever the replicas hold; with demand, all of it is.
+    let admitted = 2500 + tally(await burst(key.secret.hash, 1000))['allowed/ok']!;
+    expect(admitted).toBeLessThanOrEqual(limit);
+    for (let round = 0; round < 5 && admitted < limit; round++) {
+      await waitFor('unspent leases to be given back', async () => (await stored(key.keyId)).hour === admitted, 10_000, 50);
+      for (let decision = await gateway.decide(key.secret.hash); decision.outcome === 'allowed'; decision = await gateway.decide(key.secret.hash)) admitted++;
+    }
+    expect(admitted).toBe(limit);
+    expect(await stored(key.keyId)).toEqual({ hour: limit, day: limit });
+  }, 60_000);
 });

@@ -2,7 +2,10 @@ import { BatchingQuota } from './batching-quota.js';
 import type { QuotaItem } from './quota-store.js';
 import type { Grant } from './split-grant.js';
 
-/** A counter in memory, one limit for every key, with calls that resolve only when the test says so. */
+/**
+ * A counter in memory, one limit for every key, with calls that resolve only when the test says
+ * so. Leases are granted in full while the limit allows.
+ */
 function fakeCounter(limit: number) {
   const used = new Map<string, number>();
   const calls: { items: QuotaItem[]; release: () => void }[] = [];
@@ -12,27 +15,29 @@ function fakeCounter(limit: number) {
         items,
         release: () =>
           resolve(
-            items.map(({ keyId, units }) => {
+            items.map(({ keyId, units, lease = 0 }) => {
               const before = used.get(keyId) ?? 0;
               const granted = Math.max(0, Math.min(units, limit - before));
-              used.set(keyId, before + granted);
-              return { hourUsedBefore: before, dayUsedBefore: before, granted };
+              const leased = Math.max(0, Math.min(lease, limit - before - granted));
+              used.set(keyId, before + granted + leased);
+              return { hourUsedBefore: before, dayUsedBefore: before, granted, leased };
             }),
           ),
       });
     });
-  return { consume, calls };
+  return { consume, calls, used };
 }
 
 const limits = { hour: 5, day: 100 };
+const limits1000 = { hour: 1000, day: 10_000 };
 const now = Date.parse('2026-11-26T10:15:00Z');
 const tick = () => new Promise((resolve) => setImmediate(resolve));
-const shape = (items: QuotaItem[]) => items.map(({ keyId, units }) => `${keyId}×${units}`);
+const shape = (items: QuotaItem[]) => items.map(({ keyId, units, lease }) => `${keyId}×${units}${lease ? `+${lease}` : ''}`);
 
 describe('BatchingQuota', () => {
   it('counts every request that arrives while the calls are in flight, for all keys, in the next call', async () => {
     const counter = fakeCounter(5);
-    const quota = new BatchingQuota(counter.consume, 1);
+    const quota = new BatchingQuota(counter.consume);
     const first = quota.consume('key_a', limits, now);
     const a = [1, 2, 3, 4, 5, 6].map(() => quota.consume('key_a', limits, now));
     const b = [1, 2].map(() => quota.consume('key_b', limits, now));
@@ -51,7 +56,7 @@ describe('BatchingQuota', () => {
 
   it('keeps requests of different windows or limits in separate items', async () => {
     const counter = fakeCounter(100);
-    const quota = new BatchingQuota(counter.consume, 1);
+    const quota = new BatchingQuota(counter.consume);
     const blocker = quota.consume('key_z', limits, now);
     const all = [
       quota.consume('key_a', limits, now),
@@ -67,7 +72,7 @@ describe('BatchingQuota', () => {
 
   it('keeps up to maxInFlight calls going before it starts batching', async () => {
     const counter = fakeCounter(100);
-    const quota = new BatchingQuota(counter.consume, 2);
+    const quota = new BatchingQuota(counter.consume, { maxInFlight: 2 });
     const all = ['key_a', 'key_b', 'key_c', 'key_d'].map((key) => quota.consume(key, limits, now));
     expect(counter.calls.map((c) => shape(c.items))).toEqual([['key_a×1'], ['key_b×1']]);
     counter.calls[1].release();
@@ -82,7 +87,7 @@ describe('BatchingQuota', () => {
     let fail = true;
     const quota = new BatchingQuota(async (items) => {
       if (fail) throw new Error('postgres down');
-      return items.map((item) => ({ hourUsedBefore: 0, dayUsedBefore: 0, granted: item.units }));
+      return items.map((item) => ({ hourUsedBefore: 0, dayUsedBefore: 0, granted: item.units, leased: 0 }));
     });
     await expect(quota.consume('key_a', limits, now)).rejects.toThrow('postgres down');
     fail = false;
@@ -91,7 +96,7 @@ describe('BatchingQuota', () => {
 
   it('caps the items of one call and counts the rest in the following calls', async () => {
     const counter = fakeCounter(100);
-    const quota = new BatchingQuota(counter.consume, 1, 2);
+    const quota = new BatchingQuota(counter.consume, { maxItems: 2 });
     const blocker = quota.consume('key_z', limits, now);
     const all = ['key_a', 'key_b', 'key_c', 'key_d', 'key_e'].map((key) => quota.consume(key, limits, now));
     for (let i = 0; i < 4; i++) {
@@ -100,5 +105,75 @@ describe('BatchingQuota', () => {
     }
     await Promise.all([blocker, ...all]);
     expect(counter.calls.map((c) => c.items.length)).toEqual([1, 2, 2, 1]);
+  });
+
+  describe('leases', () => {
+    const instant = (counter: ReturnType<typeof fakeCounter>) => (items: QuotaItem[]) => {
+      const granted = counter.consume(items);
+      counter.calls.at(-1)!.release();
+      return granted;
+    };
+
+    it('starts once a key is warm, doubles while refills come quickly, and numbers every request in order', async () => {
+      const counter = fakeCounter(1000);
+      const quota = new BatchingQuota(instant(counter), { lease: { max: 8, warmup: 3 } });
+      const results = [];
+      for (let i = 0; i < 20; i++) results.push(await quota.consume('key_a', limits1000, now + i * 10));
+
+      expect(counter.calls.map((c) => shape(c.items))).toEqual([['key_a×1'], ['key_a×1'], ['key_a×1+1'], ['key_a×1+2'], ['key_a×1+4'], ['key_a×1+8']]);
+      expect(results).toEqual(Array.from({ length: 20 }, (_, i) => ({ admitted: true, hourUsed: i + 1, dayUsed: i + 1 })));
+      expect(counter.used.get('key_a')).toBe(21);
+    });
+
+    it('shrinks when the key cools down, and stays within its maximum', async () => {
+      const counter = fakeCounter(10_000);
+      const quota = new BatchingQuota(instant(counter), { lease: { max: 4, warmup: 0 } });
+      let at = now;
+      for (let i = 0; i < 12; i++) await quota.consume('key_a', limits1000, (at += 10));
+      const leases = () => counter.calls.map((c) => c.items[0].lease ?? 0);
+      expect(Math.max(...leases())).toBe(4);
+      const before = counter.calls.length;
+      // The first four spend the lease left over; then each refill is half the last.
+      for (let i = 0; i < 9; i++) await quota.consume('key_a', limits1000, (at += 1500));
+      expect(leases().slice(before)).toEqual([2, 1]);
+    });
+
+    it('serves requests that arrived while a refill was in flight from the lease it brings', async () => {
+      const counter = fakeCounter(1000);
+      const quota = new BatchingQuota(counter.consume, { lease: { max: 4, warmup: 0 } });
+      const first = quota.consume('key_a', limits1000, now);
+      const queued = [quota.consume('key_a', limits1000, now), quota.consume('key_a', limits1000, now)];
+      counter.calls[0].release();
+      await tick();
+      expect(shape(counter.calls[1].items)).toEqual(['key_a×2+1']);
+      const late = quota.consume('key_a', limits1000, now);
+      counter.calls[1].release();
+
+      const results = await Promise.all([first, ...queued, late]);
+      expect(results.map((r) => r.hourUsed)).toEqual([1, 2, 3, 4]);
+      expect(counter.calls).toHaveLength(2);
+    });
+
+    it('gives back what a quiet key did not spend, and everything on shutdown', async () => {
+      const counter = fakeCounter(1000);
+      const quota = new BatchingQuota(instant(counter), { lease: { max: 8, warmup: 0 } });
+      // Leases of 0, 1, then 2: four requests counted, two units still held, for each key.
+      for (let i = 0; i < 4; i++) await quota.consume('key_a', limits1000, now + i);
+      for (let i = 0; i < 4; i++) await quota.consume('key_b', limits1000, now + 500 + i);
+      expect(counter.used).toEqual(new Map([['key_a', 6], ['key_b', 6]]));
+
+      expect(quota.takeIdleLeases(now + 3 + 999, 1000)).toEqual([]);
+      expect(quota.takeIdleLeases(now + 3 + 1000, 1000)).toEqual([{ keyId: 'key_a', now, units: 2 }]);
+      expect(quota.takeAllLeases()).toEqual([{ keyId: 'key_b', now: now + 500, units: 2 }]);
+      expect(quota.takeAllLeases()).toEqual([]);
+    });
+
+    it('leases nothing when turned off', async () => {
+      const counter = fakeCounter(1000);
+      const quota = new BatchingQuota(instant(counter));
+      for (let i = 0; i < 100; i++) await quota.consume('key_a', limits1000, now + i);
+      expect(counter.calls.every((c) => !c.items[0].lease)).toBe(true);
+      expect(quota.takeAllLeases()).toEqual([]);
+    });
   });
 });

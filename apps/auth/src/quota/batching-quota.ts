@@ -1,55 +1,125 @@
 import type { RateLimits } from '@keyplane/contracts';
 import type { QuotaResult } from '../decision/decide.js';
-import type { QuotaItem } from './quota-store.js';
+import { leaseOf, nextLeaseSize, spend, type Lease } from './lease.js';
+import type { QuotaItem, QuotaRelease } from './quota-store.js';
 import { splitGrant, type Grant } from './split-grant.js';
 import { windowsAt } from './windows.js';
 
 export type ConsumeBatch = (items: QuotaItem[]) => Promise<Grant[]>;
+
+export interface LeasePolicy {
+  /** The largest lease; 0 turns leases off, and every request is counted in the shared store. */
+  max: number;
+  /** Requests a key must make on this replica, in its current windows, before it leases. */
+  warmup: number;
+}
+
+export interface BatchingQuotaOptions {
+  /** Counter calls in flight at once (one by default: measured, the most throughput on a busy machine). */
+  maxInFlight?: number;
+  maxItems?: number;
+  lease?: LeasePolicy;
+}
 
 interface Waiter {
   resolve: (result: QuotaResult) => void;
   reject: (error: unknown) => void;
 }
 
+/** Requests of one key that share windows and limits, and what this replica holds for them. */
 interface Slot {
-  item: Omit<QuotaItem, 'units'>;
+  item: Omit<QuotaItem, 'units' | 'lease'>;
   waiting: Waiter[];
+  lease: Lease | null;
+  leaseSize: number;
+  seen: number;
+  lastUsedAt: number;
+  lastRefillAt: number;
+  counting: boolean;
+}
+
+interface Taken {
+  slot: Slot;
+  waiters: Waiter[];
+  lease: number;
 }
 
 /**
- * Group commit for quotas: `maxInFlight` counter calls in flight per replica (one by default:
- * measured, it gives the most throughput on a busy machine), and every request that arrives
- * while they all are is counted by the next call, for all keys at once. Under load a replica
- * then pays one transaction per batch instead of one per request, whatever the mix of keys; a
- * quiet replica still answers each request with one call, without waiting. The
- * count stays exact because units are granted only to requests that are actually waiting —
- * unlike leased blocks of quota, no unit is ever stranded in a replica that no longer needs it.
+ * Group commit for quotas, with leases for hot keys.
+ *
+ * Every request that arrives while the counter calls are in flight is counted by the next
+ * call, for all keys at once, so under load a replica pays one transaction per batch instead
+ * of one per request. A key that keeps coming back (past `warmup` requests, refills less than
+ * 250 ms apart) also asks for a lease: units counted in the shared store now and handed to its
+ * next requests from memory. The store never grants more than a window holds, so no window
+ * admits more than its limit however many replicas run; near the limit leases stop (see
+ * LEASE_FLOOR), and a lease nobody spends from goes back to the store (`takeIdleLeases`).
  */
 export class BatchingQuota {
-  private pending = new Map<string, Slot>();
+  private readonly slots = new Map<string, Slot>();
+  private readonly due = new Set<Slot>();
   private inFlight = 0;
+  private readonly maxInFlight: number;
+  private readonly maxItems: number;
+  private readonly leasePolicy: LeasePolicy;
 
   constructor(
     private readonly consumeBatch: ConsumeBatch,
-    private readonly maxInFlight = 1,
-    private readonly maxItems = 500,
-  ) {}
+    options: BatchingQuotaOptions = {},
+  ) {
+    this.maxInFlight = options.maxInFlight ?? 1;
+    this.maxItems = options.maxItems ?? 500;
+    this.leasePolicy = options.lease ?? { max: 0, warmup: 0 };
+  }
 
   consume(keyId: string, limits: RateLimits, now: number): Promise<QuotaResult> {
-    const { hourStart, dayStart } = windowsAt(now);
-    // Requests share a slot only when they fall in the same windows under the same limits.
-    const key = `${keyId}|${hourStart}|${dayStart}|${limits.hour}|${limits.day}`;
+    const slot = this.slotFor(keyId, limits, now);
+    slot.seen++;
+    slot.lastUsedAt = now;
+    if (slot.waiting.length === 0 && slot.lease && slot.lease.left > 0) return Promise.resolve(spend(slot.lease));
     return new Promise((resolve, reject) => {
-      const slot = this.pending.get(key);
-      if (slot) slot.waiting.push({ resolve, reject });
-      else this.pending.set(key, { item: { keyId, limits, now }, waiting: [{ resolve, reject }] });
+      slot.waiting.push({ resolve, reject });
+      this.due.add(slot);
       this.pump();
     });
   }
 
+  /** Forgets keys not used for `idleMs` and returns the leased units they still held. */
+  takeIdleLeases(now: number, idleMs: number): QuotaRelease[] {
+    return this.takeLeases((slot) => now - slot.lastUsedAt >= idleMs);
+  }
+
+  /** Every unspent leased unit, for shutdown. */
+  takeAllLeases(): QuotaRelease[] {
+    return this.takeLeases(() => true);
+  }
+
+  private takeLeases(idle: (slot: Slot) => boolean): QuotaRelease[] {
+    const releases: QuotaRelease[] = [];
+    for (const [key, slot] of this.slots) {
+      if (slot.counting || slot.waiting.length > 0 || !idle(slot)) continue;
+      this.slots.delete(key);
+      if (slot.lease && slot.lease.left > 0) releases.push({ keyId: slot.item.keyId, now: slot.item.now, units: slot.lease.left });
+    }
+    return releases;
+  }
+
+  private slotFor(keyId: string, limits: RateLimits, now: number): Slot {
+    const { hourStart, dayStart } = windowsAt(now);
+    // Requests share a slot only when they fall in the same windows under the same limits.
+    const key = `${keyId}|${hourStart}|${dayStart}|${limits.hour}|${limits.day}`;
+    let slot = this.slots.get(key);
+    if (!slot) {
+      slot = { item: { keyId, limits, now }, waiting: [], lease: null, leaseSize: 0, seen: 0, lastUsedAt: now, lastRefillAt: -Infinity, counting: false };
+      this.slots.set(key, slot);
+    }
+    return slot;
+  }
+
   private pump(): void {
-    while (this.pending.size > 0 && this.inFlight < this.maxInFlight) {
+    while (this.due.size > 0 && this.inFlight < this.maxInFlight) {
       const batch = this.takeBatch();
+      if (batch.length === 0) return;
       this.inFlight++;
       void this.count(batch).finally(() => {
         this.inFlight--;
@@ -58,24 +128,55 @@ export class BatchingQuota {
     }
   }
 
-  private async count(batch: Slot[]): Promise<void> {
-    try {
-      const grants = await this.consumeBatch(batch.map((slot) => ({ ...slot.item, units: slot.waiting.length })));
-      batch.forEach((slot, index) => {
-        splitGrant(grants[index], slot.waiting.length).forEach((result, n) => slot.waiting[n].resolve(result));
-      });
-    } catch (error) {
-      batch.forEach((slot) => slot.waiting.forEach((waiter) => waiter.reject(error)));
-    }
-  }
-
-  private takeBatch(): Slot[] {
-    const batch: Slot[] = [];
-    for (const [key, slot] of this.pending) {
+  /** Due slots, except those with a call already in flight: they wait for its lease first. */
+  private takeBatch(): Taken[] {
+    const batch: Taken[] = [];
+    for (const slot of this.due) {
       if (batch.length === this.maxItems) break;
-      batch.push(slot);
-      this.pending.delete(key);
+      if (slot.counting) continue;
+      this.due.delete(slot);
+      slot.counting = true;
+      batch.push({ slot, waiters: slot.waiting, lease: this.leaseFor(slot) });
+      slot.waiting = [];
     }
     return batch;
+  }
+
+  private leaseFor(slot: Slot): number {
+    const { max, warmup } = this.leasePolicy;
+    const sinceLastRefill = slot.lastUsedAt - slot.lastRefillAt;
+    slot.lastRefillAt = slot.lastUsedAt;
+    if (max === 0 || slot.seen < warmup) return 0;
+    slot.leaseSize = nextLeaseSize(slot.leaseSize, sinceLastRefill, max);
+    return slot.leaseSize;
+  }
+
+  private async count(batch: Taken[]): Promise<void> {
+    let grants: Grant[];
+    try {
+      grants = await this.consumeBatch(batch.map(({ slot, waiters, lease }) => ({ ...slot.item, units: waiters.length, lease })));
+    } catch (error) {
+      for (const { slot, waiters } of batch) {
+        slot.counting = false;
+        for (const waiter of waiters) waiter.reject(error);
+      }
+      return;
+    }
+    batch.forEach(({ slot, waiters }, index) => {
+      const grant = grants[index];
+      slot.counting = false;
+      splitGrant(grant, waiters.length).forEach((result, n) => waiters[n].resolve(result));
+      if (grant.leased > 0) slot.lease = leaseOf(grant);
+      this.serveFromLease(slot);
+    });
+  }
+
+  /** Requests that arrived while the slot's call was in flight take the new lease first. */
+  private serveFromLease(slot: Slot): void {
+    const { lease } = slot;
+    let served = 0;
+    while (lease && lease.left > 0 && served < slot.waiting.length) slot.waiting[served++].resolve(spend(lease));
+    slot.waiting.splice(0, served);
+    if (slot.waiting.length === 0) this.due.delete(slot);
   }
 }

@@ -4,7 +4,10 @@ import type { QuotaResult } from '../decision/decide.js';
 export interface Grant {
   hourUsedBefore: number;
   dayUsedBefore: number;
+  /** Units for the requests that are waiting. */
   granted: number;
+  /** Units on top, for this replica to spend in memory (see lease.ts). */
+  leased: number;
 }
 
 /**

@@ -1,0 +1,44 @@
+import type { Logger } from '@keyplane/observability';
+import type { BatchingQuota } from './batching-quota.js';
+import type { QuotaRelease } from './quota-store.js';
+
+/**
+ * Gives leased units back to the shared store once their key has gone quiet on this replica,
+ * and all of them on shutdown, so that units another replica could use do not sit unspent
+ * here. A unit that cannot be given back stays counted until its window ends: the quota errs
+ * on the side of admitting less, never more.
+ */
+export class LeaseReleaser {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly quota: Pick<BatchingQuota, 'takeIdleLeases' | 'takeAllLeases'>,
+    private readonly release: (releases: QuotaRelease[]) => Promise<void>,
+    private readonly logger: Logger,
+    private readonly idleMs: number,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => {
+      this.running = this.send(this.quota.takeIdleLeases(Date.now(), this.idleMs));
+    }, Math.max(50, this.idleMs / 2));
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running;
+    await this.send(this.quota.takeAllLeases());
+  }
+
+  private async send(releases: QuotaRelease[]): Promise<void> {
+    if (releases.length === 0) return;
+    try {
+      await this.release(releases);
+    } catch (error) {
+      const units = releases.reduce((sum, release) => sum + release.units, 0);
+      this.logger.warn({ err: error, units }, 'could not give leased quota back; it stays counted until its window ends');
+    }
+  }
+}
