@@ -38,7 +38,7 @@ const JETSTREAM_TIMEOUT_MS = 2000;
  * it: a key used now and then is counted request by request, so its headers stay exact
  * whichever replica answers.
  */
-const LEASE_WARMUP = 64;
+const LEASE_WARMUP = 16;
 /** How long shutdown waits for handlers still running once no new request can arrive. */
 const HANDLER_DRAIN_TIMEOUT_MS = 2000;
 
