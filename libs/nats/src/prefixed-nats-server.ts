@@ -24,4 +24,13 @@ export class PrefixedNatsServer extends ServerNats {
     }
     return super.listen(callback);
   }
+
+  /**
+   * Our patterns are plain subjects, so the handler is found by the subject itself. Nest would
+   * first try `JSON.parse` on it (for object patterns), which throws, and builds an exception
+   * with a stack trace, on every message: 5 % of auth's CPU in the benchmark's profile.
+   */
+  override getHandlerByPattern(pattern: string) {
+    return this.messageHandlers.get(pattern) ?? super.getHandlerByPattern(pattern);
+  }
 }
