@@ -1,10 +1,10 @@
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Kysely } from 'kysely';
 import type { DestinationStream } from 'pino';
 import { namespace } from '@keyplane/contracts';
 import { createKysely, ensureDatabase, migrateToLatest, pingDatabase } from '@keyplane/database';
-import { connectNats, encodeJson, ensureStream } from '@keyplane/nats';
+import { connectNats, encodeJson, ensureStream, publishToStream, RequestMux } from '@keyplane/nats';
 import { createLogger, createMetricsRegistry, Readiness } from '@keyplane/observability';
 import { bootstrapService, type ServiceHandle } from '@keyplane/runtime';
 import { AuthModule } from './auth.module.js';
@@ -74,10 +74,11 @@ export async function startAuthService(config: AuthConfig, options: AuthOptions 
     undo.push(() => follower.stop());
     await follower.start();
 
-    const js = jetstream(nc, { timeout: JETSTREAM_TIMEOUT_MS });
+    // One request per decision: through a mux of our own, not nats.js's request (see RequestMux).
+    const mux = new RequestMux(nc);
     const usage = new UsagePublisher({
       publish: async (event) => {
-        await js.publish(ns.subjects.usageEvents, encodeJson(event), { msgID: event.eventId });
+        await publishToStream(mux, ns.subjects.usageEvents, encodeJson(event), event.eventId, JETSTREAM_TIMEOUT_MS);
       },
       logger,
       registry,

@@ -115,7 +115,9 @@ export async function startStack(label: string, options: StackOptions = {}): Pro
         HOST: '127.0.0.1',
         METRICS_PORT: '0',
         UPSTREAM_URL: options.upstreamUrl ?? demo.url,
-        AUTH_TIMEOUT_MS: '500',
+        // Generous: the whole suite shares 2 cores, and a decision held up longer than this
+        // under that load would be a test failure, not a finding. No responders is immediate.
+        AUTH_TIMEOUT_MS: '2000',
         KEYS_TIMEOUT_MS: '2000',
         ...options.gatewayEnv,
       }),

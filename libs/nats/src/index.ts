@@ -4,3 +4,5 @@ export * from './streams.js';
 export * from './request.js';
 export * from './codec.js';
 export * from './reachable.js';
+export * from './request-mux.js';
+export * from './stream-publish.js';

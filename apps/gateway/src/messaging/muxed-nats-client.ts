@@ -1,16 +1,16 @@
+import type { MsgHdrs, NatsConnection } from '@nats-io/transport-node';
 import { ClientNats, type NatsOptions, type ReadPacket, type WritePacket } from '@nestjs/microservices';
-
-type NatsRequester = {
-  request(subject: string, data: Uint8Array, options: { timeout: number; headers?: unknown }): Promise<{ data: Uint8Array }>;
-};
+import { RequestMux } from '@keyplane/nats';
 
 /**
- * Nest's NATS client, sending requests through the connection's one shared reply
- * subscription (`nc.request`) instead of subscribing and unsubscribing an inbox per request:
- * a third of the protocol traffic on the gateway's hottest path. It also learns at once,
- * from NATS's no-responders status, that no auth replica is listening.
+ * Nest's NATS client, sending requests through one shared reply subscription (a
+ * `RequestMux`) instead of subscribing and unsubscribing an inbox per request: a third of
+ * the protocol traffic on the gateway's hottest path. It also learns at once, from NATS's
+ * no-responders status, that no auth replica is listening.
  */
 export class MuxedNatsClient extends ClientNats {
+  private mux: { nc: NatsConnection; requests: RequestMux } | undefined;
+
   constructor(
     options: Required<NatsOptions>['options'],
     /** Upper bound for any request; callers still apply their own, shorter timeout. */
@@ -24,10 +24,9 @@ export class MuxedNatsClient extends ClientNats {
     try {
       const packet = this.assignPacketId(partialPacket);
       const serialized = this.serializer.serialize(packet) as { data: Uint8Array; headers?: unknown };
-      const nc = this.natsClient as NatsRequester;
-      nc.request(this.normalizePattern(partialPacket.pattern), serialized.data, {
-        timeout: this.maxRequestMs,
-        headers: this.mergeHeaders(serialized.headers),
+      this.requests().request(this.normalizePattern(partialPacket.pattern), serialized.data, {
+        timeoutMs: this.maxRequestMs,
+        headers: this.mergeHeaders(serialized.headers) as MsgHdrs | undefined,
       }).then(
         async (msg) => {
           if (cancelled) return;
@@ -44,5 +43,12 @@ export class MuxedNatsClient extends ClientNats {
     return () => {
       cancelled = true;
     };
+  }
+
+  /** One mux per connection: Nest makes a new connection after close(). */
+  private requests(): RequestMux {
+    const nc = this.natsClient as unknown as NatsConnection;
+    if (this.mux?.nc !== nc) this.mux = { nc, requests: new RequestMux(nc) };
+    return this.mux.requests;
   }
 }
