@@ -114,28 +114,39 @@ describe('BatchingQuota', () => {
       return granted;
     };
 
-    it('starts once a key is warm, doubles while refills come quickly, and numbers every request in order', async () => {
+    it('starts once a key is warm, refills in the background, doubles while refills come quickly, and numbers every request in order', async () => {
       const counter = fakeCounter(1000);
       const quota = new BatchingQuota(instant(counter), { lease: { max: 8, warmup: 3 } });
       const results = [];
-      for (let i = 0; i < 20; i++) results.push(await quota.consume('key_a', limits1000, now + i * 10));
+      for (let i = 0; i < 20; i++) {
+        results.push(await quota.consume('key_a', limits1000, now + i * 10));
+        await tick();
+      }
 
-      expect(counter.calls.map((c) => shape(c.items))).toEqual([['key_a×1'], ['key_a×1'], ['key_a×1+1'], ['key_a×1+2'], ['key_a×1+4'], ['key_a×1+8']]);
+      // Three requests wait for the store; from then on each lease is asked for once half of
+      // the one before is spent, with no request waiting (×0).
+      expect(counter.calls.map((c) => shape(c.items))).toEqual([['key_a×1'], ['key_a×1'], ['key_a×1+1'], ['key_a×0+2'], ['key_a×0+4'], ['key_a×0+8'], ['key_a×0+8']]);
       expect(results).toEqual(Array.from({ length: 20 }, (_, i) => ({ admitted: true, hourUsed: i + 1, dayUsed: i + 1 })));
-      expect(counter.used.get('key_a')).toBe(21);
+      expect(counter.used.get('key_a')).toBe(26);
+      expect(quota.takeAllLeases()).toEqual([{ keyId: 'key_a', now, units: 6 }]);
     });
 
     it('shrinks when the key cools down, and stays within its maximum', async () => {
       const counter = fakeCounter(10_000);
       const quota = new BatchingQuota(instant(counter), { lease: { max: 4, warmup: 0 } });
       let at = now;
-      for (let i = 0; i < 12; i++) await quota.consume('key_a', limits1000, (at += 10));
+      const request = async (gap: number) => {
+        await quota.consume('key_a', limits1000, (at += gap));
+        await tick();
+      };
+      for (let i = 0; i < 12; i++) await request(10);
       const leases = () => counter.calls.map((c) => c.items[0].lease ?? 0);
       expect(Math.max(...leases())).toBe(4);
       const before = counter.calls.length;
-      // The first four spend the lease left over; then each refill is half the last.
-      for (let i = 0; i < 9; i++) await quota.consume('key_a', limits1000, (at += 1500));
-      expect(leases().slice(before)).toEqual([2, 1]);
+      // What is left is spent first; then each refill is half the last, down to none: the key
+      // is counted request by request again.
+      for (let i = 0; i < 12; i++) await request(1500);
+      expect(leases().slice(before)).toEqual([2, 1, 0, 0, 0, 0]);
     });
 
     it('serves requests that arrived while a refill was in flight from the lease it brings', async () => {
@@ -151,20 +162,25 @@ describe('BatchingQuota', () => {
 
       const results = await Promise.all([first, ...queued, late]);
       expect(results.map((r) => r.hourUsed)).toEqual([1, 2, 3, 4]);
-      expect(counter.calls).toHaveLength(2);
+      // The late one took the lease; the next is already asked for, with nobody waiting.
+      expect(counter.calls.map((c) => shape(c.items))).toEqual([['key_a×1'], ['key_a×2+1'], ['key_a×0+2']]);
     });
 
     it('gives back what a quiet key did not spend, and everything on shutdown', async () => {
       const counter = fakeCounter(1000);
       const quota = new BatchingQuota(instant(counter), { lease: { max: 8, warmup: 0 } });
-      // Leases of 0, 1, then 2: four requests counted, two units still held, for each key.
-      for (let i = 0; i < 4; i++) await quota.consume('key_a', limits1000, now + i);
-      for (let i = 0; i < 4; i++) await quota.consume('key_b', limits1000, now + 500 + i);
-      expect(counter.used).toEqual(new Map([['key_a', 6], ['key_b', 6]]));
+      const request = async (keyId: string, at: number) => {
+        await quota.consume(keyId, limits1000, at);
+        await tick();
+      };
+      // Leases of 0, 1, 2, then 4: four requests counted, five units still held, for each key.
+      for (let i = 0; i < 4; i++) await request('key_a', now + i);
+      for (let i = 0; i < 4; i++) await request('key_b', now + 500 + i);
+      expect(counter.used).toEqual(new Map([['key_a', 9], ['key_b', 9]]));
 
       expect(quota.takeIdleLeases(now + 3 + 999, 1000)).toEqual([]);
-      expect(quota.takeIdleLeases(now + 3 + 1000, 1000)).toEqual([{ keyId: 'key_a', now, units: 2 }]);
-      expect(quota.takeAllLeases()).toEqual([{ keyId: 'key_b', now: now + 500, units: 2 }]);
+      expect(quota.takeIdleLeases(now + 3 + 1000, 1000)).toEqual([{ keyId: 'key_a', now, units: 5 }]);
+      expect(quota.takeAllLeases()).toEqual([{ keyId: 'key_b', now: now + 500, units: 5 }]);
       expect(quota.takeAllLeases()).toEqual([]);
     });
 

@@ -30,7 +30,8 @@ interface Waiter {
 interface Slot {
   item: Omit<QuotaItem, 'units' | 'lease'>;
   waiting: Waiter[];
-  lease: Lease | null;
+  /** Oldest first; a refill ahead of need can arrive while the last one still has units. */
+  leases: Lease[];
   leaseSize: number;
   seen: number;
   lastUsedAt: number;
@@ -51,9 +52,11 @@ interface Taken {
  * call, for all keys at once, so under load a replica pays one transaction per batch instead
  * of one per request. A key that keeps coming back (past `warmup` requests, refills less than
  * 250 ms apart) also asks for a lease: units counted in the shared store now and handed to its
- * next requests from memory. The store never grants more than a window holds, so no window
- * admits more than its limit however many replicas run; near the limit leases stop (see
- * LEASE_FLOOR), and a lease nobody spends from goes back to the store (`takeIdleLeases`).
+ * next requests from memory. Once half a lease is spent the next one is asked for in the
+ * background, so a steady key does not wait for the store at all. The store never grants more
+ * than a window holds, so no window admits more than its limit however many replicas run; near
+ * the limit leases stop (see LEASE_FLOOR), and a lease nobody spends from goes back to the
+ * store (`takeIdleLeases`).
  */
 export class BatchingQuota {
   private readonly slots = new Map<string, Slot>();
@@ -76,7 +79,13 @@ export class BatchingQuota {
     const slot = this.slotFor(keyId, limits, now);
     slot.seen++;
     slot.lastUsedAt = now;
-    if (slot.waiting.length === 0 && slot.lease && slot.lease.left > 0) return Promise.resolve(spend(slot.lease));
+    if (slot.waiting.length === 0) {
+      const spent = spendFrom(slot);
+      if (spent) {
+        this.refillAhead(slot);
+        return Promise.resolve(spent);
+      }
+    }
     return new Promise((resolve, reject) => {
       slot.waiting.push({ resolve, reject });
       this.due.add(slot);
@@ -99,7 +108,8 @@ export class BatchingQuota {
     for (const [key, slot] of this.slots) {
       if (slot.counting || slot.waiting.length > 0 || !idle(slot)) continue;
       this.slots.delete(key);
-      if (slot.lease && slot.lease.left > 0) releases.push({ keyId: slot.item.keyId, now: slot.item.now, units: slot.lease.left });
+      const units = unitsLeft(slot);
+      if (units > 0) releases.push({ keyId: slot.item.keyId, now: slot.item.now, units });
     }
     return releases;
   }
@@ -110,7 +120,7 @@ export class BatchingQuota {
     const key = `${keyId}|${hourStart}|${dayStart}|${limits.hour}|${limits.day}`;
     let slot = this.slots.get(key);
     if (!slot) {
-      slot = { item: { keyId, limits, now }, waiting: [], lease: null, leaseSize: 0, seen: 0, lastUsedAt: now, lastRefillAt: -Infinity, counting: false };
+      slot = { item: { keyId, limits, now }, waiting: [], leases: [], leaseSize: 0, seen: 0, lastUsedAt: now, lastRefillAt: -Infinity, counting: false };
       this.slots.set(key, slot);
     }
     return slot;
@@ -135,8 +145,11 @@ export class BatchingQuota {
       if (batch.length === this.maxItems) break;
       if (slot.counting) continue;
       this.due.delete(slot);
+      const lease = this.leaseFor(slot);
+      // A refill ahead of need that the key no longer merits.
+      if (slot.waiting.length === 0 && lease === 0) continue;
       slot.counting = true;
-      batch.push({ slot, waiters: slot.waiting, lease: this.leaseFor(slot) });
+      batch.push({ slot, waiters: slot.waiting, lease });
       slot.waiting = [];
     }
     return batch;
@@ -166,17 +179,36 @@ export class BatchingQuota {
       const grant = grants[index];
       slot.counting = false;
       splitGrant(grant, waiters.length).forEach((result, n) => waiters[n].resolve(result));
-      if (grant.leased > 0) slot.lease = leaseOf(grant);
+      if (grant.leased > 0) slot.leases.push(leaseOf(grant));
       this.serveFromLease(slot);
+      this.refillAhead(slot);
     });
   }
 
   /** Requests that arrived while the slot's call was in flight take the new lease first. */
   private serveFromLease(slot: Slot): void {
-    const { lease } = slot;
     let served = 0;
-    while (lease && lease.left > 0 && served < slot.waiting.length) slot.waiting[served++].resolve(spend(lease));
+    for (let spent; served < slot.waiting.length && (spent = spendFrom(slot)); served++) slot.waiting[served].resolve(spent);
     slot.waiting.splice(0, served);
     if (slot.waiting.length === 0) this.due.delete(slot);
   }
+
+  /** Asks for the next lease once half of this one is spent, unless a call is already out. */
+  private refillAhead(slot: Slot): void {
+    if (slot.leaseSize === 0 || slot.counting || this.due.has(slot) || unitsLeft(slot) > slot.leaseSize / 2) return;
+    this.due.add(slot);
+    this.pump();
+  }
+}
+
+function spendFrom(slot: Slot): QuotaResult | null {
+  while (slot.leases.length > 0) {
+    if (slot.leases[0].left > 0) return spend(slot.leases[0]);
+    slot.leases.shift();
+  }
+  return null;
+}
+
+function unitsLeft(slot: Slot): number {
+  return slot.leases.reduce((sum, lease) => sum + lease.left, 0);
 }
