@@ -6,3 +6,4 @@ export * from './codec.js';
 export * from './reachable.js';
 export * from './request-mux.js';
 export * from './stream-publish.js';
+export * from './coalesce-writes.js';

@@ -1,4 +1,6 @@
+import type { NatsConnection } from '@nats-io/transport-node';
 import { ServerNats, type NatsOptions } from '@nestjs/microservices';
+import { coalesceWrites } from './coalesce-writes.js';
 
 type ServerNatsOptions = NonNullable<NatsOptions['options']>;
 
@@ -8,11 +10,19 @@ type ServerNatsOptions = NonNullable<NatsOptions['options']>;
  * configuration, so the same build serves production (no prefix) and isolated tests.
  */
 export class PrefixedNatsServer extends ServerNats {
+  private connection: NatsConnection | undefined;
+
   constructor(
     private readonly prefix: string,
     options: ServerNatsOptions,
   ) {
     super(options);
+  }
+
+  /** Replies of one turn of the event loop leave in one socket write (see coalesceWrites). */
+  override async createNatsClient() {
+    this.connection = coalesceWrites((await super.createNatsClient()) as NatsConnection);
+    return this.connection as Awaited<ReturnType<ServerNats['createNatsClient']>>;
   }
 
   override async listen(callback: (err?: unknown) => void): Promise<void> {
@@ -22,7 +32,12 @@ export class PrefixedNatsServer extends ServerNats {
         this.messageHandlers.set(`${this.prefix}.${pattern}`, handler);
       }
     }
-    return super.listen(callback);
+    // Listening means the server has our subscriptions: a request sent the moment start-up
+    // returns must find a responder, whenever the SUBs are written.
+    return super.listen((err) => {
+      if (err) return callback(err);
+      this.connection!.flush().then(() => callback(), callback);
+    });
   }
 
   /**

@@ -1,6 +1,6 @@
 import type { MsgHdrs, NatsConnection } from '@nats-io/transport-node';
 import { ClientNats, type NatsOptions, type ReadPacket, type WritePacket } from '@nestjs/microservices';
-import { RequestMux } from '@keyplane/nats';
+import { coalesceWrites, RequestMux } from '@keyplane/nats';
 
 /**
  * Nest's NATS client, sending requests through one shared reply subscription (a
@@ -17,6 +17,11 @@ export class MuxedNatsClient extends ClientNats {
     private readonly maxRequestMs: number,
   ) {
     super(options);
+  }
+
+  /** Requests of one turn of the event loop leave in one socket write (see coalesceWrites). */
+  override async createClient() {
+    return coalesceWrites((await super.createClient()) as unknown as NatsConnection) as unknown as Awaited<ReturnType<ClientNats['createClient']>>;
   }
 
   protected override publish(partialPacket: ReadPacket, callback: (packet: WritePacket) => unknown): () => void {
