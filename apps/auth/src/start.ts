@@ -117,6 +117,8 @@ export async function startAuthService(config: AuthConfig, options: AuthOptions 
       config,
       logger,
       queue: 'auth',
+      // Decisions' replies and their usage events leave in the same socket writes.
+      nats: nc,
     });
     logger.info({ url: handle.url, prefix: config.natsPrefix }, 'auth listening');
 

@@ -1,8 +1,10 @@
-import type { NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { ServerNats, type NatsOptions } from '@nestjs/microservices';
 import { coalesceWrites } from './coalesce-writes.js';
 
 type ServerNatsOptions = NonNullable<NatsOptions['options']>;
+
+const DEFAULT_GRACE_PERIOD_MS = 10_000;
 
 /**
  * Nest's NATS server with every handler pattern moved under a namespace prefix.
@@ -12,17 +14,31 @@ type ServerNatsOptions = NonNullable<NatsOptions['options']>;
 export class PrefixedNatsServer extends ServerNats {
   private connection: NatsConnection | undefined;
 
+  /**
+   * With `shared`, handlers listen on the service's own connection instead of one of their
+   * own, so replies and whatever else the service sends in a turn of the event loop leave in
+   * one socket write; closing the server then leaves the connection to its owner.
+   */
   constructor(
     private readonly prefix: string,
-    options: ServerNatsOptions,
+    private readonly serverOptions: ServerNatsOptions,
+    private readonly shared?: NatsConnection,
   ) {
-    super(options);
+    super(serverOptions);
   }
 
   /** Replies of one turn of the event loop leave in one socket write (see coalesceWrites). */
   override async createNatsClient() {
-    this.connection = coalesceWrites((await super.createNatsClient()) as NatsConnection);
+    this.connection = this.shared ?? coalesceWrites((await super.createNatsClient()) as NatsConnection);
     return this.connection as Awaited<ReturnType<ServerNats['createNatsClient']>>;
+  }
+
+  override async close(): Promise<void> {
+    if (!this.shared) return super.close();
+    // As Nest's graceful shutdown, without closing a connection that is not ours.
+    for (const sub of (this as unknown as { subscriptions: Subscription[] }).subscriptions) sub.unsubscribe();
+    const gracePeriod = this.serverOptions.gracefulShutdown ? (this.serverOptions.gracePeriod ?? DEFAULT_GRACE_PERIOD_MS) : 0;
+    await new Promise((resolve) => setTimeout(resolve, gracePeriod));
   }
 
   override async listen(callback: (err?: unknown) => void): Promise<void> {

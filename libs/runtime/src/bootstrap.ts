@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import type { INestApplication } from '@nestjs/common';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { PrefixedNatsServer } from '@keyplane/nats';
@@ -20,6 +21,8 @@ export interface BootstrapOptions {
   logger: Logger;
   /** NATS queue group: replicas share requests. Omit for an HTTP-only app. */
   queue?: string;
+  /** The service's own NATS connection, for handlers to share (see PrefixedNatsServer). */
+  nats?: NatsConnection;
   bodyLimitBytes?: number;
 }
 
@@ -28,7 +31,7 @@ export interface BootstrapOptions {
  * API), plus the NATS microservice under the configured prefix. Tests boot services through
  * this same function.
  */
-export async function bootstrapService({ module, config, logger, queue, bodyLimitBytes }: BootstrapOptions): Promise<ServiceHandle> {
+export async function bootstrapService({ module, config, logger, queue, nats, bodyLimitBytes }: BootstrapOptions): Promise<ServiceHandle> {
   const app = await NestFactory.create<NestFastifyApplication>(
     module as never,
     new FastifyAdapter({ bodyLimit: bodyLimitBytes ?? 1024 * 1024 }),
@@ -46,7 +49,7 @@ export async function bootstrapService({ module, config, logger, queue, bodyLimi
           // then give requests already delivered here a moment to be answered.
           gracefulShutdown: true,
           gracePeriod: 100,
-        }) },
+        }, nats) },
       { inheritAppConfig: true },
     );
     await app.startAllMicroservices();
