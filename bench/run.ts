@@ -13,14 +13,18 @@ import { cpuPerRequest, sampleCpu } from './cpu.js';
 import { bucketsBetween, histogramBuckets, quantile } from './histogram.js';
 import { runLoad, type LoadResult } from './load.js';
 import { runPacedLoad } from './paced-load.js';
+import { pairedRatios, type PairedRatios } from './paired-rounds.js';
 
 // `npm run bench`: the gateway against its ceiling, side by side in one run on this machine,
 // then metering's ingest rate and lag. Figures go to stdout and bench/results.md.
-// BENCH_CPU_PROFILE_DIR=<dir> writes a CPU profile of every service there.
+// BENCH_CPU_PROFILE_DIR=<dir> writes a CPU profile of every service there; BENCH_ROUNDS (3)
+// sets the alternating rounds of (b), (c) and (d) that give the side-by-side ratios.
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+const roundSeconds = Math.max(2, Math.round(seconds / 2));
 const run = randomBytes(4).toString('hex');
 const prefix = `bench${run}`;
 const ns = namespace(prefix);
@@ -106,6 +110,11 @@ async function meteringLagAfterSteadyLoad(): Promise<number> {
   return Date.now() - started;
 }
 
+function pairedList(paired: PairedRatios, name: string): string {
+  const each = paired.rounds.map((ratios) => ratios[name].toFixed(2)).join(', ');
+  return `${each} (median ${paired.median[name].toFixed(2)})`;
+}
+
 function table(results: LoadResult[]): string {
   const rows = results.map((r) => `| ${r.name} | ${r.requestsPerSecond} | ${r.p50} | ${r.p99} | ${r.non2xx} | ${r.errors} |`);
   return ['| scenario | req/s | p50 ms | p99 ms | non-2xx | errors |', '|---|---|---|---|---|---|', ...rows].join('\n');
@@ -144,6 +153,14 @@ async function main() {
     metering.kill('SIGCONT');
     const c = await runLoad({ name: '(c) gateway, one hot key', url: gatewayUrl, keys: [keys[0]], durationSeconds: seconds, connections });
     const d = await runLoad({ name: '(d) ceiling: HTTP + one NATS request', url: `http://127.0.0.1:${ports.ceiling}/`, durationSeconds: seconds, connections });
+    const paired = await pairedRatios(
+      rounds,
+      { name: '(d)', url: `http://127.0.0.1:${ports.ceiling}/`, durationSeconds: roundSeconds, connections },
+      [
+        { name: '(b)', url: gatewayUrl, keys, durationSeconds: roundSeconds, connections },
+        { name: '(c)', url: gatewayUrl, keys: [keys[0]], durationSeconds: roundSeconds, connections },
+      ],
+    );
     const handlerBuckets = async () =>
       histogramBuckets(await (await fetch(`http://127.0.0.1:${ports.auth}/metrics`)).text(), 'auth_decide_duration_seconds');
     const handlerBefore = await handlerBuckets();
@@ -163,6 +180,7 @@ async function main() {
       table([a, b, bServing, c, d, e, f]),
       '',
       `- (b)/(a) = ${ratio(b, a)}, (b)/(d) = ${ratio(b, d)}, (b′)/(d) = ${ratio(bServing, d)}, (c)/(d) = ${ratio(c, d)}`,
+      `- side by side, ${rounds} rounds of ${roundSeconds} s alternating (b), (c), (d): (b)/(d) ${pairedList(paired, '(b)')}; (c)/(d) ${pairedList(paired, '(c)')}`,
       `- p99 of (b) at an even 2,000 req/s: ${e.p99} ms; at an even 500 req/s: ${f.p99} ms`,
       `- CPU per request in (b), µs: ${Object.entries(cpuOfB)
         .filter(([, us]) => us > 0)
