@@ -184,6 +184,30 @@ describe('BatchingQuota', () => {
       expect(quota.takeAllLeases()).toEqual([]);
     });
 
+    it('does not forget a key whose next lease is still to be asked for', async () => {
+      const counter = fakeCounter(1000);
+      const quota = new BatchingQuota(counter.consume, { lease: { max: 4, warmup: 0 } });
+      const first = quota.consume('key_a', limits1000, now);
+      counter.calls[0].release();
+      await first;
+      const second = quota.consume('key_a', limits1000, now + 1);
+      counter.calls[1].release();
+      await second;
+      await tick();
+      // key_a holds one leased unit; another key's call keeps the one call in flight busy.
+      const blocker = quota.consume('key_z', limits1000, now + 2);
+      await quota.consume('key_a', limits1000, now + 3);
+      expect(quota.takeIdleLeases(now + 5000, 1000)).toEqual([]);
+
+      counter.calls[2].release();
+      await blocker;
+      await tick();
+      expect(shape(counter.calls[3].items)).toEqual(['key_a×0+2']);
+      counter.calls[3].release();
+      await tick();
+      expect(quota.takeAllLeases()).toEqual([{ keyId: 'key_a', now, units: 2 }]);
+    });
+
     it('leases nothing when turned off', async () => {
       const counter = fakeCounter(1000);
       const quota = new BatchingQuota(instant(counter));

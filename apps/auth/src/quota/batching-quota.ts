@@ -106,7 +106,8 @@ export class BatchingQuota {
   private takeLeases(idle: (slot: Slot) => boolean): QuotaRelease[] {
     const releases: QuotaRelease[] = [];
     for (const [key, slot] of this.slots) {
-      if (slot.counting || slot.waiting.length > 0 || !idle(slot)) continue;
+      // A slot with a call in flight or due would get units after it was forgotten.
+      if (slot.counting || this.due.has(slot) || slot.waiting.length > 0 || !idle(slot)) continue;
       this.slots.delete(key);
       const units = unitsLeft(slot);
       if (units > 0) releases.push({ keyId: slot.item.keyId, now: slot.item.now, units });
