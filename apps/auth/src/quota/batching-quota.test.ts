@@ -190,6 +190,7 @@ describe('BatchingQuota', () => {
       const first = quota.consume('key_a', limits1000, now);
       counter.calls[0].release();
       await first;
+      await tick();
       const second = quota.consume('key_a', limits1000, now + 1);
       counter.calls[1].release();
       await second;
