@@ -6,7 +6,7 @@ declare module 'autocannon' {
       connections?: number;
       duration?: number;
       headers?: Record<string, string>;
-      requests?: { setupRequest?: (request: { headers?: Record<string, string> }) => unknown }[];
+      requests?: { headers?: Record<string, string> }[];
     }
     interface Result {
       requests: { average: number };
