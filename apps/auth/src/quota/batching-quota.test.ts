@@ -209,6 +209,25 @@ describe('BatchingQuota', () => {
       expect(quota.takeAllLeases()).toEqual([{ keyId: 'key_a', now, units: 2 }]);
     });
 
+    it('says when every lease asked for has arrived, so shutdown can give them all back', async () => {
+      const counter = fakeCounter(1000);
+      const quota = new BatchingQuota(counter.consume, { lease: { max: 4, warmup: 0 } });
+      await expect(quota.idle()).resolves.toBeUndefined();
+      const first = quota.consume('key_a', limits1000, now);
+      const second = quota.consume('key_a', limits1000, now);
+      let idle = false;
+      void quota.idle().then(() => (idle = true));
+      counter.calls[0].release();
+      await first;
+      await tick();
+      expect(idle).toBe(false);
+      counter.calls[1].release();
+      await second;
+      await tick();
+      expect(idle).toBe(true);
+      expect(quota.takeAllLeases()).toEqual([{ keyId: 'key_a', now, units: 1 }]);
+    });
+
     it('leases nothing when turned off', async () => {
       const counter = fakeCounter(1000);
       const quota = new BatchingQuota(instant(counter));

@@ -62,6 +62,7 @@ export class BatchingQuota {
   private readonly slots = new Map<string, Slot>();
   private readonly due = new Set<Slot>();
   private inFlight = 0;
+  private idleWaiters: (() => void)[] = [];
   private readonly maxInFlight: number;
   private readonly maxItems: number;
   private readonly leasePolicy: LeasePolicy;
@@ -96,6 +97,12 @@ export class BatchingQuota {
   /** Forgets keys not used for `idleMs` and returns the leased units they still held. */
   takeIdleLeases(now: number, idleMs: number): QuotaRelease[] {
     return this.takeLeases((slot) => now - slot.lastUsedAt >= idleMs);
+  }
+
+  /** Resolves once no counter call is in flight or due, so every lease asked for has arrived. */
+  idle(): Promise<void> {
+    if (this.inFlight === 0 && this.due.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   /** Every unspent leased unit, for shutdown. */
@@ -135,6 +142,7 @@ export class BatchingQuota {
       void this.count(batch).finally(() => {
         this.inFlight--;
         this.pump();
+        if (this.inFlight === 0 && this.due.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
       });
     }
   }

@@ -13,7 +13,7 @@ export class LeaseReleaser {
   private running: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly quota: Pick<BatchingQuota, 'takeIdleLeases' | 'takeAllLeases'>,
+    private readonly quota: Pick<BatchingQuota, 'takeIdleLeases' | 'takeAllLeases' | 'idle'>,
     private readonly release: (releases: QuotaRelease[]) => Promise<void>,
     private readonly logger: Logger,
     private readonly idleMs: number,
@@ -26,9 +26,13 @@ export class LeaseReleaser {
     this.timer.unref();
   }
 
-  async stop(): Promise<void> {
+  /** Waits (up to `settleMs`) for leases still on their way, then gives every unspent unit back. */
+  async stop(settleMs = 2000): Promise<void> {
     clearInterval(this.timer);
     await this.running;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.quota.idle(), new Promise((resolve) => (timer = setTimeout(resolve, settleMs)))]);
+    clearTimeout(timer);
     await this.send(this.quota.takeAllLeases());
   }
 
