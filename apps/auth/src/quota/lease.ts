@@ -32,10 +32,11 @@ export const COOL_REFILL_MS = 1000;
 /**
  * The size of the next lease, from the last one and the time since the last refill: like a
  * congestion window, it grows while the key keeps coming back for more and shrinks when it
- * does not, so units are leased roughly in proportion to the key's rate on this replica.
+ * does not, so units are leased roughly in proportion to the key's rate on this replica. A key
+ * that comes back within a second leases at least one unit.
  */
 export function nextLeaseSize(previous: number, sinceLastRefillMs: number, max: number): number {
   if (sinceLastRefillMs < HOT_REFILL_MS) return Math.min(max, Math.max(1, previous * 2));
   if (sinceLastRefillMs > COOL_REFILL_MS) return Math.floor(previous / 2);
-  return Math.min(max, previous);
+  return Math.min(max, Math.max(1, previous));
 }
