@@ -1,0 +1,120 @@
+import { randomBytes } from 'node:crypto';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { namespace, type DecideRequest } from '@keyplane/contracts';
+import { dropDatabase } from '@keyplane/database';
+import { generateKey, hashKey } from '@keyplane/key-format';
+import { deleteStreams, encodeJson, RequestMux } from '@keyplane/nats';
+import { startProcess, stopAll, waitReady, type Running } from '../tools/stack/process-group.js';
+
+// What auth loses of its usage events when it is killed under load: decisions answered minus
+// usage events on the stream, for SIGKILL at two loads and for SIGTERM. Run with
+//   npm run build && node --import ./tools/register-paths.js dist/bench/usage-loss.js
+// USAGE_LOSS_SECONDS (default 5) sets how long each load runs before the kill.
+
+const seconds = Number(process.env.USAGE_LOSS_SECONDS ?? 5);
+const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+const run = randomBytes(4).toString('hex');
+const prefix = `loss${run}`;
+const ns = namespace(prefix);
+const databaseUrl = `postgres://postgres@127.0.0.1:5432/kp_loss_${run}`;
+const admin = generateKey({ environment: 'live' }).key;
+const common = { NATS_URL: natsUrl, NATS_PREFIX: prefix, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' };
+const AUTH_PORT = 19182;
+
+interface Trial {
+  signal: 'SIGKILL' | 'SIGTERM';
+  concurrency: number;
+}
+
+async function storedEvents(nc: NatsConnection): Promise<number> {
+  const jsm = await jetstreamManager(nc);
+  return (await jsm.streams.info(ns.streams.usageEvents)).state.messages;
+}
+
+/** Keeps `concurrency` decisions in flight until `stop()`, counting the ones answered. */
+function load(mux: RequestMux, concurrency: number) {
+  let answered = 0;
+  let running = true;
+  const keyHash = hashKey(admin);
+  const worker = async (id: number) => {
+    for (let n = 0; running; n++) {
+      const request: DecideRequest = {
+        keyHash, permission: 'FLOWS:READ', method: 'GET', path: '/v1/flows', clientIp: '127.0.0.1', userAgent: 'usage-loss', requestId: `req-${id}-${n}`,
+      };
+      try {
+        const reply = (await mux.request(ns.subjects.auth.decide, encodeJson({ pattern: ns.subjects.auth.decide, data: request, id: `${id}-${n}` }), { timeoutMs: 2000 })).json<{ response?: { ok?: boolean } }>();
+        if (reply.response?.ok) answered++;
+      } catch {
+        return;
+      }
+    }
+  };
+  const workers = Promise.all(Array.from({ length: concurrency }, (_, id) => worker(id)));
+  return {
+    stop: async () => {
+      running = false;
+      await workers;
+      return answered;
+    },
+  };
+}
+
+async function trial(nc: NatsConnection, mux: RequestMux, { signal, concurrency }: Trial): Promise<string> {
+  const auth = startProcess({ name: 'auth', main: 'dist/apps/auth/src/main.js', readyPort: AUTH_PORT, env: { ...common, HTTP_PORT: String(AUTH_PORT) } }, 'logs/usage-loss', () => undefined);
+  await waitReady(auth, 60_000);
+  const before = await storedEvents(nc);
+  const traffic = load(mux, concurrency);
+  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  auth.child.kill(signal);
+  const answered = await traffic.stop();
+  await auth.exited;
+  // The stream has stored everything auth got out before it died.
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const stored = (await storedEvents(nc)) - before;
+  const lost = answered - stored;
+  const rate = answered / seconds;
+  return `| ${signal} | ${concurrency} | ${answered} | ${stored} | ${lost} | ${((lost / rate) * 1000).toFixed(1)} |`;
+}
+
+async function main() {
+  const running: Running[] = [];
+  const nc = await connect({ servers: natsUrl });
+  try {
+    const keys = startProcess({ name: 'keys', main: 'dist/apps/keys/src/main.js', readyPort: 19181, env: { ...common, HTTP_PORT: '19181', BOOTSTRAP_ADMIN_KEY: admin } }, 'logs/usage-loss', () => undefined);
+    running.push(keys);
+    await waitReady(keys, 60_000);
+    const mux = new RequestMux(nc);
+    const rows = [];
+    for (const spec of [
+      { signal: 'SIGKILL', concurrency: 8 },
+      { signal: 'SIGKILL', concurrency: 64 },
+      { signal: 'SIGTERM', concurrency: 64 },
+    ] as Trial[]) {
+      rows.push(await trial(nc, mux, spec));
+    }
+    mux.close();
+    console.log(
+      [
+        `Run ${new Date().toISOString()}, ${seconds} s of load before each signal, node ${process.version}.`,
+        '',
+        '| signal | decisions in flight | answered | usage events stored | lost | lost, in ms of decisions |',
+        '|---|---|---|---|---|---|',
+        ...rows,
+      ].join('\n'),
+    );
+  } finally {
+    await stopAll(running);
+    await dropDatabase(databaseUrl).catch(() => undefined);
+    await deleteStreams(nc, Object.values(ns.streams));
+    await nc.close();
+  }
+}
+
+void main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
