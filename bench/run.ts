@@ -30,7 +30,7 @@ const prefix = `bench${run}`;
 const ns = namespace(prefix);
 const databaseUrl = `postgres://postgres@127.0.0.1:5432/kp_bench_${run}`;
 const admin = generateKey({ environment: 'live' }).key;
-const ports = { gateway: 18080, gatewayMetrics: 19080, keys: 19081, auth: 19082, metering: 19083, demo: 18090, ceiling: 18099 };
+const ports = { gateway: 18080, gatewayMetrics: 19080, keys: 19081, auth: 19082, metering: 19083, demo: 18090, ceiling: 18099, tunedCeiling: 18098 };
 const common = { NATS_URL: natsUrl, NATS_PREFIX: prefix, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' };
 
 /** The one table the benchmark reads: how many usage events metering has stored. */
@@ -131,12 +131,15 @@ async function main() {
     });
     await start('ceiling-responder', 'dist/bench/ceiling/responder.js', 0, { SUBJECT: `${prefix}.bench.decide` });
     await start('ceiling-server', 'dist/bench/ceiling/http-nats-server.js', ports.ceiling, { SUBJECT: `${prefix}.bench.decide`, PORT: String(ports.ceiling) });
+    await start('ceiling-tuned-responder', 'dist/bench/ceiling/responder.js', 0, { SUBJECT: `${prefix}.bench.tuned`, TUNED: '1' });
+    await start('ceiling-tuned-server', 'dist/bench/ceiling/http-nats-server.js', ports.tunedCeiling, { SUBJECT: `${prefix}.bench.tuned`, PORT: String(ports.tunedCeiling), TUNED: '1' });
 
     const keys = await createKeys(100);
     const gatewayUrl = `http://127.0.0.1:${ports.gateway}/v1/flows`;
     const warm = { durationSeconds: 2, connections };
     await runLoad({ name: 'warm-up', url: gatewayUrl, keys, ...warm });
     await runLoad({ name: 'warm-up', url: `http://127.0.0.1:${ports.ceiling}/`, ...warm });
+    await runLoad({ name: 'warm-up', url: `http://127.0.0.1:${ports.tunedCeiling}/`, ...warm });
 
     // What the gateway adds to a proxied request; the demo API serves no request without it.
     const tenant = { 'x-keyplane-environment': 'live', 'x-keyplane-account-id': 'acc_root', 'x-keyplane-key-id': 'key_bench' };
@@ -153,6 +156,7 @@ async function main() {
     metering.kill('SIGCONT');
     const c = await runLoad({ name: '(c) gateway, one hot key', url: gatewayUrl, keys: [keys[0]], durationSeconds: seconds, connections });
     const d = await runLoad({ name: '(d) ceiling: HTTP + one NATS request', url: `http://127.0.0.1:${ports.ceiling}/`, durationSeconds: seconds, connections });
+    const dTuned = await runLoad({ name: '(d′) as (d), NATS client tuned as the stack', url: `http://127.0.0.1:${ports.tunedCeiling}/`, durationSeconds: seconds, connections });
     const paired = await pairedRatios(
       rounds,
       { name: '(d)', url: `http://127.0.0.1:${ports.ceiling}/`, durationSeconds: roundSeconds, connections },
@@ -177,9 +181,9 @@ async function main() {
     const report = [
       `Run ${new Date().toISOString()}, ${seconds} s per scenario, ${connections} connections, node ${process.version}.`,
       '',
-      table([a, b, bServing, c, d, e, f]),
+      table([a, b, bServing, c, d, dTuned, e, f]),
       '',
-      `- (b)/(a) = ${ratio(b, a)}, (b)/(d) = ${ratio(b, d)}, (b′)/(d) = ${ratio(bServing, d)}, (c)/(d) = ${ratio(c, d)}`,
+      `- (b)/(a) = ${ratio(b, a)}, (b)/(d) = ${ratio(b, d)}, (b′)/(d) = ${ratio(bServing, d)}, (c)/(d) = ${ratio(c, d)}; against (d′): (b) ${ratio(b, dTuned)}, (c) ${ratio(c, dTuned)}`,
       `- side by side, ${rounds} rounds of ${roundSeconds} s alternating (b), (c), (d): (b)/(d) ${pairedList(paired, '(b)')}; (c)/(d) ${pairedList(paired, '(c)')}`,
       `- p99 of (b) at an even 2,000 req/s: ${e.p99} ms; at an even 500 req/s: ${f.p99} ms`,
       `- CPU per request in (b), µs: ${Object.entries(cpuOfB)

@@ -1,9 +1,15 @@
 import { createServer } from 'node:http';
 import { connect } from '@nats-io/transport-node';
+import { coalesceWrites, RequestMux } from '@keyplane/nats';
 
 // Scenario (d): the ceiling of any design that asks auth over NATS per request — a bare HTTP
 // server making one NATS request per HTTP request and answering with a small JSON body.
+// With TUNED=1, (d′): the same, with the NATS client work of the stack's own services
+// (coalesced writes, the request mux), for comparison.
+const tuned = process.env.TUNED === '1';
 const nc = await connect({ servers: process.env.NATS_URL ?? 'nats://127.0.0.1:4222' });
+if (tuned) coalesceWrites(nc);
+const mux = tuned ? new RequestMux(nc) : undefined;
 const subject = process.env.SUBJECT ?? 'bench.decide';
 const payload = new TextEncoder().encode(JSON.stringify({ keyHash: '0'.repeat(64), permission: 'FLOWS:READ' }));
 const body = JSON.stringify({ data: [] });
@@ -14,7 +20,7 @@ const server = createServer((req, res) => {
     res.end();
     return;
   }
-  nc.request(subject, payload, { timeout: 1000 }).then(
+  (mux ? mux.request(subject, payload, { timeoutMs: 1000 }) : nc.request(subject, payload, { timeout: 1000 })).then(
     () => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(body);
