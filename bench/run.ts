@@ -1,17 +1,15 @@
-import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { deleteStreams } from '@keyplane/nats';
 import type { Kysely } from 'kysely';
 import { ulid } from 'ulid';
-import { namespace, type UsageRecorded } from '@keyplane/contracts';
-import { createKysely, dropDatabase } from '@keyplane/database';
+import type { UsageRecorded } from '@keyplane/contracts';
+import { createKysely } from '@keyplane/database';
 import { generateKey } from '@keyplane/key-format';
-import { startProcess, stopAll, waitReady, type Running } from '../tools/stack/process-group.js';
 import { cpuPerRequest, sampleCpu } from './cpu.js';
 import { bucketsBetween, histogramBuckets, quantile } from './histogram.js';
 import { runLoad, type LoadResult } from './load.js';
+import { IsolatedRun, natsUrl, runScript } from './isolated-run.js';
 import { runPacedLoad } from './paced-load.js';
 import { pairedRatios, type PairedRatios } from './paired-rounds.js';
 
@@ -22,32 +20,23 @@ import { pairedRatios, type PairedRatios } from './paired-rounds.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
-const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const roundSeconds = Math.max(2, Math.round(seconds / 2));
-const run = randomBytes(4).toString('hex');
-const prefix = `bench${run}`;
-const ns = namespace(prefix);
-const databaseUrl = `postgres://postgres@127.0.0.1:5432/kp_bench_${run}`;
+const bench = new IsolatedRun('bench');
+const { prefix, ns, databaseUrl } = bench;
 const admin = generateKey({ environment: 'live' }).key;
 const ports = { gateway: 18080, gatewayMetrics: 19080, keys: 19081, auth: 19082, metering: 19083, demo: 18090, ceiling: 18099, tunedCeiling: 18098 };
-const common = { NATS_URL: natsUrl, NATS_PREFIX: prefix, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' };
 
 /** The one table the benchmark reads: how many usage events metering has stored. */
 interface MeteringTables {
   'metering.usage_events': { event_id: string };
 }
 
-const running: Running[] = [];
-
 async function start(name: string, main: string, readyPort: number, env: Record<string, string>) {
   const profileDir = process.env.BENCH_CPU_PROFILE_DIR;
   // One folder per service: the resolve hook runs in a thread of its own that writes a profile too.
   const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}/${name}`] : [];
-  const service = startProcess({ name, main, readyPort, env: { ...common, ...env }, nodeArgs }, 'logs/bench', () => undefined);
-  running.push(service);
-  if (name.startsWith('ceiling')) await new Promise((resolve) => setTimeout(resolve, 1000));
-  else await waitReady(service, 60_000);
+  await bench.start(name, main, { readyPort, env, nodeArgs });
 }
 
 async function createKeys(count: number): Promise<string[]> {
@@ -144,13 +133,13 @@ async function main() {
     // What the gateway adds to a proxied request; the demo API serves no request without it.
     const tenant = { 'x-keyplane-environment': 'live', 'x-keyplane-account-id': 'acc_root', 'x-keyplane-key-id': 'key_bench' };
     const a = await runLoad({ name: '(a) demo-api direct', url: `http://127.0.0.1:${ports.demo}/v1/flows`, headers: tenant, durationSeconds: seconds, connections });
-    const services = [...running.map((service) => ({ name: service.spec.name, pid: service.child.pid ?? 0 })), { name: 'load generator', pid: process.pid }];
+    const services = [...bench.processes.map((service) => ({ name: service.spec.name, pid: service.child.pid ?? 0 })), { name: 'load generator', pid: process.pid }];
     const cpuBefore = sampleCpu(services);
     const b = await runLoad({ name: '(b) gateway, 100 keys', url: gatewayUrl, keys, durationSeconds: seconds, connections });
     const cpuOfB = cpuPerRequest(cpuBefore, sampleCpu(services), b.requestsPerSecond * seconds);
     // Metering runs on other nodes in production; paused here, the usage events wait on the
     // stream (it catches up afterwards) and the serving path has the 2 cores to itself.
-    const metering = running.find((service) => service.spec.name === 'metering')!.child;
+    const metering = bench.processes.find((service) => service.spec.name === 'metering')!.child;
     metering.kill('SIGSTOP');
     const bServing = await runLoad({ name: '(b′) as (b), metering paused', url: gatewayUrl, keys, durationSeconds: seconds, connections });
     metering.kill('SIGCONT');
@@ -197,18 +186,8 @@ async function main() {
     console.log(`\n${report}\n`);
     writeFileSync('bench/results.md', `${report}\n`);
   } finally {
-    await stopAll(running);
-    await dropDatabase(databaseUrl).catch(() => undefined);
-    const nc = await connect({ servers: natsUrl });
-    await deleteStreams(nc, Object.values(ns.streams));
-    await nc.close();
+    await bench.close();
   }
 }
 
-void main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runScript(main);

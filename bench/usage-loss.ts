@@ -1,11 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { namespace, type DecideRequest } from '@keyplane/contracts';
-import { dropDatabase } from '@keyplane/database';
+import type { DecideRequest } from '@keyplane/contracts';
 import { generateKey, hashKey } from '@keyplane/key-format';
-import { deleteStreams, encodeJson, RequestMux } from '@keyplane/nats';
-import { startProcess, stopAll, waitReady, type Running } from '../tools/stack/process-group.js';
+import { encodeJson, RequestMux } from '@keyplane/nats';
+import { IsolatedRun, natsUrl, runScript } from './isolated-run.js';
 
 // What auth loses of its usage events when it is killed under load: decisions answered minus
 // usage events on the stream, for SIGKILL at two loads and for SIGTERM. Run with
@@ -13,13 +11,9 @@ import { startProcess, stopAll, waitReady, type Running } from '../tools/stack/p
 // USAGE_LOSS_SECONDS (default 5) sets how long each load runs before the kill.
 
 const seconds = Number(process.env.USAGE_LOSS_SECONDS ?? 5);
-const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
-const run = randomBytes(4).toString('hex');
-const prefix = `loss${run}`;
-const ns = namespace(prefix);
-const databaseUrl = `postgres://postgres@127.0.0.1:5432/kp_loss_${run}`;
+const bench = new IsolatedRun('loss');
+const { ns } = bench;
 const admin = generateKey({ environment: 'live' }).key;
-const common = { NATS_URL: natsUrl, NATS_PREFIX: prefix, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' };
 const AUTH_PORT = 19182;
 
 interface Trial {
@@ -61,8 +55,7 @@ function load(mux: RequestMux, concurrency: number) {
 }
 
 async function trial(nc: NatsConnection, mux: RequestMux, { signal, concurrency }: Trial): Promise<string> {
-  const auth = startProcess({ name: 'auth', main: 'dist/apps/auth/src/main.js', readyPort: AUTH_PORT, env: { ...common, HTTP_PORT: String(AUTH_PORT) } }, 'logs/usage-loss', () => undefined);
-  await waitReady(auth, 60_000);
+  const auth = await bench.start('auth', 'dist/apps/auth/src/main.js', { readyPort: AUTH_PORT, env: { HTTP_PORT: String(AUTH_PORT) } });
   const before = await storedEvents(nc);
   const traffic = load(mux, concurrency);
   await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
@@ -78,12 +71,9 @@ async function trial(nc: NatsConnection, mux: RequestMux, { signal, concurrency 
 }
 
 async function main() {
-  const running: Running[] = [];
   const nc = await connect({ servers: natsUrl });
   try {
-    const keys = startProcess({ name: 'keys', main: 'dist/apps/keys/src/main.js', readyPort: 19181, env: { ...common, HTTP_PORT: '19181', BOOTSTRAP_ADMIN_KEY: admin } }, 'logs/usage-loss', () => undefined);
-    running.push(keys);
-    await waitReady(keys, 60_000);
+    await bench.start('keys', 'dist/apps/keys/src/main.js', { readyPort: 19181, env: { HTTP_PORT: '19181', BOOTSTRAP_ADMIN_KEY: admin } });
     const mux = new RequestMux(nc);
     const rows = [];
     for (const spec of [
@@ -104,17 +94,9 @@ async function main() {
       ].join('\n'),
     );
   } finally {
-    await stopAll(running);
-    await dropDatabase(databaseUrl).catch(() => undefined);
-    await deleteStreams(nc, Object.values(ns.streams));
     await nc.close();
+    await bench.close();
   }
 }
 
-void main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runScript(main);

@@ -3,3 +3,4 @@ export * from './bootstrap.js';
 export * from './signals.js';
 export * from './ulid.js';
 export * from './wakeable-loop.js';
+export * from './or-after.js';

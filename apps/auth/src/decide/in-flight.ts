@@ -1,3 +1,5 @@
+import { orAfter } from '@keyplane/runtime';
+
 /** Counts handlers still running, so shutdown can wait for their usage events before flushing. */
 export class InFlight {
   private count = 0;
@@ -16,14 +18,7 @@ export class InFlight {
   /** Resolves once no handler runs, or after `timeoutMs`. */
   async idle(timeoutMs: number): Promise<void> {
     if (this.count === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      new Promise<void>((resolve) => this.idleWaiters.push(resolve)),
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, timeoutMs);
-      }),
-    ]);
-    clearTimeout(timer);
+    await orAfter(new Promise<void>((resolve) => this.idleWaiters.push(resolve)), timeoutMs, undefined);
   }
 
   private release(): void {

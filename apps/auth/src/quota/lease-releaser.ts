@@ -1,4 +1,5 @@
 import type { Logger } from '@keyplane/observability';
+import { orAfter } from '@keyplane/runtime';
 import type { BatchingQuota } from './batching-quota.js';
 import type { QuotaRelease } from './quota-store.js';
 
@@ -30,9 +31,7 @@ export class LeaseReleaser {
   async stop(settleMs = 2000): Promise<void> {
     clearInterval(this.timer);
     await this.running;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.quota.idle(), new Promise((resolve) => (timer = setTimeout(resolve, settleMs)))]);
-    clearTimeout(timer);
+    await orAfter(this.quota.idle(), settleMs, undefined);
     await this.send(this.quota.takeAllLeases());
   }
 

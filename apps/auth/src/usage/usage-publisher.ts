@@ -1,5 +1,6 @@
 import type { UsageRecorded } from '@keyplane/contracts';
 import type { Logger } from '@keyplane/observability';
+import { orAfter } from '@keyplane/runtime';
 import { Counter, Gauge, type Registry } from 'prom-client';
 
 export interface UsagePublisherOptions {
@@ -79,14 +80,7 @@ export class UsagePublisher {
   async flush(timeoutMs: number): Promise<number> {
     if (this.pending > 0) {
       this.schedule();
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        new Promise<void>((resolve) => this.idleWaiters.push(resolve)),
-        new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, timeoutMs);
-        }),
-      ]);
-      clearTimeout(timer);
+      await orAfter(new Promise<void>((resolve) => this.idleWaiters.push(resolve)), timeoutMs, undefined);
     }
     const lost = this.pending;
     this.stopped = true;

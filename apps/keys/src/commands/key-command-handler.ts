@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { conflict, KeyEvent, serviceError, type ServiceError } from '@keyplane/contracts';
 import { ConcurrencyConflict, readStream, type OutboxRelay } from '@keyplane/event-store';
+import { orAfter } from '@keyplane/runtime';
 import { asEventStore } from '../db/as-event-store.js';
 import type { Database } from '../db/schema.js';
 import { newEventId } from '../ids.js';
@@ -66,12 +67,7 @@ export class KeyCommandHandler {
   private async oncePublished(position: number, outcome: CommandOutcome): Promise<CommandOutcome> {
     const { relay, publishTimeoutMs } = this.options;
     relay.wake();
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<false>((resolve) => {
-      timer = setTimeout(() => resolve(false), publishTimeoutMs);
-    });
-    const published = await Promise.race([relay.whenPublished(position).then(() => true), timedOut]);
-    clearTimeout(timer);
+    const published = await orAfter(relay.whenPublished(position).then(() => true), publishTimeoutMs, false);
     if (published) return outcome;
     return { ok: false, error: serviceError(503, 'Key event stream unavailable: the change is stored and takes effect once published') };
   }
