@@ -1,5 +1,5 @@
 import type { Logger } from '@keyplane/observability';
-import { orAfter } from '@keyplane/runtime';
+import { orAfter, WakeableLoop } from '@keyplane/runtime';
 import type { BatchingQuota } from './batching-quota.js';
 import type { QuotaRelease } from './quota-store.js';
 
@@ -10,27 +10,32 @@ import type { QuotaRelease } from './quota-store.js';
  * on the side of admitting less, never more.
  */
 export class LeaseReleaser {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> = Promise.resolve();
+  private readonly loop: WakeableLoop;
 
   constructor(
     private readonly quota: Pick<BatchingQuota, 'takeIdleLeases' | 'takeAllLeases' | 'idle'>,
     private readonly release: (releases: QuotaRelease[]) => Promise<void>,
     private readonly logger: Logger,
-    private readonly idleMs: number,
-  ) {}
+    idleMs: number,
+  ) {
+    // Every half idle period, so a lease goes back at most 1.5 idle periods after its last use.
+    this.loop = new WakeableLoop({
+      pass: async () => {
+        await this.send(this.quota.takeIdleLeases(Date.now(), idleMs));
+        return 0;
+      },
+      idleMs: Math.max(50, idleMs / 2),
+      onError: (error) => this.logger.warn({ err: error }, 'lease release pass failed; the next one retries'),
+    });
+  }
 
   start(): void {
-    this.timer = setInterval(() => {
-      this.running = this.send(this.quota.takeIdleLeases(Date.now(), this.idleMs));
-    }, Math.max(50, this.idleMs / 2));
-    this.timer.unref();
+    this.loop.start();
   }
 
   /** Waits (up to `settleMs`) for leases still on their way, then gives every unspent unit back. */
   async stop(settleMs = 2000): Promise<void> {
-    clearInterval(this.timer);
-    await this.running;
+    await this.loop.stop();
     await orAfter(this.quota.idle(), settleMs, undefined);
     await this.send(this.quota.takeAllLeases());
   }
