@@ -1,4 +1,4 @@
-import { BatchingQuota } from './batching-quota.js';
+import { BatchingQuota, WARM_MEMORY_MS } from './batching-quota.js';
 import type { QuotaItem } from './quota-store.js';
 import type { Grant } from './split-grant.js';
 
@@ -182,6 +182,34 @@ describe('BatchingQuota', () => {
       expect(quota.takeIdleLeases(now + 3 + 1000, 1000)).toEqual([{ keyId: 'key_a', now, units: 5 }]);
       expect(quota.takeAllLeases()).toEqual([{ keyId: 'key_b', now: now + 500, units: 5 }]);
       expect(quota.takeAllLeases()).toEqual([]);
+    });
+
+    it('remembers a hot key for a minute after its lease went back, so it leases again from its first request', async () => {
+      const counter = fakeCounter(10_000);
+      const quota = new BatchingQuota(instant(counter), { lease: { max: 8, warmup: 3 } });
+      const burst = async (keyId: string, from: number, requests: number) => {
+        for (let i = 0; i < requests; i++) {
+          await quota.consume(keyId, limits1000, from + i);
+          await tick();
+        }
+      };
+      await burst('key_hot', now, 6);
+      await burst('key_cold', now, 2);
+      const idleAt = now + 5 + 1000;
+      expect(quota.takeIdleLeases(idleAt, 1000)).toEqual([{ keyId: 'key_hot', now, units: 4 }]);
+
+      const callsBefore = counter.calls.length;
+      await burst('key_hot', idleAt + 2000, 1);
+      await burst('key_cold', idleAt + 2000, 1);
+      // The hot key's lease was 4; three seconds later it halves, and its first request brings it.
+      expect(counter.calls.slice(callsBefore).map((c) => shape(c.items))).toEqual([['key_hot×1+2'], ['key_cold×1']]);
+
+      expect(quota.takeIdleLeases(idleAt + 3000, 1000)).toEqual([{ keyId: 'key_hot', now, units: 2 }]);
+      const minuteLater = idleAt + 2000 + 1000 + WARM_MEMORY_MS;
+      expect(quota.takeIdleLeases(minuteLater, 1000)).toEqual([]);
+      const callsThen = counter.calls.length;
+      await burst('key_hot', minuteLater, 1);
+      expect(shape(counter.calls[callsThen].items)).toEqual(['key_hot×1']);
     });
 
     it('does not forget a key whose next lease is still to be asked for', async () => {

@@ -5,6 +5,12 @@ import type { QuotaItem, QuotaRelease } from './quota-store.js';
 import { splitGrant, type Grant } from './split-grant.js';
 import { windowsAt } from './windows.js';
 
+/**
+ * How long a key that was hot on this replica stays known after its leases went back: a client
+ * that pauses for a few seconds between bursts should not pay the warm-up's round trips again.
+ */
+export const WARM_MEMORY_MS = 60_000;
+
 export type ConsumeBatch = (items: QuotaItem[]) => Promise<Grant[]>;
 
 export interface LeasePolicy {
@@ -94,9 +100,17 @@ export class BatchingQuota {
     });
   }
 
-  /** Forgets keys not used for `idleMs` and returns the leased units they still held. */
+  /**
+   * Takes back the leased units of keys not used for `idleMs`. A key that was hot here is
+   * remembered for WARM_MEMORY_MS more, with its lease size, so that when it comes back it
+   * leases from its first request instead of going through the warm-up again; others are
+   * forgotten.
+   */
   takeIdleLeases(now: number, idleMs: number): QuotaRelease[] {
-    return this.takeLeases((slot) => now - slot.lastUsedAt >= idleMs);
+    return this.takeLeases(
+      (slot) => now - slot.lastUsedAt >= idleMs,
+      (slot) => slot.seen < this.leasePolicy.warmup || now - slot.lastUsedAt >= idleMs + WARM_MEMORY_MS,
+    );
   }
 
   /** Resolves once no counter call is in flight or due, so every lease asked for has arrived. */
@@ -107,17 +121,18 @@ export class BatchingQuota {
 
   /** Every unspent leased unit, for shutdown. */
   takeAllLeases(): QuotaRelease[] {
-    return this.takeLeases(() => true);
+    return this.takeLeases(() => true, () => true);
   }
 
-  private takeLeases(idle: (slot: Slot) => boolean): QuotaRelease[] {
+  private takeLeases(idle: (slot: Slot) => boolean, forget: (slot: Slot) => boolean): QuotaRelease[] {
     const releases: QuotaRelease[] = [];
     for (const [key, slot] of this.slots) {
-      // A slot with a call in flight or due would get units after it was forgotten.
+      // A slot with a call in flight or due would get units after they were taken back.
       if (slot.counting || this.due.has(slot) || slot.waiting.length > 0 || !idle(slot)) continue;
-      this.slots.delete(key);
       const units = unitsLeft(slot);
+      slot.leases = [];
       if (units > 0) releases.push({ keyId: slot.item.keyId, now: slot.item.now, units });
+      if (forget(slot)) this.slots.delete(key);
     }
     return releases;
   }
