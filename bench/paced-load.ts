@@ -6,7 +6,8 @@ export interface PacedLoadOptions {
   url: string;
   rate: number;
   durationSeconds: number;
-  keys: string[];
+  /** Sent in turn as bearer keys; none for the ceiling, which reads no header. */
+  keys?: string[];
 }
 
 /**
@@ -14,7 +15,7 @@ export interface PacedLoadOptions {
  * earlier ones have been answered, and its latency counts from then. (autocannon's
  * `overallRate` sends each second's quota as fast as it can, then pauses: bursts, not a rate.)
  */
-export async function runPacedLoad({ name, url, rate, durationSeconds, keys }: PacedLoadOptions): Promise<LoadResult> {
+export async function runPacedLoad({ name, url, rate, durationSeconds, keys = [] }: PacedLoadOptions): Promise<LoadResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: 256 });
   const target = new URL(url);
   const total = rate * durationSeconds;
@@ -29,7 +30,7 @@ export async function runPacedLoad({ name, url, rate, durationSeconds, keys }: P
     new Promise<void>((resolve) => {
       const due = started + (index * 1000) / rate;
       const req = request(
-        { agent, host: target.hostname, port: target.port, path: target.pathname, headers: { authorization: `Bearer ${keys[index % keys.length]}` } },
+        { agent, host: target.hostname, port: target.port, path: target.pathname, headers: keys.length > 0 ? { authorization: `Bearer ${keys[index % keys.length]}` } : {} },
         (res) => {
           res.resume();
           res.on('end', () => {
