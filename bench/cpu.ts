@@ -1,18 +1,39 @@
 import { readdirSync, readFileSync } from 'node:fs';
 
-/** CPU time (user + system, in ms) of each named group of processes, read from /proc. */
-export type CpuSample = Map<string, number>;
+/** What a group of processes has used so far: CPU time (user + system) and read/write system calls. */
+interface Usage {
+  cpuMs: number;
+  reads: number;
+  writes: number;
+}
+
+/** Usage of each named group of processes, read from /proc. */
+export type UsageSample = Map<string, Usage>;
+
+/** Per request, for one group: CPU in µs, and write and read system calls (mostly socket I/O here). */
+export interface UsagePerRequest {
+  cpuUs: number;
+  writes: number;
+  reads: number;
+}
 
 const TICK_MS = 10; // USER_HZ is 100 on Linux
+const NONE: Usage = { cpuMs: 0, reads: 0, writes: 0 };
 
-function processCpuMs(pid: number): number {
+function processUsage(pid: number): Usage {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command name, which is in parentheses and may hold spaces.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+    const io = new Map(
+      readFileSync(`/proc/${pid}/io`, 'utf8')
+        .trim()
+        .split('\n')
+        .map((line) => line.split(': ') as [string, string]),
+    );
+    return { cpuMs: (Number(fields[11]) + Number(fields[12])) * TICK_MS, reads: Number(io.get('syscr')), writes: Number(io.get('syscw')) };
   } catch {
-    return 0;
+    return NONE;
   }
 }
 
@@ -29,18 +50,24 @@ function pidsNamed(command: string): number[] {
     .map(Number);
 }
 
+const sum = (usages: Usage[]): Usage =>
+  usages.reduce((total, usage) => ({ cpuMs: total.cpuMs + usage.cpuMs, reads: total.reads + usage.reads, writes: total.writes + usage.writes }), NONE);
+
 /** Our services by pid, plus every nats-server and postgres process on the machine. */
-export function sampleCpu(services: { name: string; pid: number }[]): CpuSample {
-  const sample: CpuSample = new Map(services.map(({ name, pid }) => [name, processCpuMs(pid)]));
-  for (const command of ['nats-server', 'postgres']) {
-    sample.set(command, pidsNamed(command).reduce((sum, pid) => sum + processCpuMs(pid), 0));
-  }
+export function sampleUsage(services: { name: string; pid: number }[]): UsageSample {
+  const sample: UsageSample = new Map(services.map(({ name, pid }) => [name, processUsage(pid)]));
+  for (const command of ['nats-server', 'postgres']) sample.set(command, sum(pidsNamed(command).map(processUsage)));
   return sample;
 }
 
-/** Microseconds of CPU each group spent per request between two samples. */
-export function cpuPerRequest(before: CpuSample, after: CpuSample, requests: number): Record<string, number> {
-  return Object.fromEntries(
-    [...after].map(([name, ms]) => [name, Math.round(((ms - (before.get(name) ?? 0)) * 1000) / Math.max(1, requests))]),
-  );
+/** What each group used per request between two samples; groups that used nothing are left out. */
+export function usagePerRequest(before: UsageSample, after: UsageSample, requests: number): Record<string, UsagePerRequest> {
+  const per = (value: number) => value / Math.max(1, requests);
+  const result: Record<string, UsagePerRequest> = {};
+  for (const [name, now] of after) {
+    const then = before.get(name) ?? NONE;
+    const cpuUs = Math.round(per((now.cpuMs - then.cpuMs) * 1000));
+    if (cpuUs > 0) result[name] = { cpuUs, writes: per(now.writes - then.writes), reads: per(now.reads - then.reads) };
+  }
+  return result;
 }

@@ -6,9 +6,9 @@ import { ulid } from 'ulid';
 import type { UsageRecorded } from '@keyplane/contracts';
 import { createKysely } from '@keyplane/database';
 import { generateKey } from '@keyplane/key-format';
-import { cpuPerRequest, sampleCpu } from './cpu.js';
+import { sampleUsage, usagePerRequest, type UsagePerRequest } from './cpu.js';
 import { bucketsBetween, histogramBuckets, quantile } from './histogram.js';
-import { runLoad, type LoadResult } from './load.js';
+import { runLoad, type LoadOptions, type LoadResult } from './load.js';
 import { IsolatedRun, natsUrl, runScript } from './isolated-run.js';
 import { runPacedLoad } from './paced-load.js';
 import { pairedRatios, type PairedRatios } from './paired-rounds.js';
@@ -105,6 +105,12 @@ function pairedList(paired: PairedRatios, name: string): string {
   return `${each} (median ${paired.median[name].toFixed(2)})`;
 }
 
+function usageList(usage: Record<string, UsagePerRequest>): string {
+  const each = Object.entries(usage).map(([name, { cpuUs, writes, reads }]) => `${name} ${cpuUs} / ${writes.toFixed(2)} / ${reads.toFixed(2)}`);
+  const total = Object.values(usage).reduce((sum, { cpuUs, writes }) => ({ cpuUs: sum.cpuUs + cpuUs, writes: sum.writes + writes }), { cpuUs: 0, writes: 0 });
+  return `${each.join(', ')} (total ${total.cpuUs} µs and ${total.writes.toFixed(1)} writes; 2 cores give 2,000,000 µs/s)`;
+}
+
 function table(results: LoadResult[]): string {
   const rows = results.map((r) => `| ${r.name} | ${r.requestsPerSecond} | ${r.p50} | ${r.p99} | ${r.non2xx} | ${r.errors} |`);
   return ['| scenario | req/s | p50 ms | p99 ms | non-2xx | errors |', '|---|---|---|---|---|---|', ...rows].join('\n');
@@ -135,9 +141,13 @@ async function main() {
     const tenant = { 'x-keyplane-environment': 'live', 'x-keyplane-account-id': 'acc_root', 'x-keyplane-key-id': 'key_bench' };
     const a = await runLoad({ name: '(a) demo-api direct', url: `http://127.0.0.1:${ports.demo}/v1/flows`, headers: tenant, durationSeconds: seconds, connections });
     const services = [...bench.processes.map((service) => ({ name: service.spec.name, pid: service.child.pid ?? 0 })), { name: 'load generator', pid: process.pid }];
-    const cpuBefore = sampleCpu(services);
-    const b = await runLoad({ name: '(b) gateway, 100 keys', url: gatewayUrl, keys, durationSeconds: seconds, connections });
-    const cpuOfB = cpuPerRequest(cpuBefore, sampleCpu(services), b.requestsPerSecond * seconds);
+    /** Runs one load and measures what every process spent on it, per request. */
+    const measured = async (options: LoadOptions) => {
+      const before = sampleUsage(services);
+      const result = await runLoad(options);
+      return { result, usage: usagePerRequest(before, sampleUsage(services), result.requestsPerSecond * options.durationSeconds) };
+    };
+    const { result: b, usage: usageOfB } = await measured({ name: '(b) gateway, 100 keys', url: gatewayUrl, keys, durationSeconds: seconds, connections });
     // Metering runs on other nodes in production; paused here, the usage events wait on the
     // stream (it catches up afterwards) and the serving path has the 2 cores to itself.
     const metering = bench.processes.find((service) => service.spec.name === 'metering')!.child;
@@ -146,8 +156,8 @@ async function main() {
     metering.kill('SIGCONT');
     // The backlog (b′) left on the stream is drained before (c), so (c) does not pay for it.
     const backlogMs = await meteringCaughtUp();
-    const c = await runLoad({ name: '(c) gateway, one hot key', url: gatewayUrl, keys: [keys[0]], durationSeconds: seconds, connections });
-    const d = await runLoad({ name: '(d) ceiling: HTTP + one NATS request', url: `http://127.0.0.1:${ports.ceiling}/`, durationSeconds: seconds, connections });
+    const { result: c, usage: usageOfC } = await measured({ name: '(c) gateway, one hot key', url: gatewayUrl, keys: [keys[0]], durationSeconds: seconds, connections });
+    const { result: d, usage: usageOfD } = await measured({ name: '(d) ceiling: HTTP + one NATS request', url: `http://127.0.0.1:${ports.ceiling}/`, durationSeconds: seconds, connections });
     const dTuned = await runLoad({ name: '(d′) as (d), NATS client tuned as the stack', url: `http://127.0.0.1:${ports.tunedCeiling}/`, durationSeconds: seconds, connections });
     const paired = await pairedRatios(
       rounds,
@@ -180,10 +190,9 @@ async function main() {
       `- (b)/(a) = ${ratio(b, a)}, (b)/(d) = ${ratio(b, d)}, (b′)/(d) = ${ratio(bServing, d)}, (c)/(d) = ${ratio(c, d)}; against (d′): (b) ${ratio(b, dTuned)}, (c) ${ratio(c, dTuned)}`,
       `- side by side, ${rounds} rounds of ${roundSeconds} s alternating (b), (c), (d): (b)/(d) ${pairedList(paired, '(b)')}; (c)/(d) ${pairedList(paired, '(c)')}`,
       `- p99 of (b) at an even 2,000 req/s: ${e.p99} ms (the ceiling's at the same rate: ${eCeiling.p99} ms); at an even 500 req/s: ${f.p99} ms`,
-      `- CPU per request in (b), µs: ${Object.entries(cpuOfB)
-        .filter(([, us]) => us > 0)
-        .map(([name, us]) => `${name} ${us}`)
-        .join(', ')} (total ${Object.values(cpuOfB).reduce((sum, us) => sum + us, 0)}; 2 cores give 2,000,000 µs/s)`,
+      `- per request in (b), CPU µs / write / read system calls: ${usageList(usageOfB)}`,
+      `- per request in (c), the same: ${usageList(usageOfC)}`,
+      `- per request in (d), the same: ${usageList(usageOfD)}`,
       `- auth.decide handler time from its histogram (bucket upper bounds): during (e) p50 ${ms(quantile(handlerInE, 0.5))}, p99 ${ms(quantile(handlerInE, 0.99))}; during (f) p50 ${ms(quantile(handlerInF, 0.5))}, p99 ${ms(quantile(handlerInF, 0.99))}`,
       `- metering ingest: ${ingest.total} usage events published in ${ingest.publishSeconds.toFixed(1)} s by one publisher, all folded into windows at ${ingest.ingestPerSecond} events/s end to end (bounded by that publisher)`,
       `- metering lag after the steady 2,000 req/s run: every decision visible in metering ${lagMs} ms after the load stopped; the backlog of (b′) took ${backlogMs} ms to drain`,
