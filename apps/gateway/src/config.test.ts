@@ -15,6 +15,7 @@ describe('loadGatewayConfig', () => {
       authTimeoutMs: 1000,
       keysTimeoutMs: 5000,
       meteringTimeoutMs: 2000,
+      trustedProxies: [],
       logLevel: 'info',
     });
     expect(existsSync(config.routesFile)).toBe(true);
@@ -26,5 +27,6 @@ describe('loadGatewayConfig', () => {
     expect(() => loadGatewayConfig({ METERING_TIMEOUT_MS: '-1' })).toThrow('METERING_TIMEOUT_MS must be an integer between 1');
     expect(() => loadGatewayConfig({ KEY_PREFIX: 'TV' })).toThrow('KEY_PREFIX must be 1-16 lowercase letters or digits');
     expect(() => loadGatewayConfig({ UPSTREAM_URL: 'ftp://x' })).toThrow('UPSTREAM_URL must be an http(s) URL');
+    expect(() => loadGatewayConfig({ TRUSTED_PROXIES: '10.0.0.0/8,*' })).toThrow('TRUSTED_PROXIES must list addresses');
   });
 });

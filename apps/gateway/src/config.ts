@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { isValidPrefix } from '@keyplane/key-format';
 import { EnvReader, readCommonConfig, type CommonConfig } from '@keyplane/runtime';
 import { assetPath } from './assets/asset-path.js';
+import { parseTrustedProxies } from './client-address/trusted-proxies.js';
 
 export interface GatewayConfig extends CommonConfig {
   /** Internal port for /metrics (and probes); never the public one. */
@@ -14,6 +15,8 @@ export interface GatewayConfig extends CommonConfig {
   meteringTimeoutMs: number;
   upstreamTimeoutMs: number;
   routesFile: string;
+  /** Peers whose `X-Forwarded-For` names the client; none by default. */
+  trustedProxies: string[];
   logLevel: string;
 }
 
@@ -34,6 +37,7 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv): GatewayConfig {
     meteringTimeoutMs: read.int('METERING_TIMEOUT_MS', 2000, { min: 1, max: 60_000 }),
     upstreamTimeoutMs: read.int('UPSTREAM_TIMEOUT_MS', 30_000, { min: 1, max: 600_000 }),
     routesFile: read.string('ROUTES_FILE', fileURLToPath(assetPath('config/routes.json'))),
+    trustedProxies: parseTrustedProxies(env.TRUSTED_PROXIES),
     logLevel: read.string('LOG_LEVEL', 'info'),
   };
 }

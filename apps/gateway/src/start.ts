@@ -23,7 +23,7 @@ export async function startGatewayService(config: GatewayConfig, options: Gatewa
   const readiness = new Readiness();
   const registry = createMetricsRegistry('gateway');
   const module = GatewayModule.forRoot({ config, routes, logger, readiness, registry });
-  const service = await bootstrapService({ module, config, logger, bodyLimitBytes: BODY_LIMIT_BYTES });
+  const service = await bootstrapService({ module, config, logger, bodyLimitBytes: BODY_LIMIT_BYTES, trustedProxies: config.trustedProxies });
   const metrics = await startMetricsServer(registry, readiness, config.metricsPort, config.httpHost).catch(async (error: unknown) => {
     await service.close();
     throw error;

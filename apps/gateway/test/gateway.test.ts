@@ -130,6 +130,37 @@ describe('gateway without an auth service', () => {
     expect(JSON.stringify(decideCalls)).not.toContain(key);
   });
 
+  describe('the client address auth is told', () => {
+    const forwarded = { 'x-forwarded-for': '198.51.100.9, 203.0.113.7' };
+    const clientIpAskedBy = async (base: string) => {
+      decideCalls.length = 0;
+      await fetch(`${base}/v1/flows`, { headers: { authorization: `Bearer ${validKey()}`, ...forwarded } });
+      return (decideCalls as { data: { clientIp: string } }[]).map((call) => call.data.clientIp);
+    };
+
+    it('is the TCP peer by default: a client cannot pick its own with X-Forwarded-For', async () => {
+      expect(await clientIpAskedBy(gateway.url)).toEqual(['127.0.0.1']);
+    });
+
+    it('comes from X-Forwarded-For when the peer is a trusted proxy: the nearest address no trusted proxy added', async () => {
+      const behindProxy = await startGatewayService(env({ TRUSTED_PROXIES: 'loopback' }), { logDestination: new CapturedLogs() });
+      try {
+        expect(await clientIpAskedBy(behindProxy.url)).toEqual(['203.0.113.7']);
+      } finally {
+        await behindProxy.close();
+      }
+    });
+
+    it('ignores X-Forwarded-For from a peer outside the trusted list', async () => {
+      const otherProxy = await startGatewayService(env({ TRUSTED_PROXIES: '10.0.0.0/8' }), { logDestination: new CapturedLogs() });
+      try {
+        expect(await clientIpAskedBy(otherProxy.url)).toEqual(['127.0.0.1']);
+      } finally {
+        await otherProxy.close();
+      }
+    });
+  });
+
   it('fails closed when auth answers with something that is not a decision', async () => {
     const liar = await connectNats({ url: TEST_NATS_URL, name: 'liar' });
     const { ns: other } = freshNamespace();

@@ -24,6 +24,8 @@ export interface BootstrapOptions {
   /** The service's own NATS connection, for handlers to share (see PrefixedNatsServer). */
   nats?: NatsConnection;
   bodyLimitBytes?: number;
+  /** Peers whose `X-Forwarded-For` sets `request.ip` (Fastify's trustProxy); none when empty or omitted. */
+  trustedProxies?: string[];
 }
 
 /**
@@ -31,10 +33,10 @@ export interface BootstrapOptions {
  * API), plus the NATS microservice under the configured prefix. Tests boot services through
  * this same function.
  */
-export async function bootstrapService({ module, config, logger, queue, nats, bodyLimitBytes }: BootstrapOptions): Promise<ServiceHandle> {
+export async function bootstrapService({ module, config, logger, queue, nats, bodyLimitBytes, trustedProxies = [] }: BootstrapOptions): Promise<ServiceHandle> {
   const app = await NestFactory.create<NestFastifyApplication>(
     module as never,
-    new FastifyAdapter({ bodyLimit: bodyLimitBytes ?? 1024 * 1024 }),
+    new FastifyAdapter({ bodyLimit: bodyLimitBytes ?? 1024 * 1024, ...(trustedProxies.length > 0 && { trustProxy: trustedProxies }) }),
     { logger: new PinoNestLogger(logger), abortOnError: false },
   );
   if (queue) {
