@@ -40,6 +40,7 @@ describe('headers at the edge', () => {
         'x-keyplane-key-id': 'key_01J00000000000000000000000',
         'x-keyplane-permissions': '*',
         'x-custom': 'kept',
+        'x-forwarded-for': '198.51.100.9',
       },
     });
     expect(answer.status).toBe(200);
@@ -49,6 +50,8 @@ describe('headers at the edge', () => {
     expect(seen.body).toBe('{"name":"r"}');
     expect(seen.headers.authorization).toBeUndefined();
     expect(seen.headers['x-custom']).toBe('kept');
+    // The client's own chain is kept for the upstream to judge; the gateway adds its peer.
+    expect(seen.headers['x-forwarded-for']).toBe('198.51.100.9, 127.0.0.1');
     expect(Object.entries(seen.headers).filter(([name]) => name.startsWith('x-keyplane-'))).toEqual(
       expect.arrayContaining([
         ['x-keyplane-key-id', keyId],

@@ -17,6 +17,7 @@ describe('upstreamHeaders', () => {
       },
       key,
       'req_1',
+      '10.1.2.3',
     );
     expect(headers).toEqual({
       accept: 'application/json',
@@ -25,7 +26,14 @@ describe('upstreamHeaders', () => {
       'x-keyplane-account-id': 'acc_1',
       'x-keyplane-environment': 'test',
       'x-request-id': 'req_1',
+      'x-forwarded-for': '10.1.2.3',
     });
+  });
+
+  it('adds its peer to the X-Forwarded-For chain the request came with', () => {
+    expect(upstreamHeaders({ 'x-forwarded-for': '198.51.100.9, 203.0.113.7' }, key, 'req_1', '10.1.2.3')['x-forwarded-for']).toBe(
+      '198.51.100.9, 203.0.113.7, 10.1.2.3',
+    );
   });
 });
 

@@ -4,8 +4,10 @@ import type { DecidedKey } from '@keyplane/contracts';
 /**
  * The request headers the upstream sees: never the credential, never a client's claim to be
  * some key or account (any `X-Keyplane-*` it sent), only what auth's decision established.
+ * `X-Forwarded-For` gains the gateway's TCP peer, as any reverse proxy adds it: the upstream
+ * can trust the entries its own proxies added, counted from the right, and nothing before.
  */
-export function upstreamHeaders(headers: IncomingHttpHeaders, key: DecidedKey, requestId: string): IncomingHttpHeaders {
+export function upstreamHeaders(headers: IncomingHttpHeaders, key: DecidedKey, requestId: string, peer: string | undefined): IncomingHttpHeaders {
   for (const name of Object.keys(headers)) {
     if (name === 'authorization' || name === 'proxy-authorization' || name.startsWith('x-keyplane-')) delete headers[name];
   }
@@ -13,6 +15,10 @@ export function upstreamHeaders(headers: IncomingHttpHeaders, key: DecidedKey, r
   headers['x-keyplane-account-id'] = key.accountId;
   headers['x-keyplane-environment'] = key.environment;
   headers['x-request-id'] = requestId;
+  if (peer !== undefined) {
+    const forwarded = headers['x-forwarded-for'];
+    headers['x-forwarded-for'] = forwarded ? `${forwarded}, ${peer}` : peer;
+  }
   return headers;
 }
 

@@ -27,7 +27,7 @@ export function proxyToUpstream({ metrics, logger, timeoutMs }: ProxyDeps) {
     retryDelay: () => null,
     rewriteRequestHeaders(request, headers) {
       const { key, requestId } = request.gateway!;
-      return upstreamHeaders(headers, key!, requestId);
+      return upstreamHeaders(headers, key!, requestId, request.raw.socket.remoteAddress);
     },
     rewriteHeaders: clientHeaders,
     onError(reply, { error }) {
