@@ -15,7 +15,7 @@ describe('loadMeteringConfig', () => {
       alertWebhookSecret: undefined,
       webhookDelivery: { maxAttempts: 8, backoffMs: 1000, timeoutMs: 5000 },
       alertDispatchIntervalMs: 1000,
-      ingest: { batchSize: 500, lingerMs: 20, ackWaitMs: 30_000, maxAckPending: 5000, retryDelayMs: 1000 },
+      ingest: { batchSize: 500, lingerMs: 100, ackWaitMs: 30_000, maxAckPending: 5000, retryDelayMs: 1000 },
       thresholds: DEFAULT_THRESHOLDS,
     });
     expect(DEFAULT_THRESHOLDS).toEqual({

@@ -45,7 +45,7 @@ export function loadMeteringConfig(source: NodeJS.ProcessEnv = process.env): Met
     alertDispatchIntervalMs: env.int('ALERT_DISPATCH_INTERVAL_MS', 1000, { min: 10, max: 600_000 }),
     ingest: {
       batchSize: env.int('INGEST_BATCH_SIZE', 500, { min: 1, max: 2000 }),
-      lingerMs: env.int('INGEST_LINGER_MS', 20, { min: 0, max: 1000 }),
+      lingerMs: env.int('INGEST_LINGER_MS', 100, { min: 0, max: 1000 }),
       ackWaitMs: env.int('INGEST_ACK_WAIT_MS', 30_000, { min: 1000, max: 3_600_000 }),
       maxAckPending: env.int('INGEST_MAX_ACK_PENDING', 5000, { min: 1, max: 1_000_000 }),
       retryDelayMs: env.int('INGEST_RETRY_DELAY_MS', 1000, { min: 1, max: 60_000 }),
