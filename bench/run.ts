@@ -7,7 +7,7 @@ import type { UsageRecorded } from '@keyplane/contracts';
 import { createKysely } from '@keyplane/database';
 import { generateKey } from '@keyplane/key-format';
 import { sampleUsage, usagePerRequest, type UsagePerRequest } from './cpu.js';
-import { bucketsBetween, histogramBuckets, quantile } from './histogram.js';
+import { bucketsBetween, counterTotal, histogramBuckets, quantile } from './metrics-text.js';
 import { runLoad, type LoadOptions, type LoadResult } from './load.js';
 import { IsolatedRun, natsUrl, runScript } from './isolated-run.js';
 import { runPacedLoad } from './paced-load.js';
@@ -141,13 +141,18 @@ async function main() {
     const tenant = { 'x-keyplane-environment': 'live', 'x-keyplane-account-id': 'acc_root', 'x-keyplane-key-id': 'key_bench' };
     const a = await runLoad({ name: '(a) demo-api direct', url: `http://127.0.0.1:${ports.demo}/v1/flows`, headers: tenant, durationSeconds: seconds, connections });
     const services = [...bench.processes.map((service) => ({ name: service.spec.name, pid: service.child.pid ?? 0 })), { name: 'load generator', pid: process.pid }];
-    /** Runs one load and measures what every process spent on it, per request. */
+    const authMetrics = async () => (await fetch(`http://127.0.0.1:${ports.auth}/metrics`)).text();
+    /** Runs one load and measures what every process spent on it, and auth's round trips to the quota store, per request. */
     const measured = async (options: LoadOptions) => {
       const before = sampleUsage(services);
+      const callsBefore = counterTotal(await authMetrics(), 'auth_quota_store_calls_total');
       const result = await runLoad(options);
-      return { result, usage: usagePerRequest(before, sampleUsage(services), result.requestsPerSecond * options.durationSeconds) };
+      const requests = result.requestsPerSecond * options.durationSeconds;
+      const usage = usagePerRequest(before, sampleUsage(services), requests);
+      const quotaCalls = (counterTotal(await authMetrics(), 'auth_quota_store_calls_total') - callsBefore) / Math.max(1, requests);
+      return { result, usage, quotaCalls };
     };
-    const { result: b, usage: usageOfB } = await measured({ name: '(b) gateway, 100 keys', url: gatewayUrl, keys, durationSeconds: seconds, connections });
+    const { result: b, usage: usageOfB, quotaCalls: quotaCallsOfB } = await measured({ name: '(b) gateway, 100 keys', url: gatewayUrl, keys, durationSeconds: seconds, connections });
     // Metering runs on other nodes in production; paused here, the usage events wait on the
     // stream (it catches up afterwards) and the serving path has the 2 cores to itself.
     const metering = bench.processes.find((service) => service.spec.name === 'metering')!.child;
@@ -156,7 +161,7 @@ async function main() {
     metering.kill('SIGCONT');
     // The backlog (b′) left on the stream is drained before (c), so (c) does not pay for it.
     const backlogMs = await meteringCaughtUp();
-    const { result: c, usage: usageOfC } = await measured({ name: '(c) gateway, one hot key', url: gatewayUrl, keys: [keys[0]], durationSeconds: seconds, connections });
+    const { result: c, usage: usageOfC, quotaCalls: quotaCallsOfC } = await measured({ name: '(c) gateway, one hot key', url: gatewayUrl, keys: [keys[0]], durationSeconds: seconds, connections });
     const { result: d, usage: usageOfD } = await measured({ name: '(d) ceiling: HTTP + one NATS request', url: `http://127.0.0.1:${ports.ceiling}/`, durationSeconds: seconds, connections });
     const dTuned = await runLoad({ name: '(d′) as (d), NATS client tuned as the stack', url: `http://127.0.0.1:${ports.tunedCeiling}/`, durationSeconds: seconds, connections });
     const paired = await pairedRatios(
@@ -167,8 +172,7 @@ async function main() {
         { name: '(c)', url: gatewayUrl, keys: [keys[0]], durationSeconds: roundSeconds, connections },
       ],
     );
-    const handlerBuckets = async () =>
-      histogramBuckets(await (await fetch(`http://127.0.0.1:${ports.auth}/metrics`)).text(), 'auth_decide_duration_seconds');
+    const handlerBuckets = async () => histogramBuckets(await authMetrics(), 'auth_decide_duration_seconds');
     const handlerBefore = await handlerBuckets();
     const e = await runPacedLoad({ name: '(e) gateway, 100 keys, an even 2,000 req/s', url: gatewayUrl, keys, durationSeconds: seconds, rate: 2000 });
 
@@ -193,6 +197,7 @@ async function main() {
       `- per request in (b), CPU µs / write / read system calls: ${usageList(usageOfB)}`,
       `- per request in (c), the same: ${usageList(usageOfC)}`,
       `- per request in (d), the same: ${usageList(usageOfD)}`,
+      `- auth's round trips to the quota store (\`auth_quota_store_calls_total\`) per 1,000 requests: ${(quotaCallsOfB * 1000).toFixed(1)} in (b), ${(quotaCallsOfC * 1000).toFixed(1)} in (c)`,
       `- auth.decide handler time from its histogram (bucket upper bounds): during (e) p50 ${ms(quantile(handlerInE, 0.5))}, p99 ${ms(quantile(handlerInE, 0.99))}; during (f) p50 ${ms(quantile(handlerInF, 0.5))}, p99 ${ms(quantile(handlerInF, 0.99))}`,
       `- metering ingest: ${ingest.total} usage events published in ${ingest.publishSeconds.toFixed(1)} s by one publisher, all folded into windows at ${ingest.ingestPerSecond} events/s end to end (bounded by that publisher)`,
       `- metering lag after the steady 2,000 req/s run: every decision visible in metering ${lagMs} ms after the load stopped; the backlog of (b′) took ${backlogMs} ms to drain`,

@@ -212,6 +212,31 @@ describe('BatchingQuota', () => {
       expect(shape(counter.calls[callsThen].items)).toEqual(['key_hot×1']);
     });
 
+    it('gathers refills ahead of need into one store call, and sends them at once with a request that has to wait', async () => {
+      const counter = fakeCounter(1000);
+      const quota = new BatchingQuota(instant(counter), { lease: { max: 4, warmup: 0, refillGatherMs: 30 } });
+      const request = async (keyId: string, at: number) => {
+        await quota.consume(keyId, limits1000, at);
+        await tick();
+      };
+      // Per key: counted alone, then with a lease of one; then each spends its unit, and a refill is due.
+      const keys = ['key_a', 'key_b', 'key_c'];
+      for (const keyId of keys) for (let i = 0; i < 2; i++) await request(keyId, now + i);
+      for (const keyId of keys) await request(keyId, now + 2);
+      const calls = () => counter.calls.map((c) => shape(c.items));
+      expect(calls()).toHaveLength(6);
+
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(calls().slice(6)).toEqual([['key_a×0+2', 'key_b×0+2', 'key_c×0+2']]);
+
+      for (const keyId of ['key_a', 'key_b']) for (let i = 0; i < 2; i++) await request(keyId, now + 10 + i);
+      expect(calls()).toHaveLength(7);
+      // key_z has no lease: its request goes now, and takes the gathered refills along.
+      await request('key_z', now + 20);
+      expect(calls()[7]).toEqual(['key_a×0+4', 'key_b×0+4', 'key_z×1']);
+      await expect(quota.idle()).resolves.toBeUndefined();
+    });
+
     it('does not forget a key whose next lease is still to be asked for', async () => {
       const counter = fakeCounter(1000);
       const quota = new BatchingQuota(counter.consume, { lease: { max: 4, warmup: 0 } });

@@ -18,6 +18,12 @@ export interface LeasePolicy {
   max: number;
   /** Requests a key must make on this replica, in its current windows, before it leases. */
   warmup: number;
+  /**
+   * How long a refill ahead of need waits for others to share its store call (0: none). A
+   * request that has to wait for the store never waits for this: it sends the call at once,
+   * and the refills gathered so far go with it.
+   */
+  refillGatherMs?: number;
 }
 
 export interface BatchingQuotaOptions {
@@ -72,6 +78,7 @@ export class BatchingQuota {
   private readonly maxInFlight: number;
   private readonly maxItems: number;
   private readonly leasePolicy: LeasePolicy;
+  private gathering: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly consumeBatch: ConsumeBatch,
@@ -152,14 +159,30 @@ export class BatchingQuota {
   private pump(): void {
     while (this.due.size > 0 && this.inFlight < this.maxInFlight) {
       const batch = this.takeBatch();
-      if (batch.length === 0) return;
+      if (batch.length === 0) break;
       this.inFlight++;
       void this.count(batch).finally(() => {
         this.inFlight--;
-        this.pump();
-        if (this.inFlight === 0 && this.due.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+        if (this.someoneWaits()) this.pump();
+        else this.pumpAfterGathering();
       });
     }
+    if (this.inFlight === 0 && this.due.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+
+  private someoneWaits(): boolean {
+    for (const slot of this.due) if (slot.waiting.length > 0) return true;
+    return false;
+  }
+
+  /** Sends the refills due so far once `refillGatherMs` has passed, unless a call takes them first. */
+  private pumpAfterGathering(): void {
+    const gatherMs = this.leasePolicy.refillGatherMs ?? 0;
+    if (gatherMs === 0) return this.pump();
+    this.gathering ??= setTimeout(() => {
+      this.gathering = undefined;
+      this.pump();
+    }, gatherMs);
   }
 
   /** Due slots, except those with a call already in flight: they wait for its lease first. */
@@ -221,7 +244,7 @@ export class BatchingQuota {
   private refillAhead(slot: Slot): void {
     if (slot.leaseSize === 0 || slot.counting || this.due.has(slot) || unitsLeft(slot) > slot.leaseSize / 2) return;
     this.due.add(slot);
-    this.pump();
+    this.pumpAfterGathering();
   }
 }
 

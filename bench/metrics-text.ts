@@ -1,4 +1,6 @@
-/** Cumulative bucket counts of a Prometheus histogram, read from the /metrics text. */
+// Reading what the benchmark needs from a service's Prometheus /metrics text.
+
+/** Cumulative bucket counts of a Prometheus histogram. */
 export type Buckets = { le: number; count: number }[];
 
 export function histogramBuckets(metricsText: string, metric: string): Buckets {
@@ -17,4 +19,9 @@ export function quantile(buckets: Buckets, q: number): number | null {
   const total = buckets.at(-1)?.count ?? 0;
   if (total === 0) return null;
   return buckets.find((bucket) => bucket.count >= total * q)?.le ?? null;
+}
+
+/** The sum of every series of a counter (all label values). */
+export function counterTotal(metricsText: string, metric: string): number {
+  return [...metricsText.matchAll(new RegExp(`^${metric}(?:\\{[^}]*\\})? (\\d+(?:\\.\\d+)?(?:e[+-]?\\d+)?)$`, 'gm'))].reduce((sum, m) => sum + Number(m[1]), 0);
 }
