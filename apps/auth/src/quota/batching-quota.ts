@@ -163,7 +163,7 @@ export class BatchingQuota {
       this.inFlight++;
       void this.count(batch).finally(() => {
         this.inFlight--;
-        if (this.someoneWaits()) this.pump();
+        if (this.due.size === 0 || this.someoneWaits()) this.pump();
         else this.pumpAfterGathering();
       });
     }
