@@ -21,19 +21,32 @@ const TICK_MS = 10; // USER_HZ is 100 on Linux
 const NONE: Usage = { cpuMs: 0, reads: 0, writes: 0 };
 
 function processUsage(pid: number): Usage {
+  return { cpuMs: processCpuMs(pid), ...processSyscalls(pid) };
+}
+
+function processCpuMs(pid: number): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command name, which is in parentheses and may hold spaces.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+  } catch {
+    return 0;
+  }
+}
+
+/** Read separately: /proc/<pid>/io of another user's process (postgres) needs root, its stat does not. */
+function processSyscalls(pid: number): Pick<Usage, 'reads' | 'writes'> {
+  try {
     const io = new Map(
       readFileSync(`/proc/${pid}/io`, 'utf8')
         .trim()
         .split('\n')
         .map((line) => line.split(': ') as [string, string]),
     );
-    return { cpuMs: (Number(fields[11]) + Number(fields[12])) * TICK_MS, reads: Number(io.get('syscr')), writes: Number(io.get('syscw')) };
+    return { reads: Number(io.get('syscr')), writes: Number(io.get('syscw')) };
   } catch {
-    return NONE;
+    return { reads: 0, writes: 0 };
   }
 }
 
