@@ -29,7 +29,10 @@ function processCpuMs(pid: number): number {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command name, which is in parentheses and may hold spaces.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+    // utime + stime, plus cutime + cstime: what its reaped children used. A Postgres backend
+    // whose pool connection closed between two samples is gone from /proc; only the
+    // postmaster's cutime still holds its CPU, which would otherwise drop out of the delta.
+    return (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) * TICK_MS;
   } catch {
     return 0;
   }
@@ -66,7 +69,10 @@ function pidsNamed(command: string): number[] {
 const sum = (usages: Usage[]): Usage =>
   usages.reduce((total, usage) => ({ cpuMs: total.cpuMs + usage.cpuMs, reads: total.reads + usage.reads, writes: total.writes + usage.writes }), NONE);
 
-/** Our services by pid, plus every nats-server and postgres process on the machine. */
+/**
+ * Our services by pid, plus every nats-server and postgres process on the machine. System calls
+ * of a process that exited between samples are not counted (/proc keeps no children's io).
+ */
 export function sampleUsage(services: { name: string; pid: number }[]): UsageSample {
   const sample: UsageSample = new Map(services.map(({ name, pid }) => [name, processUsage(pid)]));
   for (const command of ['nats-server', 'postgres']) sample.set(command, sum(pidsNamed(command).map(processUsage)));

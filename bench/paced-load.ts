@@ -8,6 +8,8 @@ export interface PacedLoadOptions {
   durationSeconds: number;
   /** Sent in turn as bearer keys; none for the ceiling, which reads no header. */
   keys?: string[];
+  /** Sent with every request (the demo API, called directly, reads its tenant from them). */
+  headers?: Record<string, string>;
 }
 
 /**
@@ -15,7 +17,7 @@ export interface PacedLoadOptions {
  * earlier ones have been answered, and its latency counts from then. (autocannon's
  * `overallRate` sends each second's quota as fast as it can, then pauses: bursts, not a rate.)
  */
-export async function runPacedLoad({ name, url, rate, durationSeconds, keys = [] }: PacedLoadOptions): Promise<LoadResult> {
+export async function runPacedLoad({ name, url, rate, durationSeconds, keys = [], headers = {} }: PacedLoadOptions): Promise<LoadResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: 256 });
   const target = new URL(url);
   const total = rate * durationSeconds;
@@ -30,7 +32,7 @@ export async function runPacedLoad({ name, url, rate, durationSeconds, keys = []
     new Promise<void>((resolve) => {
       const due = started + (index * 1000) / rate;
       const req = request(
-        { agent, host: target.hostname, port: target.port, path: target.pathname, headers: keys.length > 0 ? { authorization: `Bearer ${keys[index % keys.length]}` } : {} },
+        { agent, host: target.hostname, port: target.port, path: target.pathname, headers: keys.length > 0 ? { ...headers, authorization: `Bearer ${keys[index % keys.length]}` } : headers },
         (res) => {
           res.resume();
           res.on('end', () => {

@@ -181,6 +181,8 @@ async function main() {
     const handlerInF = bucketsBetween(handlerBefore, await handlerBuckets()).map((bucket, i) => ({ le: bucket.le, count: bucket.count - handlerInE[i].count }));
     // The same even rate on the bare design: the tail this machine gives any NATS round trip.
     const eCeiling = await runPacedLoad({ name: '(e′) ceiling, an even 2,000 req/s', url: `http://127.0.0.1:${ports.ceiling}/`, durationSeconds: seconds, rate: 2000 });
+    // And on no design at all: the floor this machine and this load generator set for any p99.
+    const eDirect = await runPacedLoad({ name: '(e″) demo-api direct, an even 2,000 req/s', url: `http://127.0.0.1:${ports.demo}/v1/flows`, headers: tenant, durationSeconds: seconds, rate: 2000 });
     const lagMs = await meteringCaughtUp();
     const ingest = await meteringIngest(Number(process.env.BENCH_INGEST_EVENTS ?? 20000));
 
@@ -189,11 +191,11 @@ async function main() {
     const report = [
       `Run ${new Date().toISOString()}, ${seconds} s per scenario, ${connections} connections, node ${process.version}.`,
       '',
-      table([a, b, bServing, c, d, dTuned, e, f, eCeiling]),
+      table([a, b, bServing, c, d, dTuned, e, f, eCeiling, eDirect]),
       '',
       `- (b)/(a) = ${ratio(b, a)}, (b)/(d) = ${ratio(b, d)}, (b′)/(d) = ${ratio(bServing, d)}, (c)/(d) = ${ratio(c, d)}; against (d′): (b) ${ratio(b, dTuned)}, (c) ${ratio(c, dTuned)}`,
       `- side by side, ${rounds} rounds of ${roundSeconds} s alternating (b), (c), (d): (b)/(d) ${pairedList(paired, '(b)')}; (c)/(d) ${pairedList(paired, '(c)')}`,
-      `- p99 of (b) at an even 2,000 req/s: ${e.p99} ms (the ceiling's at the same rate: ${eCeiling.p99} ms); at an even 500 req/s: ${f.p99} ms`,
+      `- p99 of (b) at an even 2,000 req/s: ${e.p99} ms (at the same rate, the ceiling's: ${eCeiling.p99} ms, demo-api direct: ${eDirect.p99} ms); at an even 500 req/s: ${f.p99} ms`,
       `- per request in (b), CPU µs / write / read system calls: ${usageList(usageOfB)}`,
       `- per request in (c), the same: ${usageList(usageOfC)}`,
       `- per request in (d), the same: ${usageList(usageOfD)}`,
