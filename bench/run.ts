@@ -105,11 +105,16 @@ function pairedList(paired: PairedRatios, name: string): string {
   return `${each} (median ${paired.median[name].toFixed(2)})`;
 }
 
+const cpuTotal = (usage: Record<string, UsagePerRequest>) => Object.values(usage).reduce((sum, { cpuUs }) => sum + cpuUs, 0);
+
 function usageList(usage: Record<string, UsagePerRequest>): string {
   const each = Object.entries(usage).map(([name, { cpuUs, writes, reads }]) => `${name} ${cpuUs} / ${writes.toFixed(2)} / ${reads.toFixed(2)}`);
-  const total = Object.values(usage).reduce((sum, { cpuUs, writes }) => ({ cpuUs: sum.cpuUs + cpuUs, writes: sum.writes + writes }), { cpuUs: 0, writes: 0 });
-  return `${each.join(', ')} (total ${total.cpuUs} µs and ${total.writes.toFixed(1)} writes; 2 cores give 2,000,000 µs/s)`;
+  const writes = Object.values(usage).reduce((sum, usage) => sum + usage.writes, 0);
+  return `${each.join(', ')} (total ${cpuTotal(usage)} µs and ${writes.toFixed(1)} writes; 2 cores give 2,000,000 µs/s)`;
 }
+
+/** The ceiling's CPU per request over the stack's: the throughput ratio the two cores would give if nothing but CPU bound them. */
+const cpuRatio = (ceiling: Record<string, UsagePerRequest>, stack: Record<string, UsagePerRequest>) => (cpuTotal(ceiling) / Math.max(1, cpuTotal(stack))).toFixed(2);
 
 function table(results: LoadResult[]): string {
   const rows = results.map((r) => `| ${r.name} | ${r.requestsPerSecond} | ${r.p50} | ${r.p99} | ${r.non2xx} | ${r.errors} |`);
@@ -199,6 +204,7 @@ async function main() {
       `- per request in (b), CPU µs / write / read system calls: ${usageList(usageOfB)}`,
       `- per request in (c), the same: ${usageList(usageOfC)}`,
       `- per request in (d), the same: ${usageList(usageOfD)}`,
+      `- the same ratios in CPU per request: (d)/(b) = ${cpuRatio(usageOfD, usageOfB)}, (d)/(c) = ${cpuRatio(usageOfD, usageOfC)}`,
       `- auth's round trips to the quota store (\`auth_quota_store_calls_total\`) per 1,000 requests: ${(quotaCallsOfB * 1000).toFixed(1)} in (b), ${(quotaCallsOfC * 1000).toFixed(1)} in (c)`,
       `- auth.decide handler time from its histogram (bucket upper bounds): during (e) p50 ${ms(quantile(handlerInE, 0.5))}, p99 ${ms(quantile(handlerInE, 0.99))}; during (f) p50 ${ms(quantile(handlerInF, 0.5))}, p99 ${ms(quantile(handlerInF, 0.99))}`,
       `- metering ingest: ${ingest.total} usage events published in ${ingest.publishSeconds.toFixed(1)} s by one publisher, all folded into windows at ${ingest.ingestPerSecond} events/s end to end (bounded by that publisher)`,
