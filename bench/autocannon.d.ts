@@ -6,7 +6,15 @@ declare module 'autocannon' {
       connections?: number;
       duration?: number;
       headers?: Record<string, string>;
-      requests?: { headers?: Record<string, string> }[];
+      requests?: Request[];
+      /** Called with each connection's client as it is made. */
+      setupClient?: (client: Client) => void;
+    }
+    interface Request {
+      headers?: Record<string, string>;
+    }
+    interface Client {
+      setRequests(requests: Request[]): void;
     }
     interface Result {
       requests: { average: number };

@@ -86,7 +86,8 @@ export function usagePerRequest(before: UsageSample, after: UsageSample, request
   for (const [name, now] of after) {
     const then = before.get(name) ?? NONE;
     const cpuUs = Math.round(per((now.cpuMs - then.cpuMs) * 1000));
-    if (cpuUs > 0) result[name] = { cpuUs, writes: per(now.writes - then.writes), reads: per(now.reads - then.reads) };
+    // A group's calls can drop when one of its processes exits (its io goes with it): at least 0.
+    if (cpuUs > 0) result[name] = { cpuUs, writes: per(Math.max(0, now.writes - then.writes)), reads: per(Math.max(0, now.reads - then.reads)) };
   }
   return result;
 }

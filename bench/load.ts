@@ -21,15 +21,26 @@ export interface LoadOptions {
 }
 
 export async function runLoad({ name, url, durationSeconds, connections, keys, headers }: LoadOptions): Promise<LoadResult> {
+  // One prebuilt request per key, which every connection cycles through: a setupRequest
+  // hook would rebuild each request in JavaScript, load-generator CPU that the ceiling (d)
+  // does not spend, on the same two cores as the services.
+  const requests = keys?.map((key) => ({ headers: { ...headers, authorization: `Bearer ${key}` } }));
+  let made = 0;
   const result = await autocannon({
     url,
     connections,
     duration: durationSeconds,
     headers,
-    // One prebuilt request per key, which every connection cycles through: a setupRequest
-    // hook would rebuild each request in JavaScript, load-generator CPU that the ceiling (d)
-    // does not spend, on the same two cores as the services.
-    requests: keys?.map((key) => ({ headers: { ...headers, authorization: `Bearer ${key}` } })),
+    requests,
+    // Each connection starts at its own place in the list. Started together at the first key,
+    // the connections walked the keys in step, and each key got all of them at once: bursts of
+    // one hot key after another, where many keys means many clients each with its own pace.
+    setupClient: requests
+      ? (client) => {
+          const offset = Math.floor((made++ * requests.length) / connections) % requests.length;
+          client.setRequests([...requests.slice(offset), ...requests.slice(0, offset)].map((request) => ({ headers: request.headers })));
+        }
+      : undefined,
   });
   return {
     name,
