@@ -183,13 +183,14 @@ async function main() {
     const e = await runPacedLoad({ name: '(e) gateway, 100 keys, an even 2,000 req/s', url: gatewayUrl, keys, durationSeconds: seconds, rate: 2000 });
 
     const handlerInE = bucketsBetween(handlerBefore, await handlerBuckets());
+    // Right after (e): later scenarios would give metering time to catch up unseen.
+    const lagMs = await meteringCaughtUp();
     const f = await runPacedLoad({ name: '(f) gateway, 100 keys, an even 500 req/s', url: gatewayUrl, keys, durationSeconds: seconds, rate: 500 });
     const handlerInF = bucketsBetween(handlerBefore, await handlerBuckets()).map((bucket, i) => ({ le: bucket.le, count: bucket.count - handlerInE[i].count }));
     // The same even rate on the bare design: the tail this machine gives any NATS round trip.
     const eCeiling = await runPacedLoad({ name: '(e′) ceiling, an even 2,000 req/s', url: `http://127.0.0.1:${ports.ceiling}/`, durationSeconds: seconds, rate: 2000 });
     // And on no design at all: the floor this machine and this load generator set for any p99.
     const eDirect = await runPacedLoad({ name: '(e″) demo-api direct, an even 2,000 req/s', url: `http://127.0.0.1:${ports.demo}/v1/flows`, headers: tenant, durationSeconds: seconds, rate: 2000 });
-    const lagMs = await meteringCaughtUp();
     const ingest = await meteringIngest(Number(process.env.BENCH_INGEST_EVENTS ?? 20000));
 
     const ratio = (x: LoadResult, y: LoadResult) => (x.requestsPerSecond / y.requestsPerSecond).toFixed(2);

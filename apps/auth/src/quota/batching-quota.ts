@@ -74,7 +74,7 @@ export class BatchingQuota {
   private readonly slots = new Map<string, Slot>();
   private readonly due = new Set<Slot>();
   private inFlight = 0;
-  private idleWaiters: (() => void)[] = [];
+  private readonly idleWaiters: (() => void)[] = [];
   private readonly maxInFlight: number;
   private readonly maxItems: number;
   private readonly leasePolicy: LeasePolicy;
