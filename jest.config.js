@@ -7,4 +7,6 @@ const projects = ['apps', 'libs'].flatMap((dir) =>
     .map((name) => `<rootDir>/${dir}/${name}/jest.config.js`),
 ).concat('<rootDir>/infra/jest.config.js');
 
-export default { projects, maxWorkers: 2 };
+// testTimeout is read from this top-level config only: Jest ignores it in a project's config.
+// Tests start real services, and on a slow day one can take several times its usual 1–3 s.
+export default { projects, maxWorkers: 2, testTimeout: 30000 };

@@ -30,6 +30,5 @@ export function projectConfig(name, dir) {
       '^@keyplane/([a-z-]+)$': `${root}/libs/$1/src/index.ts`,
       '^(\\.{1,2}/.*)\\.js$': '$1',
     },
-    testTimeout: 30000,
   };
 }
