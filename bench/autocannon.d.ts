@@ -5,6 +5,7 @@ declare module 'autocannon' {
       url: string;
       connections?: number;
       duration?: number;
+      amount?: number;
       headers?: Record<string, string>;
       requests?: Request[];
       /** Called with each connection's client as it is made. */

@@ -13,6 +13,8 @@ export interface LoadOptions {
   name: string;
   url: string;
   durationSeconds: number;
+  /** Stop after this many requests, however long they take, instead of after `durationSeconds`. */
+  amount?: number;
   connections: number;
   /** Authorization headers to rotate through, one per request; none for unauthenticated targets. */
   keys?: string[];
@@ -20,7 +22,7 @@ export interface LoadOptions {
   headers?: Record<string, string>;
 }
 
-export async function runLoad({ name, url, durationSeconds, connections, keys, headers }: LoadOptions): Promise<LoadResult> {
+export async function runLoad({ name, url, durationSeconds, amount, connections, keys, headers }: LoadOptions): Promise<LoadResult> {
   // One prebuilt request per key, which every connection cycles through: a setupRequest
   // hook would rebuild each request in JavaScript, load-generator CPU that the ceiling (d)
   // does not spend, on the same two cores as the services.
@@ -30,6 +32,7 @@ export async function runLoad({ name, url, durationSeconds, connections, keys, h
     url,
     connections,
     duration: durationSeconds,
+    amount,
     headers,
     requests,
     // Each connection starts at its own place in the list. Started together at the first key,
