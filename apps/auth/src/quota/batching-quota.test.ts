@@ -237,6 +237,26 @@ describe('BatchingQuota', () => {
       await expect(quota.idle()).resolves.toBeUndefined();
     });
 
+    it('sends the refill of a key at the largest lease at once: half of it may not last the gathering', async () => {
+      const counter = fakeCounter(1000);
+      const quota = new BatchingQuota(instant(counter), { lease: { max: 2, warmup: 0, refillGatherMs: 200 } });
+      const request = async (at: number) => {
+        await quota.consume('key_a', limits1000, at);
+        await tick();
+      };
+      const calls = () => counter.calls.map((c) => shape(c.items));
+      // Counted alone, then with a lease of one; spending it asks for a refill, which gathers.
+      for (let i = 0; i < 3; i++) await request(now + i);
+      expect(calls()).toEqual([['key_a×1'], ['key_a×1+1']]);
+      // The next request cannot wait for the gathering: it takes the refill along, now at the largest lease.
+      await request(now + 3);
+      expect(calls()).toEqual([['key_a×1'], ['key_a×1+1'], ['key_a×1+2']]);
+      // Half of it spent: the refill goes at once.
+      await request(now + 4);
+      expect(calls()).toEqual([['key_a×1'], ['key_a×1+1'], ['key_a×1+2'], ['key_a×0+2']]);
+      await expect(quota.idle()).resolves.toBeUndefined();
+    });
+
     it('does not forget a key whose next lease is still to be asked for', async () => {
       const counter = fakeCounter(1000);
       const quota = new BatchingQuota(counter.consume, { lease: { max: 4, warmup: 0 } });

@@ -21,7 +21,9 @@ export interface LeasePolicy {
   /**
    * How long a refill ahead of need waits for others to share its store call (0: none). A
    * request that has to wait for the store never waits for this: it sends the call at once,
-   * and the refills gathered so far go with it.
+   * and the refills gathered so far go with it. Nor does the refill of a key at the largest
+   * lease: below it, leases double until refills come HOT_REFILL_MS apart, so half a lease
+   * outlasts a shorter gathering; at it, half a lease can run out first.
    */
   refillGatherMs?: number;
 }
@@ -163,16 +165,21 @@ export class BatchingQuota {
       this.inFlight++;
       void this.count(batch).finally(() => {
         this.inFlight--;
-        if (this.due.size === 0 || this.someoneWaits()) this.pump();
+        if (this.due.size === 0 || this.someoneUrgent()) this.pump();
         else this.pumpAfterGathering();
       });
     }
     if (this.inFlight === 0 && this.due.size === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
-  private someoneWaits(): boolean {
-    for (const slot of this.due) if (slot.waiting.length > 0) return true;
+  private someoneUrgent(): boolean {
+    for (const slot of this.due) if (this.isUrgent(slot)) return true;
     return false;
+  }
+
+  /** A request waits on it, or its refill cannot wait for others (see `refillGatherMs`). */
+  private isUrgent(slot: Slot): boolean {
+    return slot.waiting.length > 0 || slot.leaseSize >= this.leasePolicy.max;
   }
 
   /** Sends the refills due so far once `refillGatherMs` has passed, unless a call takes them first. */
@@ -244,7 +251,8 @@ export class BatchingQuota {
   private refillAhead(slot: Slot): void {
     if (slot.leaseSize === 0 || slot.counting || this.due.has(slot) || unitsLeft(slot) > slot.leaseSize / 2) return;
     this.due.add(slot);
-    this.pumpAfterGathering();
+    if (this.isUrgent(slot)) this.pump();
+    else this.pumpAfterGathering();
   }
 }
 
