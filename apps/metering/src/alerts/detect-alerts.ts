@@ -155,15 +155,23 @@ async function hoursOfKeys(trx: Kysely<Database>, events: readonly UsageRecorded
     .where('window_start', '>=', new Date(Math.min(...hoursTouched) - BASELINE_HOURS * HOUR_MS))
     .where('window_start', '<=', new Date(Math.max(...hoursTouched)))
     .execute();
-  const requests = new Map(rows.map((row) => [`${row.key_id}|${row.window_start.getTime()}`, row.requests]));
-  return [...touched.values()].map((entry) => ({
-    keyId: entry.keyId,
-    accountId: entry.accountId,
-    hourStart: isoOf(entry.hour),
-    requests: requests.get(`${entry.keyId}|${entry.hour}`) ?? 0,
-    history: Array.from({ length: BASELINE_HOURS }, (_, index) => requests.get(`${entry.keyId}|${entry.hour - (BASELINE_HOURS - index) * HOUR_MS}`) ?? 0),
-    newEventTimes: entry.times,
-  }));
+  const requestsByHour = new Map<string, Map<number, number>>();
+  for (const row of rows) {
+    const hours = requestsByHour.get(row.key_id) ?? new Map<number, number>();
+    hours.set(row.window_start.getTime(), row.requests);
+    requestsByHour.set(row.key_id, hours);
+  }
+  return [...touched.values()].map((entry) => {
+    const hours = requestsByHour.get(entry.keyId);
+    return {
+      keyId: entry.keyId,
+      accountId: entry.accountId,
+      hourStart: isoOf(entry.hour),
+      requests: hours?.get(entry.hour) ?? 0,
+      history: Array.from({ length: BASELINE_HOURS }, (_, index) => hours?.get(entry.hour - (BASELINE_HOURS - index) * HOUR_MS) ?? 0),
+      newEventTimes: entry.times,
+    };
+  });
 }
 
 async function knownSources(trx: Kysely<Database>, events: readonly UsageRecorded[]): Promise<Map<string, KeySources>> {
@@ -179,10 +187,15 @@ async function knownSources(trx: Kysely<Database>, events: readonly UsageRecorde
       .execute(),
     trx.selectFrom('key_sources').select(['key_id', 'client_ip']).where('key_id', 'in', keyIds).where('client_ip', 'in', ips).execute(),
   ]);
+  const knownIps = new Map<string, Set<string>>();
+  for (const use of known) {
+    const ipsOfKey = knownIps.get(use.key_id) ?? new Set<string>();
+    ipsOfKey.add(use.client_ip);
+    knownIps.set(use.key_id, ipsOfKey);
+  }
   const sources = new Map<string, KeySources>();
   for (const row of totals) {
-    const ipsOfKey = new Set(known.filter((use) => use.key_id === row.key_id).map((use) => use.client_ip));
-    sources.set(row.key_id, { firstSeenAt: row.first_seen_at.getTime(), requests: Number(row.requests), sourceCount: Number(row.sources), known: ipsOfKey });
+    sources.set(row.key_id, { firstSeenAt: row.first_seen_at.getTime(), requests: Number(row.requests), sourceCount: Number(row.sources), known: knownIps.get(row.key_id) ?? new Set() });
   }
   return sources;
 }
