@@ -41,10 +41,10 @@ const JETSTREAM_TIMEOUT_MS = 2000;
 const LEASE_WARMUP = 16;
 /**
  * A refill is asked for when half a lease is left. Below the largest lease, leases double until
- * refills come 250 ms apart, this wait included, so that half lasts at least 150 ms: waiting up
- * to 100 ms lets the refills of many keys share one Postgres round trip, and a replica makes at
- * most about ten such calls a second however many keys it serves. A key at the largest lease
- * does not wait (`BatchingQuota`).
+ * refills come 250 ms apart, this wait included, so that half lasts about 150 ms or more:
+ * waiting up to 100 ms lets the refills of many keys share one Postgres round trip, and a
+ * replica makes at most about ten such calls a second however many keys it serves. A key at
+ * the largest lease does not wait (`BatchingQuota`).
  */
 const REFILL_GATHER_MS = 100;
 /** How long shutdown waits for handlers still running once no new request can arrive. */
