@@ -140,6 +140,8 @@ export async function startAuthService(config: AuthConfig, options: AuthOptions 
         await releaser.stop();
         await sweeper.stop();
         await follower.stop();
+        // Publishes still unacknowledged past the flush are already logged as lost; stop waiting on them.
+        mux.close();
         await nc.close();
         await db.destroy();
         logger.info('auth stopped');

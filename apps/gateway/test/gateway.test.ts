@@ -128,6 +128,8 @@ describe('gateway without an auth service', () => {
       },
     ]);
     expect(JSON.stringify(decideCalls)).not.toContain(key);
+    // The request is given up, not left waiting for a reply until the longest service timeout (keys', 5 s).
+    expect(await (await fetch(`${gateway.metricsUrl}/metrics`)).text()).toContain('gateway_service_requests_waiting{service="gateway"} 0');
   });
 
   describe('the client address auth is told', () => {

@@ -5,13 +5,20 @@ export interface MuxRequestOptions {
   headers?: MsgHdrs;
 }
 
+/** A request in flight: its reply, and a way to stop waiting for it before `timeoutMs`. */
+export interface MuxRequest {
+  reply: Promise<Msg>;
+  /** Rejects `reply` at once (if it has not settled) and frees its slot and timer. */
+  cancel(): void;
+}
+
 interface Pending {
   resolve: (msg: Msg) => void;
   reject: (error: Error) => void;
   timer: NodeJS.Timeout;
 }
 
-/** No answer in time, or nobody subscribed to the subject (NATS's 503 status). */
+/** No answer in time, nobody subscribed to the subject (NATS's 503 status), cancelled, or closed. */
 export class MuxRequestError extends Error {}
 
 /**
@@ -30,9 +37,14 @@ export class RequestMux {
     this.subscription = nc.subscribe(`${this.inbox}*`, { callback: (_error, msg) => this.settle(msg) });
   }
 
-  request(subject: string, data: Uint8Array, { timeoutMs, headers }: MuxRequestOptions): Promise<Msg> {
+  request(subject: string, data: Uint8Array, options: MuxRequestOptions): Promise<Msg> {
+    return this.send(subject, data, options).reply;
+  }
+
+  /** As `request`, for a caller that may give up first: a request it forgets would hold its timer until `timeoutMs`. */
+  send(subject: string, data: Uint8Array, { timeoutMs, headers }: MuxRequestOptions): MuxRequest {
     const token = (this.next++).toString(36);
-    return new Promise<Msg>((resolve, reject) => {
+    const reply = new Promise<Msg>((resolve, reject) => {
       const timer = setTimeout(() => this.fail(token, new MuxRequestError(`no reply on ${subject} within ${timeoutMs} ms`)), timeoutMs);
       this.pending.set(token, { resolve, reject, timer });
       try {
@@ -41,8 +53,20 @@ export class RequestMux {
         this.fail(token, error as Error);
       }
     });
+    return {
+      reply,
+      cancel: () => {
+        if (this.pending.has(token)) this.fail(token, new MuxRequestError(`request on ${subject} cancelled`));
+      },
+    };
   }
 
+  /** Requests sent and not yet settled. */
+  get waiting(): number {
+    return this.pending.size;
+  }
+
+  /** Stops listening for replies and fails every request still waiting, at once. */
   close(): void {
     this.subscription.unsubscribe();
     for (const token of [...this.pending.keys()]) this.fail(token, new MuxRequestError('connection closed'));

@@ -39,6 +39,33 @@ describe('RequestMux', () => {
     await expect(mux.request(`t${id}.silent`, encodeJson({}), { timeoutMs: 100 })).rejects.toThrow(/no reply on t\w+\.silent within 100 ms/);
     sub.unsubscribe();
   });
+
+  it('lets go of a cancelled request at once, long before its timeout', async () => {
+    const sub = nc.subscribe(`t${id}.slow`, { callback: () => undefined });
+    await nc.flush();
+    const request = mux.send(`t${id}.slow`, encodeJson({}), { timeoutMs: 60_000 });
+    expect(mux.waiting).toBe(1);
+
+    request.cancel();
+
+    await expect(request.reply).rejects.toThrow(/request on t\w+\.slow cancelled/);
+    expect(mux.waiting).toBe(0);
+    sub.unsubscribe();
+  });
+
+  it('fails every waiting request at once when closed', async () => {
+    const own = new RequestMux(nc);
+    const sub = nc.subscribe(`t${id}.never`, { callback: () => undefined });
+    await nc.flush();
+    const replies = [1, 2, 3].map(() => own.request(`t${id}.never`, encodeJson({}), { timeoutMs: 60_000 }));
+    expect(own.waiting).toBe(3);
+
+    own.close();
+
+    for (const reply of replies) await expect(reply).rejects.toThrow('connection closed');
+    expect(own.waiting).toBe(0);
+    sub.unsubscribe();
+  });
 });
 
 describe('publishToStream', () => {

@@ -1,6 +1,6 @@
 import type { MsgHdrs, NatsConnection } from '@nats-io/transport-node';
 import { ClientNats, type NatsOptions, type ReadPacket, type WritePacket } from '@nestjs/microservices';
-import { coalesceWrites, RequestMux } from '@keyplane/nats';
+import { coalesceWrites, RequestMux, type MuxRequest } from '@keyplane/nats';
 
 /**
  * Nest's NATS client, sending requests through one shared reply subscription (a
@@ -24,15 +24,29 @@ export class MuxedNatsClient extends ClientNats {
     return coalesceWrites((await super.createClient()) as unknown as NatsConnection) as unknown as Awaited<ReturnType<ClientNats['createClient']>>;
   }
 
+  /** Fails at once every request still waiting for a reply, then closes the connection. */
+  override async close(): Promise<void> {
+    this.mux?.requests.close();
+    this.mux = undefined;
+    await super.close();
+  }
+
+  /** Requests sent and awaiting their reply. */
+  get waitingForReplies(): number {
+    return this.mux?.requests.waiting ?? 0;
+  }
+
   protected override publish(partialPacket: ReadPacket, callback: (packet: WritePacket) => unknown): () => void {
     let cancelled = false;
+    let request: MuxRequest | undefined;
     try {
       const packet = this.assignPacketId(partialPacket);
       const serialized = this.serializer.serialize(packet) as { data: Uint8Array; headers?: unknown };
-      this.requests().request(this.normalizePattern(partialPacket.pattern), serialized.data, {
+      request = this.requests().send(this.normalizePattern(partialPacket.pattern), serialized.data, {
         timeoutMs: this.maxRequestMs,
         headers: this.mergeHeaders(serialized.headers) as MsgHdrs | undefined,
-      }).then(
+      });
+      request.reply.then(
         async (msg) => {
           if (cancelled) return;
           const { err, response } = await this.deserializer.deserialize(msg);
@@ -45,8 +59,10 @@ export class MuxedNatsClient extends ClientNats {
     } catch (err) {
       callback({ err, isDisposed: true });
     }
+    // Runs when the caller unsubscribes: after the reply, or when its own, shorter timeout gave up.
     return () => {
       cancelled = true;
+      request?.cancel();
     };
   }
 

@@ -3,19 +3,23 @@ import type { ClientProxy } from '@nestjs/microservices';
 import type { Subscription } from 'rxjs';
 import { Readiness } from '@keyplane/observability';
 import type { GatewayConfig } from '../config.js';
+import { GatewayMetrics } from '../ops/gateway-metrics.js';
 import { GATEWAY_CONFIG, NATS_CLIENT } from '../tokens.js';
 import { MuxedNatsClient } from './muxed-nats-client.js';
 
 export const natsClientProvider: Provider = {
   provide: NATS_CLIENT,
-  inject: [GATEWAY_CONFIG],
-  // ClientNats narrows ClientProxy's status type to NatsStatus; callers only need the base API.
-  useFactory: (config: GatewayConfig): ClientProxy =>
-    new MuxedNatsClient(
+  inject: [GATEWAY_CONFIG, GatewayMetrics],
+  useFactory: (config: GatewayConfig, metrics: GatewayMetrics): ClientProxy => {
+    const client = new MuxedNatsClient(
       // No async stack traces: nats.js would build an Error on every request just in case one fails.
       { servers: config.natsUrl, name: 'gateway', maxReconnectAttempts: -1, reconnectTimeWait: 250, noAsyncTraces: true },
       Math.max(config.authTimeoutMs, config.keysTimeoutMs, config.meteringTimeoutMs),
-    ) as unknown as ClientProxy,
+    );
+    metrics.countWaitingRequests(() => client.waitingForReplies);
+    // ClientNats narrows ClientProxy's status type to NatsStatus; callers only need the base API.
+    return client as unknown as ClientProxy;
+  },
 };
 
 /**

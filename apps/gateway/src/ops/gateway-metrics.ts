@@ -1,4 +1,4 @@
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 /** What an operator watches at the edge: traffic by route and status, and how long auth takes to decide. */
 export class GatewayMetrics {
@@ -7,6 +7,7 @@ export class GatewayMetrics {
   readonly rejectedLocally: Counter<'reason'>;
   readonly upstreamErrors: Counter<'kind'>;
   readonly lastUsedUnavailable: Counter;
+  private countWaiting: () => number = () => 0;
 
   constructor(registry: Registry) {
     this.requests = new Counter({
@@ -39,5 +40,19 @@ export class GatewayMetrics {
       help: 'Key management answers sent with lastUsedAt left null because metering did not answer in time',
       registers: [registry],
     });
+    const waiting = () => this.countWaiting();
+    new Gauge({
+      name: 'gateway_service_requests_waiting',
+      help: 'Requests to auth, keys and metering sent over NATS and awaiting their reply',
+      registers: [registry],
+      collect() {
+        this.set(waiting());
+      },
+    });
+  }
+
+  /** The NATS client, once built, says how many of its requests await a reply. */
+  countWaitingRequests(count: () => number): void {
+    this.countWaiting = count;
   }
 }
