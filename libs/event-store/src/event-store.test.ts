@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { createKysely, dropDatabase, ensureDatabase, migrateToLatest } from '@keyplane/database';
-import { appendToStream, readAll, readStream, streamVersion } from './event-store.js';
+import { appendToStream, hasEventsAfter, readAll, readStream, streamVersion } from './event-store.js';
 import { ConcurrencyConflict, type NewEvent } from './events.js';
 import { eventStoreMigration } from './migration.js';
 import type { EventStoreTables } from './schema.js';
@@ -129,6 +129,20 @@ describe('readAll', () => {
     expect(all.map((e) => e.type)).toEqual(['One', 'Two', 'Three']);
     expect((await readAll(db, head, 2)).map((e) => e.type)).toEqual(['One', 'Two']);
     expect((await readAll(db, all[1].globalPosition, 10)).map((e) => e.type)).toEqual(['Three']);
+  });
+
+  it('is told by hasEventsAfter whether anything committed lies after a position', async () => {
+    const head = await headPosition();
+    expect(await hasEventsAfter(db, head)).toBe(false);
+    const uncommitted = await db.startTransaction().execute();
+    await appendToStream(uncommitted, streamName(), 0, [event('NotYet')]);
+    expect(await hasEventsAfter(db, head)).toBe(false);
+    await uncommitted.rollback().execute();
+
+    const [stored] = await appendToStream(db, streamName(), 0, [event('Now')]);
+
+    expect(await hasEventsAfter(db, head)).toBe(true);
+    expect(await hasEventsAfter(db, stored.globalPosition)).toBe(false);
   });
 
   it('never moves past an event whose transaction commits late', async () => {

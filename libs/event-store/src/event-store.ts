@@ -77,6 +77,12 @@ export async function readAll(db: Db, afterPosition: number, limit: number): Pro
   return rows.map(toStoredEvent);
 }
 
+/** Whether a committed event lies after `position` (`readAll` may still hold it back while an older transaction is open). */
+export async function hasEventsAfter(db: Db, position: number): Promise<boolean> {
+  const row = await db.selectFrom('events').select('global_position').where('global_position', '>', position).limit(1).executeTakeFirst();
+  return row !== undefined;
+}
+
 function toStoredEvent(row: Selectable<EventsTable>): StoredEvent {
   return {
     eventId: row.event_id,
