@@ -93,10 +93,7 @@ async function unalerted(
 ): Promise<string[]> {
   const times = new Map<string, number[]>();
   for (const event of events) {
-    const group = groupOf(event);
-    const list = times.get(group) ?? [];
-    list.push(Date.parse(event.occurredAt));
-    times.set(group, list);
+    entryOf(times, groupOf(event), () => []).push(Date.parse(event.occurredAt));
   }
   if (times.size === 0) return [];
   const dedupKeys = new Map(
@@ -117,9 +114,7 @@ type RecentRow = { event_id: string; occurred_at: Date; key_id: string | null; a
 function groupBy(rows: readonly RecentRow[], subjectOf: (row: RecentRow) => string, newIds: ReadonlySet<string>): Map<string, RecentEvent[]> {
   const groups = new Map<string, RecentEvent[]>();
   for (const row of rows) {
-    const subject = subjectOf(row);
-    const group = groups.get(subject) ?? [];
-    group.push({
+    entryOf(groups, subjectOf(row), () => []).push({
       eventId: row.event_id,
       at: row.occurred_at.getTime(),
       isNew: newIds.has(row.event_id),
@@ -128,7 +123,6 @@ function groupBy(rows: readonly RecentRow[], subjectOf: (row: RecentRow) => stri
       clientIp: row.client_ip,
       permission: row.permission,
     });
-    groups.set(subject, group);
   }
   return groups;
 }
@@ -139,10 +133,8 @@ async function hoursOfKeys(trx: Kysely<Database>, events: readonly UsageRecorded
   for (const event of events) {
     if (event.keyId === null) continue;
     const hour = windowStart(Date.parse(event.occurredAt), 'hour');
-    const id = `${event.keyId}|${hour}`;
-    const entry = touched.get(id) ?? { keyId: event.keyId, accountId: event.accountId, hour, times: [] };
-    entry.times.push(event.occurredAt);
-    touched.set(id, entry);
+    const keyId = event.keyId;
+    entryOf(touched, `${keyId}|${hour}`, () => ({ keyId, accountId: event.accountId, hour, times: [] })).times.push(event.occurredAt);
   }
   if (touched.size === 0) return [];
   const keyIds = [...new Set([...touched.values()].map((entry) => entry.keyId))];
@@ -156,11 +148,7 @@ async function hoursOfKeys(trx: Kysely<Database>, events: readonly UsageRecorded
     .where('window_start', '<=', new Date(Math.max(...hoursTouched)))
     .execute();
   const requestsByHour = new Map<string, Map<number, number>>();
-  for (const row of rows) {
-    const hours = requestsByHour.get(row.key_id) ?? new Map<number, number>();
-    hours.set(row.window_start.getTime(), row.requests);
-    requestsByHour.set(row.key_id, hours);
-  }
+  for (const row of rows) entryOf(requestsByHour, row.key_id, () => new Map()).set(row.window_start.getTime(), row.requests);
   return [...touched.values()].map((entry) => {
     const hours = requestsByHour.get(entry.keyId);
     return {
@@ -188,11 +176,7 @@ async function knownSources(trx: Kysely<Database>, events: readonly UsageRecorde
     trx.selectFrom('key_sources').select(['key_id', 'client_ip']).where('key_id', 'in', keyIds).where('client_ip', 'in', ips).execute(),
   ]);
   const knownIps = new Map<string, Set<string>>();
-  for (const use of known) {
-    const ipsOfKey = knownIps.get(use.key_id) ?? new Set<string>();
-    ipsOfKey.add(use.client_ip);
-    knownIps.set(use.key_id, ipsOfKey);
-  }
+  for (const use of known) entryOf(knownIps, use.key_id, () => new Set()).add(use.client_ip);
   const sources = new Map<string, KeySources>();
   for (const row of totals) {
     sources.set(row.key_id, { firstSeenAt: row.first_seen_at.getTime(), requests: Number(row.requests), sourceCount: Number(row.sources), known: knownIps.get(row.key_id) ?? new Set() });
@@ -222,4 +206,14 @@ async function recordSources(trx: Kysely<Database>, uses: readonly SourceUse[]):
       })),
     )
     .execute();
+}
+
+/** The value under `key`, made by `create` and stored the first time it is asked for. */
+function entryOf<K, V>(map: Map<K, V>, key: K, create: () => V): V {
+  let value = map.get(key);
+  if (value === undefined) {
+    value = create();
+    map.set(key, value);
+  }
+  return value;
 }
