@@ -4,3 +4,4 @@ export * from './signals.js';
 export * from './ulid.js';
 export * from './wakeable-loop.js';
 export * from './or-after.js';
+export * from './get-or-create.js';

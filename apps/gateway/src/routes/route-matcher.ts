@@ -1,3 +1,4 @@
+import { getOrCreate } from '@keyplane/runtime';
 import type { HttpMethod, RouteDefinition } from './route-table.js';
 import type { Target } from './targets.js';
 
@@ -77,10 +78,10 @@ export class RouteMatcher {
     };
     const segments = definition.path.split('/');
     if (!segments.some(isParam)) {
-      bucket(this.exact, method, () => new Map<string, Route>()).set(definition.path, route);
+      getOrCreate(this.exact, method, () => new Map<string, Route>()).set(definition.path, route);
       return;
     }
-    bucket(bucket(this.patterns, method, () => new Map<number, PatternRoute[]>()), segments.length, () => []).push({
+    getOrCreate(getOrCreate(this.patterns, method, () => new Map<number, PatternRoute[]>()), segments.length, () => []).push({
       route,
       segments: segments.map((s) => (isParam(s) ? null : s)),
       paramNames: segments.filter(isParam).map((s) => s.slice(1)),
@@ -131,12 +132,3 @@ function segmentCount(path: string): number {
 }
 
 const isParam = (segment: string) => segment.startsWith(':');
-
-function bucket<K, V>(map: Map<K, V>, key: K, create: () => V): V {
-  let value = map.get(key);
-  if (value === undefined) {
-    value = create();
-    map.set(key, value);
-  }
-  return value;
-}

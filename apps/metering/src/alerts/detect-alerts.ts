@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { AlertType, UsageRecorded } from '@keyplane/contracts';
+import { getOrCreate } from '@keyplane/runtime';
 import type { Database, KeySourcesTable } from '../db/schema.js';
 import { bigint, columnNames, text, timestamptz, unnestRows, type UnnestColumn } from '../db/unnest-rows.js';
 import { HOUR_MS, isoOf, windowStart } from '../windows/utc-window.js';
@@ -93,7 +94,7 @@ async function unalerted(
 ): Promise<string[]> {
   const times = new Map<string, number[]>();
   for (const event of events) {
-    entryOf(times, groupOf(event), () => []).push(Date.parse(event.occurredAt));
+    getOrCreate(times, groupOf(event), () => []).push(Date.parse(event.occurredAt));
   }
   if (times.size === 0) return [];
   const dedupKeys = new Map(
@@ -114,7 +115,7 @@ type RecentRow = { event_id: string; occurred_at: Date; key_id: string | null; a
 function groupBy(rows: readonly RecentRow[], subjectOf: (row: RecentRow) => string, newIds: ReadonlySet<string>): Map<string, RecentEvent[]> {
   const groups = new Map<string, RecentEvent[]>();
   for (const row of rows) {
-    entryOf(groups, subjectOf(row), () => []).push({
+    getOrCreate(groups, subjectOf(row), () => []).push({
       eventId: row.event_id,
       at: row.occurred_at.getTime(),
       isNew: newIds.has(row.event_id),
@@ -134,7 +135,7 @@ async function hoursOfKeys(trx: Kysely<Database>, events: readonly UsageRecorded
     if (event.keyId === null) continue;
     const hour = windowStart(Date.parse(event.occurredAt), 'hour');
     const keyId = event.keyId;
-    entryOf(touched, `${keyId}|${hour}`, () => ({ keyId, accountId: event.accountId, hour, times: [] })).times.push(event.occurredAt);
+    getOrCreate(touched, `${keyId}|${hour}`, () => ({ keyId, accountId: event.accountId, hour, times: [] })).times.push(event.occurredAt);
   }
   if (touched.size === 0) return [];
   const keyIds = [...new Set([...touched.values()].map((entry) => entry.keyId))];
@@ -148,7 +149,7 @@ async function hoursOfKeys(trx: Kysely<Database>, events: readonly UsageRecorded
     .where('window_start', '<=', new Date(Math.max(...hoursTouched)))
     .execute();
   const requestsByHour = new Map<string, Map<number, number>>();
-  for (const row of rows) entryOf(requestsByHour, row.key_id, () => new Map()).set(row.window_start.getTime(), row.requests);
+  for (const row of rows) getOrCreate(requestsByHour, row.key_id, () => new Map()).set(row.window_start.getTime(), row.requests);
   return [...touched.values()].map((entry) => {
     const hours = requestsByHour.get(entry.keyId);
     return {
@@ -176,7 +177,7 @@ async function knownSources(trx: Kysely<Database>, events: readonly UsageRecorde
     trx.selectFrom('key_sources').select(['key_id', 'client_ip']).where('key_id', 'in', keyIds).where('client_ip', 'in', ips).execute(),
   ]);
   const knownIps = new Map<string, Set<string>>();
-  for (const use of known) entryOf(knownIps, use.key_id, () => new Set()).add(use.client_ip);
+  for (const use of known) getOrCreate(knownIps, use.key_id, () => new Set()).add(use.client_ip);
   const sources = new Map<string, KeySources>();
   for (const row of totals) {
     sources.set(row.key_id, { firstSeenAt: row.first_seen_at.getTime(), requests: Number(row.requests), sourceCount: Number(row.sources), known: knownIps.get(row.key_id) ?? new Set() });
@@ -206,14 +207,4 @@ async function recordSources(trx: Kysely<Database>, uses: readonly SourceUse[]):
       })),
     )
     .execute();
-}
-
-/** The value under `key`, made by `create` and stored the first time it is asked for. */
-function entryOf<K, V>(map: Map<K, V>, key: K, create: () => V): V {
-  let value = map.get(key);
-  if (value === undefined) {
-    value = create();
-    map.set(key, value);
-  }
-  return value;
 }
