@@ -5,6 +5,7 @@ import type { Kysely } from 'kysely';
 import { ulid } from 'ulid';
 import type { UsageRecorded } from '@keyplane/contracts';
 import { createKysely } from '@keyplane/database';
+import { DURABLE_NAME } from '../apps/metering/src/ingest/usage-consumer.js';
 import { generateKey } from '@keyplane/key-format';
 import { sampleUsage, usagePerRequest, type UsagePerRequest } from './cpu.js';
 import { bucketsBetween, counterTotal, histogramBuckets, quantile } from './metrics-text.js';
@@ -85,19 +86,20 @@ async function meteringIngest(total: number) {
   return { total, publishSeconds: (published - started) / 1000, ingestPerSecond: Math.round(total / ((done - started) / 1000)) };
 }
 
-/** Waits until metering has stored every usage event on the stream; resolves with how long that took. */
+/**
+ * Waits until metering has stored every usage message on the stream (it acks a message only
+ * after its events are committed); resolves with how long that took.
+ */
 async function meteringCaughtUp(): Promise<number> {
   const nc = await connect({ servers: natsUrl });
   const jsm = await jetstreamManager(nc);
-  const db = createKysely<MeteringTables>({ url: databaseUrl, max: 2 });
   const started = Date.now();
   for (;;) {
-    const onStream = (await jsm.streams.info(ns.streams.usageEvents)).state.messages;
-    const stored = await storedUsageEvents(db);
-    if (stored >= onStream || Date.now() - started > 60_000) break;
+    const lastSeq = (await jsm.streams.info(ns.streams.usageEvents)).state.last_seq;
+    const consumer = await jsm.consumers.info(ns.streams.usageEvents, DURABLE_NAME);
+    if (consumer.ack_floor.stream_seq >= lastSeq || Date.now() - started > 60_000) break;
     await new Promise((r) => setTimeout(r, 20));
   }
-  await db.destroy();
   await nc.close();
   return Date.now() - started;
 }

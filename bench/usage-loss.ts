@@ -1,6 +1,6 @@
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import type { DecideRequest } from '@keyplane/contracts';
+import type { DecideRequest, UsageBatch } from '@keyplane/contracts';
 import { generateKey, hashKey } from '@keyplane/key-format';
 import { encodeJson, RequestMux } from '@keyplane/nats';
 import { IsolatedRun, natsUrl, runScript } from './isolated-run.js';
@@ -21,9 +21,18 @@ interface Trial {
   concurrency: number;
 }
 
+/** The usage events on the stream: every event of every `UsageBatch` message. */
 async function storedEvents(nc: NatsConnection): Promise<number> {
-  const jsm = await jetstreamManager(nc);
-  return (await jsm.streams.info(ns.streams.usageEvents)).state.messages;
+  const { state } = await (await jetstreamManager(nc)).streams.info(ns.streams.usageEvents);
+  if (state.messages === 0) return 0;
+  const messages = await (await jetstream(nc).consumers.get(ns.streams.usageEvents)).consume();
+  let events = 0;
+  for await (const message of messages) {
+    events += message.json<UsageBatch>().events.length;
+    if (message.seq >= state.last_seq) break;
+  }
+  await messages.close();
+  return events;
 }
 
 /** Keeps `concurrency` decisions in flight until `stop()`, counting the ones answered. */

@@ -1,5 +1,5 @@
 import { DiscardPolicy, jetstreamManager } from '@nats-io/jetstream';
-import { UsageRecorded, type Namespace } from '@keyplane/contracts';
+import { UsageBatch, usageBatchMessageId, type Namespace, type UsageRecorded } from '@keyplane/contracts';
 import { waitFor, type FreshNamespace } from '@keyplane/testing';
 import { UsagePublisher } from '../src/usage/usage-publisher.js';
 import { issued, revoked } from './support/key-events.js';
@@ -21,9 +21,10 @@ afterAll(() => bed?.close());
 interface StoredUsage {
   msgId: string | undefined;
   raw: string;
-  event: UsageRecorded;
+  events: UsageRecorded[];
 }
 
+/** Every message on the usage stream, each read as the `UsageBatch` auth publishes. */
 async function usageStream(ns: Namespace): Promise<StoredUsage[]> {
   const jsm = await jetstreamManager(keys.nc);
   const { state } = await jsm.streams.info(ns.streams.usageEvents);
@@ -31,10 +32,12 @@ async function usageStream(ns: Namespace): Promise<StoredUsage[]> {
   for (let seq = state.first_seq; state.messages > 0 && seq <= state.last_seq; seq++) {
     const msg = await jsm.streams.getMessage(ns.streams.usageEvents, { seq });
     if (!msg) continue;
-    stored.push({ msgId: msg.header?.get('Nats-Msg-Id'), raw: msg.string(), event: UsageRecorded.parse(msg.json()) });
+    stored.push({ msgId: msg.header?.get('Nats-Msg-Id'), raw: msg.string(), events: UsageBatch.parse(msg.json()).events });
   }
   return stored;
 }
+
+const eventsOf = (messages: readonly StoredUsage[]) => messages.flatMap((message) => message.events);
 
 describe('usage events', () => {
   it('are published once per decision, with the decision, the request and the quota after it', async () => {
@@ -49,11 +52,12 @@ describe('usage events', () => {
     await gateway.decide(gone.secret.hash, 'FLOWS:READ', { requestId: 'r-revoked' });
     await gateway.decide(issued().secret.hash, null, { requestId: 'r-unknown', clientIp: '198.51.100.1' });
 
-    const stored = await waitFor('five usage events', async () => {
-      const events = await usageStream(nats.ns);
-      return events.length === 5 ? events : undefined;
+    const messages = await waitFor('five usage events', async () => {
+      const onStream = await usageStream(nats.ns);
+      return eventsOf(onStream).length === 5 ? onStream : undefined;
     });
-    const byRequest = Object.fromEntries(stored.map((entry) => [entry.event.requestId, entry.event]));
+    const stored = eventsOf(messages);
+    const byRequest = Object.fromEntries(stored.map((event) => [event.requestId, event]));
 
     expect(byRequest['r-allowed']).toEqual({
       type: 'UsageRecorded',
@@ -98,20 +102,21 @@ describe('usage events', () => {
       clientIp: '198.51.100.1',
       hourUsed: null,
     });
-    for (const { msgId, event } of stored) expect(msgId).toBe(event.eventId);
-    expect(new Set(stored.map(({ event }) => event.eventId)).size).toBe(5);
+    for (const { msgId, events } of messages) expect(msgId).toBe(usageBatchMessageId(events));
+    expect(new Set(stored.map((event) => event.eventId)).size).toBe(5);
     for (const secret of [key.secret.key, gone.secret.key]) {
-      expect(stored.map(({ raw }) => raw).join('\n')).not.toContain(secret);
+      expect(messages.map(({ raw }) => raw).join('\n')).not.toContain(secret);
     }
   });
 
   it('survive a stream that refuses them for a while, and are all on it when close() returns', async () => {
     const key = issued({ rateLimits: { hour: 100_000, day: 100_000 } });
     await keys.publish(key.event);
-    const before = (await usageStream(nats.ns)).length;
+    const onStream = await usageStream(nats.ns);
+    const before = eventsOf(onStream).length;
     const jsm = await jetstreamManager(keys.nc);
     const stream = nats.ns.streams.usageEvents;
-    await jsm.streams.update(stream, { max_msgs: before, discard: DiscardPolicy.New });
+    await jsm.streams.update(stream, { max_msgs: onStream.length, discard: DiscardPolicy.New });
 
     const count = 50;
     await Promise.all(Array.from({ length: count }, (_, n) => gateway.decide(key.secret.hash, null, { requestId: `held-${n}` })));
@@ -123,9 +128,9 @@ describe('usage events', () => {
     await jsm.streams.update(stream, { max_msgs: -1 });
     await closing;
 
-    const after = await usageStream(nats.ns);
+    const after = eventsOf(await usageStream(nats.ns));
     expect(after.length - before).toBe(count);
-    expect(new Set(after.map(({ event }) => event.requestId).filter((id) => id.startsWith('held-'))).size).toBe(count);
+    expect(new Set(after.map((event) => event.requestId).filter((id) => id.startsWith('held-'))).size).toBe(count);
     expect(replica.logs.text()).not.toContain('they are lost');
   });
 });

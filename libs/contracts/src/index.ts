@@ -8,5 +8,6 @@ export * from './keys/key-messages.js';
 export * from './keys/key-replies.js';
 export * from './auth/decide.js';
 export * from './usage/usage-event.js';
+export * from './usage/usage-batch.js';
 export * from './alerts/alert.js';
 export * from './metering/metering-queries.js';

@@ -5,24 +5,27 @@ import { UsagePublisher, type UsagePublisherOptions } from './usage-publisher.js
 
 const event = (n: number) => ({ eventId: `e${n}` }) as UsageRecorded;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+async function waitUntil(condition: () => boolean) {
+  while (!condition()) await sleep(1);
+}
 
-/** A broker double: stores what it acknowledges, fails while `down`, answers after `latencyMs`. */
+/** A broker double: stores what it acknowledges, fails while `down`, answers after `latencyMs`; keeps every message tried. */
 function broker(latencyMs = 1) {
   const stored: string[] = [];
-  let attempts = 0;
+  const tried: string[][] = [];
   let inFlight = 0;
   let maxInFlight = 0;
   const state = { down: false };
-  const publish = async (e: UsageRecorded) => {
-    attempts++;
+  const publish = async (events: readonly UsageRecorded[]) => {
+    tried.push(events.map((e) => e.eventId));
     inFlight++;
     maxInFlight = Math.max(maxInFlight, inFlight);
     await sleep(latencyMs);
     inFlight--;
     if (state.down) throw new Error('no responders');
-    stored.push(e.eventId);
+    stored.push(...events.map((e) => e.eventId));
   };
-  return { publish, stored, state, stats: () => ({ attempts, maxInFlight }) };
+  return { publish, stored, tried, state, stats: () => ({ attempts: tried.length, maxInFlight }) };
 }
 
 function publisher(publish: UsagePublisherOptions['publish'], options: Partial<UsagePublisherOptions> = {}) {
@@ -39,7 +42,7 @@ function publisher(publish: UsagePublisherOptions['publish'], options: Partial<U
 }
 
 describe('UsagePublisher', () => {
-  it('queues on record and publishes on a later turn, once per event', async () => {
+  it('queues on record and publishes on a later turn, what one turn recorded in one message', async () => {
     const nats = broker();
     const { usage } = publisher(nats.publish);
     usage.record(event(1));
@@ -47,17 +50,43 @@ describe('UsagePublisher', () => {
     expect(nats.stats().attempts).toBe(0);
     expect(usage.pending).toBe(2);
     expect(await usage.flush(1000)).toBe(0);
-    expect(nats.stored.sort()).toEqual(['e1', 'e2']);
-    expect(nats.stats().attempts).toBe(2);
+    expect(nats.tried).toEqual([['e1', 'e2']]);
+    expect(nats.stored).toEqual(['e1', 'e2']);
   });
 
-  it('keeps at most `concurrency` publishes awaiting the broker', async () => {
+  it('publishes events of later turns without waiting for the messages before them', async () => {
+    const nats = broker(20);
+    const { usage } = publisher(nats.publish);
+    usage.record(event(1));
+    await new Promise((resolve) => setImmediate(resolve));
+    usage.record(event(2));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(nats.tried).toEqual([['e1'], ['e2']]);
+    expect(await usage.flush(1000)).toBe(0);
+  });
+
+  it('puts at most `maxBatch` events in a message and keeps at most `concurrency` messages awaiting the broker', async () => {
     const nats = broker(3);
-    const { usage } = publisher(nats.publish, { concurrency: 4 });
+    const { usage } = publisher(nats.publish, { concurrency: 4, maxBatch: 3 });
     for (let n = 0; n < 40; n++) usage.record(event(n));
     await usage.flush(2000);
-    expect(nats.stored).toHaveLength(40);
+    expect(nats.stored).toEqual(Array.from({ length: 40 }, (_, n) => `e${n}`));
+    expect(nats.tried.map((ids) => ids.length)).toEqual([...Array(13).fill(3), 1]);
     expect(nats.stats().maxInFlight).toBe(4);
+  });
+
+  it('sends a failed message again as it was, so it keeps its message id', async () => {
+    const nats = broker();
+    nats.state.down = true;
+    const { usage } = publisher(nats.publish, { concurrency: 1, maxBatch: 2 });
+    for (let n = 1; n <= 3; n++) usage.record(event(n));
+    await waitUntil(() => nats.tried.length >= 2);
+    usage.record(event(4));
+    nats.state.down = false;
+    expect(await usage.flush(1000)).toBe(0);
+    expect(new Set(nats.tried.slice(0, -1).map((ids) => ids.join()))).toEqual(new Set(['e1,e2']));
+    expect(nats.tried.at(-1)).toEqual(['e3', 'e4']);
+    expect(nats.stored).toEqual(['e1', 'e2', 'e3', 'e4']);
   });
 
   it('retries failed publishes with backoff until the broker is back, losing nothing', async () => {
@@ -96,6 +125,21 @@ describe('UsagePublisher', () => {
     await usage.flush(1000);
     expect(nats.stored.sort()).toEqual(['e4', 'e5', 'e6']);
     expect(logs.lines.filter((line) => line.includes('usage event queue full'))).toHaveLength(1);
+  });
+
+  it('when full, drops the oldest event of a failed message first', async () => {
+    const nats = broker();
+    nats.state.down = true;
+    const { usage, logs } = publisher(nats.publish, { capacity: 3, concurrency: 1, maxBatch: 2 });
+    usage.record(event(1));
+    usage.record(event(2));
+    await waitUntil(() => logs.text().includes('usage event publish failed; retrying'));
+    usage.record(event(3));
+    usage.record(event(4));
+    expect(usage.pending).toBe(3);
+    nats.state.down = false;
+    expect(await usage.flush(1000)).toBe(0);
+    expect(nats.stored).toEqual(['e2', 'e3', 'e4']);
   });
 
   it('reports what it could not publish before the flush timeout as lost', async () => {

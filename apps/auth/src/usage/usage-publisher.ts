@@ -4,42 +4,54 @@ import { orAfter } from '@keyplane/runtime';
 import { Counter, Gauge, type Registry } from 'prom-client';
 
 export interface UsagePublisherOptions {
-  /** Publishes one event and resolves once the broker has stored it; must be idempotent per eventId. */
-  publish: (event: UsageRecorded) => Promise<void>;
+  /**
+   * Publishes the events as one message and resolves once the broker has stored it; must be
+   * idempotent per list of events (a batch that failed comes back with the same events).
+   */
+  publish: (events: readonly UsageRecorded[]) => Promise<void>;
   logger: Logger;
   registry: Registry;
   /** Events held at most, queued or being published; past it the oldest queued event is dropped. */
   capacity?: number;
-  /** Publishes awaiting their acknowledgement at once. */
+  /** Messages awaiting their acknowledgement at once. */
   concurrency?: number;
+  /** Events in one message at most. */
+  maxBatch?: number;
   retryInitialMs?: number;
   retryMaxMs?: number;
 }
 
 /**
  * Usage events leave the decision's critical path: `record` only queues, publishing starts
- * on a later turn of the event loop (after the reply went out). Failures go back to the
- * front of a bounded in-memory queue and are retried with exponential backoff; `flush`
- * (SIGTERM) waits for every pending event. What can still be lost is in the README.
+ * on a later turn of the event loop (after the reply went out). What queued meanwhile goes
+ * in one message, and while `concurrency` messages await the broker the next events wait
+ * for one of them: batches grow with the load and no event waits for a timer. A failed
+ * message is kept whole and retried first, with exponential backoff, so it keeps its message
+ * id; `flush` (SIGTERM) waits for every pending event. What can still be lost is in the README.
  */
 export class UsagePublisher {
   private readonly capacity: number;
   private readonly concurrency: number;
+  private readonly maxBatch: number;
   private readonly retryInitialMs: number;
   private readonly retryMaxMs: number;
   private queue: UsageRecorded[] = [];
+  /** Batches whose publish failed, oldest first: sent again as they were. */
+  private failedBatches: UsageRecorded[][] = [];
   private inFlight = 0;
+  private inFlightEvents = 0;
   private pumpScheduled = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private retryDelayMs = 0;
   private droppedSinceHealthy = 0;
   private idleWaiters: (() => void)[] = [];
   private stopped = false;
-  private readonly metrics: { published: Counter; failures: Counter; dropped: Counter };
+  private readonly metrics: { published: Counter; messages: Counter; failures: Counter; dropped: Counter };
 
   constructor(private readonly options: UsagePublisherOptions) {
     this.capacity = options.capacity ?? 10_000;
-    this.concurrency = Math.min(options.concurrency ?? 64, this.capacity);
+    this.concurrency = options.concurrency ?? 2;
+    this.maxBatch = options.maxBatch ?? 100;
     this.retryInitialMs = options.retryInitialMs ?? 100;
     this.retryMaxMs = options.retryMaxMs ?? 5000;
     const registers = [options.registry];
@@ -54,14 +66,15 @@ export class UsagePublisher {
     });
     this.metrics = {
       published: new Counter({ name: 'auth_usage_events_published_total', help: 'Usage events the broker acknowledged', registers }),
-      failures: new Counter({ name: 'auth_usage_publish_failures_total', help: 'Usage event publishes that failed and were queued again', registers }),
+      messages: new Counter({ name: 'auth_usage_messages_published_total', help: 'Usage stream messages the broker acknowledged, each carrying one or more events', registers }),
+      failures: new Counter({ name: 'auth_usage_publish_failures_total', help: 'Usage message publishes that failed and were queued again', registers }),
       dropped: new Counter({ name: 'auth_usage_events_dropped_total', help: 'Usage events dropped because the queue was full', registers }),
     };
   }
 
   record(event: UsageRecorded): void {
     if (this.pending >= this.capacity) {
-      const dropped = this.queue.length > 0 ? this.queue.shift() : event;
+      const dropped = this.takeOldestQueued() ?? event;
       this.drop(dropped);
       if (dropped === event) return;
     }
@@ -70,7 +83,7 @@ export class UsagePublisher {
   }
 
   get pending(): number {
-    return this.queue.length + this.inFlight;
+    return this.queue.length + this.failedBatches.reduce((sum, batch) => sum + batch.length, 0) + this.inFlightEvents;
   }
 
   /**
@@ -99,19 +112,22 @@ export class UsagePublisher {
   }
 
   private pump(): void {
-    while (!this.stopped && !this.retryTimer && this.inFlight < this.concurrency && this.queue.length > 0) {
-      const event = this.queue.shift() as UsageRecorded;
+    while (!this.stopped && !this.retryTimer && this.inFlight < this.concurrency) {
+      const batch = this.failedBatches.shift() ?? (this.queue.length > 0 ? this.queue.splice(0, this.maxBatch) : undefined);
+      if (!batch) return;
       this.inFlight++;
-      this.options.publish(event).then(
-        () => this.published(),
-        (error: unknown) => this.failed(event, error),
+      this.inFlightEvents += batch.length;
+      this.options.publish(batch).then(
+        () => this.published(batch),
+        (error: unknown) => this.failed(batch, error),
       );
     }
   }
 
-  private published(): void {
-    this.inFlight--;
-    this.metrics.published.inc();
+  private published(batch: UsageRecorded[]): void {
+    this.settle(batch);
+    this.metrics.messages.inc();
+    this.metrics.published.inc(batch.length);
     if (this.retryDelayMs > 0 || this.droppedSinceHealthy > 0) {
       this.options.logger.info({ dropped: this.droppedSinceHealthy, pending: this.pending }, 'usage events are being published again');
       this.retryDelayMs = 0;
@@ -121,10 +137,10 @@ export class UsagePublisher {
     this.notifyIfIdle();
   }
 
-  private failed(event: UsageRecorded, error: unknown): void {
-    this.inFlight--;
+  private failed(batch: UsageRecorded[], error: unknown): void {
+    this.settle(batch);
     this.metrics.failures.inc();
-    if (!this.stopped) this.queue.unshift(event);
+    if (!this.stopped) this.failedBatches.push(batch);
     if (!this.retryTimer && !this.stopped) {
       this.retryDelayMs = this.retryDelayMs === 0 ? this.retryInitialMs : Math.min(this.retryMaxMs, this.retryDelayMs * 2);
       this.options.logger.warn({ err: error, pending: this.pending, retryInMs: this.retryDelayMs }, 'usage event publish failed; retrying');
@@ -134,6 +150,20 @@ export class UsagePublisher {
       }, this.retryDelayMs);
     }
     this.notifyIfIdle();
+  }
+
+  private settle(batch: UsageRecorded[]): void {
+    this.inFlight--;
+    this.inFlightEvents -= batch.length;
+  }
+
+  /** The oldest event not awaiting the broker: a failed batch loses its first event, which gives it a new message id. */
+  private takeOldestQueued(): UsageRecorded | undefined {
+    const oldest = this.failedBatches[0];
+    if (!oldest) return this.queue.shift();
+    const event = oldest.shift();
+    if (oldest.length === 0) this.failedBatches.shift();
+    return event;
   }
 
   private drop(event: UsageRecorded | undefined): void {

@@ -57,7 +57,7 @@ interface PublisherData {
   prefix: string;
 }
 
-/** The worker: publishes each range it is asked for as auth does (async, up to 1000 acks awaited at a time), then answers. */
+/** The worker: publishes each range it is asked for, one bare event per message, the most messages per event metering can get (async, up to 1000 acks awaited at a time), then answers. */
 async function publisher({ natsUrl, prefix }: PublisherData) {
   const subject = namespace(prefix).subjects.usageEvents;
   const nc = await connectNats({ url: natsUrl, name: 'ingest-throughput-publisher' });

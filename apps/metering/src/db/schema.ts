@@ -83,6 +83,8 @@ export interface AlertDeliveriesTable {
 /** Messages of the usage stream that could not be read, with why. */
 export interface DeadLettersTable {
   stream_seq: number;
+  /** The event's index in a `UsageBatch` message; 0 for a bare event or a whole unreadable message. */
+  batch_position: ColumnType<number, number | undefined, never>;
   raw_payload: string;
   reason: string;
   event_type: string | null;

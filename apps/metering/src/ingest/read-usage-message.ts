@@ -1,4 +1,5 @@
-import { describeIssue, EventHeader, UsageRecorded } from '@keyplane/contracts';
+import { z } from 'zod';
+import { describeIssue, EventHeader, UsageBatch, UsageRecorded } from '@keyplane/contracts';
 
 export type DeadLetterKind = 'malformed_json' | 'not_an_event' | 'unknown_version' | 'schema_invalid' | 'rejected_by_database';
 
@@ -12,14 +13,31 @@ export interface Unreadable {
 
 export type ReadResult = { ok: true; event: UsageRecorded } | Unreadable;
 
+/** One event read from the usage stream, or a whole message that could not be read as events. */
+export interface ReadEntry {
+  /** Stream sequence and position in the message: the dead-letter table's key, so a redelivered bad entry is set aside once. */
+  seq: number;
+  /** The event's index in a `UsageBatch`; 0 for a bare event or an unreadable message. */
+  position: number;
+  /** What a dead letter keeps: the message, or the one event of a batch. */
+  readonly data: Uint8Array;
+  read: ReadResult;
+}
+
 const decoder = new TextDecoder();
+const encoder = new TextEncoder();
+
+/** A batch's envelope; its events are read one by one, so one bad event sets aside only itself. */
+const BatchEnvelope = UsageBatch.extend({ events: z.array(z.unknown()).min(1) });
 
 /**
- * Reads one message of the usage stream. Anything this consumer cannot count (not JSON,
- * not an event, a type or version it does not know, a v1 event that breaks its schema)
- * comes back with the reason, to be set aside rather than dropped or retried forever.
+ * Reads one message of the usage stream: a `UsageBatch` v1 or a bare `UsageRecorded` v1.
+ * Anything this consumer cannot count (not JSON, not an event, a type or version it does not
+ * know, an event that breaks its schema) comes back with the reason, to be set aside rather
+ * than dropped or retried forever.
  */
-export function readUsageMessage(data: Uint8Array): ReadResult {
+export function readUsageMessage(seq: number, data: Uint8Array): ReadEntry[] {
+  const whole = (read: ReadResult): ReadEntry[] => [{ seq, position: 0, data, read }];
   let json: unknown;
   try {
     json = JSON.parse(decoder.decode(data));
@@ -27,8 +45,26 @@ export function readUsageMessage(data: Uint8Array): ReadResult {
     // JSON.parse quotes the input in its message; keep only where it broke, never the payload.
     const position = /at position (\d+)/.exec((error as Error).message);
     const reason = position ? `malformed JSON at position ${position[1]}` : 'malformed JSON';
-    return { ok: false, kind: 'malformed_json', reason, type: null, version: null };
+    return whole({ ok: false, kind: 'malformed_json', reason, type: null, version: null });
   }
+  const header = EventHeader.safeParse(json);
+  if (!header.success || header.data.type !== 'UsageBatch') return whole(readEvent(json));
+  const { type, version } = header.data;
+  if (version !== 1) return whole({ ok: false, kind: 'unknown_version', reason: `unknown event type or version: ${type} v${version}`, type, version });
+  const batch = BatchEnvelope.safeParse(json);
+  if (!batch.success) return whole({ ok: false, kind: 'schema_invalid', reason: `invalid ${type} v${version}: ${describeIssue(batch.error.issues[0])}`, type, version });
+  return batch.data.events.map((event, position) => ({
+    seq,
+    position,
+    // Only a dead letter needs the event's own text.
+    get data() {
+      return encoder.encode(JSON.stringify(event));
+    },
+    read: readEvent(event),
+  }));
+}
+
+function readEvent(json: unknown): ReadResult {
   const header = EventHeader.safeParse(json);
   if (!header.success) {
     return { ok: false, kind: 'not_an_event', reason: `not an event: ${describeIssue(header.error.issues[0])}`, type: null, version: null };

@@ -5,15 +5,8 @@ import { detectAlerts } from '../alerts/detect-alerts.js';
 import { raiseAlerts } from '../alerts/alert-store.js';
 import type { AlertThresholds } from '../alerts/thresholds.js';
 import { foldWindows, type WindowIncrement } from '../windows/fold-windows.js';
-import { rawText, type ReadResult, type Unreadable } from './read-usage-message.js';
+import { rawText, type ReadEntry, type Unreadable } from './read-usage-message.js';
 import { bigint, columnNames, text, timestamptz, unnestRows, type UnnestColumn } from '../db/unnest-rows.js';
-
-export interface ReadMessage {
-  /** Stream sequence: the dead-letter table's key, so a redelivered bad message is set aside once. */
-  seq: number;
-  data: Uint8Array;
-  read: ReadResult;
-}
 
 /** An event read from the stream, with its stream sequence. */
 type StreamEvent = { event: UsageRecorded; seq: number };
@@ -21,9 +14,11 @@ type StreamEvent = { event: UsageRecorded; seq: number };
 export interface BatchOutcome {
   stored: number;
   duplicates: number;
-  deadLetters: (ReadMessage & { read: Unreadable })[];
+  deadLetters: DeadLetter[];
   alerts: Alert[];
 }
+
+export type DeadLetter = ReadEntry & { read: Unreadable };
 
 export interface StoreOptions {
   thresholds: AlertThresholds;
@@ -36,9 +31,9 @@ export interface StoreOptions {
  * and the unreadable messages. Acking after commit makes the whole pipeline exactly-once in
  * effect: a redelivered or replayed event finds its id taken and changes nothing.
  */
-export async function storeBatch(db: Kysely<Database>, messages: readonly ReadMessage[], options: StoreOptions): Promise<BatchOutcome> {
-  const deadLetters = messages.filter((message): message is ReadMessage & { read: Unreadable } => !message.read.ok);
-  const events = uniqueById(messages.flatMap((message) => (message.read.ok ? [{ event: message.read.event, seq: message.seq }] : [])));
+export async function storeBatch(db: Kysely<Database>, entries: readonly ReadEntry[], options: StoreOptions): Promise<BatchOutcome> {
+  const deadLetters = entries.filter((entry): entry is DeadLetter => !entry.read.ok);
+  const events = uniqueById(entries.flatMap((entry) => (entry.read.ok ? [{ event: entry.read.event, seq: entry.seq }] : [])));
   return db.transaction().execute(async (trx) => {
     // Detectors read what earlier batches stored; replicas take turns so none reads around another's uncommitted batch.
     await sql`SELECT pg_advisory_xact_lock(hashtext('metering.ingest'))`.execute(trx);
@@ -48,7 +43,7 @@ export async function storeBatch(db: Kysely<Database>, messages: readonly ReadMe
     await touchLastUsed(trx, fresh);
     const candidates = await detectAlerts(trx, fresh, options.thresholds);
     const alerts = await raiseAlerts(trx, candidates, { webhook: options.webhook });
-    return { stored: fresh.length, duplicates: messages.length - deadLetters.length - fresh.length, deadLetters, alerts };
+    return { stored: fresh.length, duplicates: entries.length - deadLetters.length - fresh.length, deadLetters, alerts };
   });
 }
 
@@ -58,20 +53,21 @@ function uniqueById(events: StreamEvent[]) {
   return [...byId.values()];
 }
 
-async function storeDeadLetters(trx: Kysely<Database>, deadLetters: readonly (ReadMessage & { read: Unreadable })[]) {
+async function storeDeadLetters(trx: Kysely<Database>, deadLetters: readonly DeadLetter[]) {
   if (deadLetters.length === 0) return;
   await trx
     .insertInto('dead_letters')
     .values(
-      deadLetters.map(({ seq, data, read }) => ({
+      deadLetters.map(({ seq, position, data, read }) => ({
         stream_seq: seq,
+        batch_position: position,
         raw_payload: rawText(data),
         reason: read.reason,
         event_type: read.type,
         event_version: read.version,
       })),
     )
-    .onConflict((oc) => oc.column('stream_seq').doNothing())
+    .onConflict((oc) => oc.columns(['stream_seq', 'batch_position']).doNothing())
     .execute();
 }
 

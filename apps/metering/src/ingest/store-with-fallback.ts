@@ -1,25 +1,27 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
 import { isDataError } from './database-errors.js';
-import { storeBatch, type BatchOutcome, type ReadMessage, type StoreOptions } from './store-batch.js';
+import type { ReadEntry } from './read-usage-message.js';
+import { storeBatch, type BatchOutcome, type StoreOptions } from './store-batch.js';
 
 /**
- * Stores a batch; when Postgres refuses its data, stores the messages one by one and sets
+ * Stores a batch; when Postgres refuses its data, stores the entries one by one and sets
  * aside each one it refuses as a dead letter, so one bad event (a NUL in a string, a number
  * out of range) never holds back the events behind it. Transient failures are thrown.
  */
-export async function storeWithFallback(db: Kysely<Database>, messages: readonly ReadMessage[], options: StoreOptions): Promise<BatchOutcome> {
+export async function storeWithFallback(db: Kysely<Database>, entries: readonly ReadEntry[], options: StoreOptions): Promise<BatchOutcome> {
   try {
-    return await storeBatch(db, messages, options);
+    return await storeBatch(db, entries, options);
   } catch (error) {
-    if (!isDataError(error) || messages.length === 0) throw error;
+    if (!isDataError(error) || entries.length === 0) throw error;
   }
   const total: BatchOutcome = { stored: 0, duplicates: 0, deadLetters: [], alerts: [] };
-  for (const message of messages) {
-    const outcome = await storeBatch(db, [message], options).catch(async (error: unknown) => {
+  for (const entry of entries) {
+    const outcome = await storeBatch(db, [entry], options).catch(async (error: unknown) => {
       if (!isDataError(error)) throw error;
       const reason = `rejected by the database: ${(error as Error).message}`;
-      return storeBatch(db, [{ ...message, read: { ok: false, kind: 'rejected_by_database', reason, type: 'UsageRecorded', version: 1 } }], options);
+      const { seq, position, data } = entry;
+      return storeBatch(db, [{ seq, position, data, read: { ok: false, kind: 'rejected_by_database', reason, type: 'UsageRecorded', version: 1 } }], options);
     });
     total.stored += outcome.stored;
     total.duplicates += outcome.duplicates;

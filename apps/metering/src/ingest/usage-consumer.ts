@@ -7,14 +7,15 @@ import type { Logger } from '@keyplane/observability';
 import type { Database } from '../db/schema.js';
 import type { AlertThresholds } from '../alerts/thresholds.js';
 import type { MeteringMetrics } from '../metrics/metering-metrics.js';
-import { readUsageMessage } from './read-usage-message.js';
+import { readUsageMessage, type ReadEntry } from './read-usage-message.js';
 import { backoffMs } from '../backoff.js';
-import type { BatchOutcome, ReadMessage } from './store-batch.js';
+import type { BatchOutcome } from './store-batch.js';
 import { storeWithFallback } from './store-with-fallback.js';
 
 export const DURABLE_NAME = 'metering';
 
 export interface IngestSettings {
+  /** Events in one stored batch at most (a message is never split, so one large message can exceed it). */
   batchSize: number;
   /** How long a batch that is not full waits for more events before it is stored. */
   lingerMs: number;
@@ -36,12 +37,18 @@ export interface UsageConsumerOptions {
   onAlerts(alerts: Alert[]): void;
 }
 
+/** A message as it arrived, read into its events. */
+interface Received {
+  message: JsMsg;
+  entries: ReadEntry[];
+}
+
 /**
- * The durable pull consumer of the usage stream. Messages are buffered as they arrive; the
- * batch loop takes whatever is buffered (up to `batchSize`) as one batch, stores it in one
- * transaction, and acks only after the commit, while the next messages keep arriving. Under
- * load batches fill up; when traffic is light a batch is the single event that came. A
- * transient failure naks the batch for redelivery after a backoff.
+ * The durable pull consumer of the usage stream. Messages are read into their events as they
+ * arrive; the batch loop takes whatever is buffered (up to `batchSize` events) as one batch,
+ * stores it in one transaction, and acks only after the commit, while the next messages keep
+ * arriving. Under load batches fill up; when traffic is light a batch is the single message
+ * that came. A transient failure naks the batch's messages for redelivery after a backoff.
  */
 export class UsageConsumer {
   private consumer: Consumer | undefined;
@@ -50,7 +57,8 @@ export class UsageConsumer {
   private receiving: Promise<void> | undefined;
   private batching: Promise<void> | undefined;
   /** Received, not yet taken into a batch; bounded by the consumer's max ack pending. */
-  private buffered: JsMsg[] = [];
+  private buffered: Received[] = [];
+  private bufferedEvents = 0;
   private wakeBatcher: (() => void) | undefined;
 
   constructor(private readonly options: UsageConsumerOptions) {}
@@ -128,7 +136,9 @@ export class UsageConsumer {
             message.nak();
             continue;
           }
-          this.buffered.push(message);
+          const entries = readUsageMessage(message.seq, message.data);
+          this.buffered.push({ message, entries });
+          this.bufferedEvents += entries.length;
           this.wake();
         }
         this.messages = undefined;
@@ -154,12 +164,24 @@ export class UsageConsumer {
         });
         continue;
       }
-      if (settings.lingerMs > 0 && this.buffered.length < settings.batchSize) await this.linger(settings.lingerMs);
-      const batch = this.buffered.splice(0, settings.batchSize);
+      if (settings.lingerMs > 0 && this.bufferedEvents < settings.batchSize) await this.linger(settings.lingerMs);
+      const batch = this.takeBatch(settings.batchSize);
       // Unacked, a batch that failed outside the store is redelivered after the ack wait.
       await this.process(batch).catch((error: unknown) => logger.error({ err: error, messages: batch.length }, 'processing a usage batch failed'));
     }
-    handBack(this.buffered.splice(0));
+    handBack(this.buffered.splice(0).map(({ message }) => message));
+  }
+
+  /** The oldest buffered messages, as many as fit in `batchSize` events, and at least one. */
+  private takeBatch(batchSize: number): Received[] {
+    let count = 0;
+    let events = 0;
+    while (count < this.buffered.length && (count === 0 || events + this.buffered[count].entries.length <= batchSize)) {
+      events += this.buffered[count].entries.length;
+      count++;
+    }
+    this.bufferedEvents -= events;
+    return this.buffered.splice(0, count);
   }
 
   /** Resolves after `ms`, or sooner once a full batch is buffered or the consumer stops. */
@@ -171,7 +193,7 @@ export class UsageConsumer {
         resolve();
       };
       const check = () => {
-        if (!this.running || this.buffered.length >= this.options.settings.batchSize) done();
+        if (!this.running || this.bufferedEvents >= this.options.settings.batchSize) done();
         else this.wakeBatcher = check;
       };
       const timer = setTimeout(done, ms);
@@ -185,23 +207,23 @@ export class UsageConsumer {
     wake?.();
   }
 
-  private async process(batch: JsMsg[]): Promise<void> {
+  private async process(batch: Received[]): Promise<void> {
     const { db, logger, metrics, settings } = this.options;
     const endTimer = metrics.batchDuration.startTimer();
-    const read: ReadMessage[] = batch.map((message) => ({ seq: message.seq, data: message.data, read: readUsageMessage(message.data) }));
+    const entries = batch.flatMap((received) => received.entries);
     let outcome: BatchOutcome;
     try {
-      outcome = await storeWithFallback(db, read, { thresholds: this.options.thresholds, webhook: this.options.webhook });
+      outcome = await storeWithFallback(db, entries, { thresholds: this.options.thresholds, webhook: this.options.webhook });
     } catch (error) {
       logger.error({ err: error, messages: batch.length }, 'storing a usage batch failed; it will be redelivered');
       metrics.batchRetries.inc();
-      for (const message of batch) message.nak(backoffMs(message.info.deliveryCount, settings.retryDelayMs, 60_000));
+      for (const { message } of batch) message.nak(backoffMs(message.info.deliveryCount, settings.retryDelayMs, 60_000));
       return;
     }
     this.publishDeadLetters(outcome.deadLetters);
-    for (const message of batch) message.ack();
+    for (const { message } of batch) message.ack();
     endTimer();
-    metrics.batchSize.observe(batch.length);
+    metrics.batchSize.observe(entries.length);
     metrics.eventsIngested.inc({ result: 'stored' }, outcome.stored);
     metrics.eventsIngested.inc({ result: 'duplicate' }, outcome.duplicates);
     for (const alert of outcome.alerts) {
@@ -214,12 +236,13 @@ export class UsageConsumer {
   /** Logs each unreadable message and republishes it, untouched, on the dead-letter subject for whoever investigates. */
   private publishDeadLetters(deadLetters: BatchOutcome['deadLetters']): void {
     const { nc, ns, logger, metrics } = this.options;
-    for (const { seq, data, read } of deadLetters) {
+    for (const { seq, position, data, read } of deadLetters) {
       metrics.deadLetters.inc({ kind: read.kind });
-      logger.warn({ streamSeq: seq, type: read.type, version: read.version, kind: read.kind, reason: read.reason }, 'usage event set aside as a dead letter');
+      logger.warn({ streamSeq: seq, batchPosition: position, type: read.type, version: read.version, kind: read.kind, reason: read.reason }, 'usage event set aside as a dead letter');
       const h = headers();
       h.set('Keyplane-Dead-Letter-Reason', headerSafe(read.reason));
       h.set('Keyplane-Stream-Seq', String(seq));
+      h.set('Keyplane-Batch-Position', String(position));
       nc.publish(ns.subjects.usageDeadLetter, data, { headers: h });
     }
   }

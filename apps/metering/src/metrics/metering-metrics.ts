@@ -44,7 +44,7 @@ export function createMeteringMetrics(registry: Registry, lag: ConsumerLag): Met
     }),
     batchSize: new Histogram({
       name: 'metering_ingest_batch_size',
-      help: 'Messages per ingest batch',
+      help: 'Usage events (or unreadable messages) per ingest batch',
       buckets: [1, 10, 50, 100, 250, 500, 1000, 2000],
       registers,
     }),
@@ -55,7 +55,7 @@ export function createMeteringMetrics(registry: Registry, lag: ConsumerLag): Met
       registers,
     }),
     batchRetries: new Counter({ name: 'metering_ingest_batch_retries_total', help: 'Batches handed back to the stream after a transient failure', registers }),
-    deadLetters: new Counter({ name: 'metering_dead_letters_total', help: 'Usage stream messages set aside as unreadable', labelNames: ['kind'], registers }),
+    deadLetters: new Counter({ name: 'metering_dead_letters_total', help: 'Usage events, or whole messages, set aside as unreadable', labelNames: ['kind'], registers }),
     alertsRaised: new Counter({ name: 'metering_alerts_raised_total', help: 'Alerts stored (after deduplication), by type', labelNames: ['type'], registers }),
     webhookDeliveries: new Counter({
       name: 'metering_alert_webhook_deliveries_total',

@@ -2,7 +2,7 @@ import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jets
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Kysely } from 'kysely';
 import { ulid } from 'ulid';
-import type { Namespace, Reply, UsageRecorded } from '@keyplane/contracts';
+import { usageBatch, usageBatchMessageId, type Namespace, type Reply, type UsageRecorded } from '@keyplane/contracts';
 import { createKysely } from '@keyplane/database';
 import { connectNats, encodeJson, ensureStream, request } from '@keyplane/nats';
 import { CapturedLogs, freshDatabase, freshNamespace, TEST_NATS_URL, waitFor, type FreshDatabase, type FreshNamespace } from '@keyplane/testing';
@@ -71,11 +71,21 @@ export class MeteringHarness {
     this.service = undefined;
   }
 
-  /** Publishes events as auth does (msgID = eventId) unless `msgId` says otherwise. */
+  /** Publishes events bare, one message each (msgID = eventId unless `msgId` says otherwise), as consumers must still read them. */
   async publish(events: readonly UsageRecorded[], msgId: (event: UsageRecorded) => string = (event) => event.eventId): Promise<void> {
     for (let index = 0; index < events.length; index += 200) {
       await Promise.all(events.slice(index, index + 200).map((event) => this.js.publish(this.ns.subjects.usageEvents, encodeJson(event), { msgID: msgId(event) })));
     }
+  }
+
+  /** Publishes events as auth does: `UsageBatch` messages of up to `size` events, each with its batch's message id. Returns their stream sequences. */
+  async publishBatches(events: readonly UsageRecorded[], size: number): Promise<number[]> {
+    const seqs: number[] = [];
+    for (let index = 0; index < events.length; index += size) {
+      const batch = events.slice(index, index + size);
+      seqs.push((await this.js.publish(this.ns.subjects.usageEvents, encodeJson(usageBatch(batch)), { msgID: usageBatchMessageId(batch) })).seq);
+    }
+    return seqs;
   }
 
   async publishRaw(payload: string | Uint8Array): Promise<number> {

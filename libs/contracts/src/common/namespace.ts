@@ -43,7 +43,7 @@ function subjectsFor(prefix: string) {
       all: `${p}events.keys.>`,
       forKey: (keyId: string) => `${p}events.keys.${keyId}`,
     },
-    /** One usage event per authorization decision. */
+    /** One usage event per authorization decision, several decisions' events to a `UsageBatch` message. */
     usageEvents: `${p}events.usage`,
     /** Usage events metering could not read, set aside with the reason. */
     usageDeadLetter: `${p}events.usage-dead-letter`,
