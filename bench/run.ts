@@ -153,17 +153,27 @@ async function main() {
     const a = await runLoad({ name: '(a) demo-api direct', url: `http://127.0.0.1:${ports.demo}/v1/flows`, headers: tenant, durationSeconds: seconds, connections });
     const services = [...bench.processes.map((service) => ({ name: service.spec.name, pid: service.child.pid ?? 0 })), { name: 'load generator', pid: process.pid }];
     const authMetrics = async () => (await fetch(`http://127.0.0.1:${ports.auth}/metrics`)).text();
-    /** Runs one load and measures what every process spent on it, and auth's round trips to the quota store, per request. */
+    const authCounters = async () => {
+      const text = await authMetrics();
+      const total = (name: string) => counterTotal(text, name);
+      return { quotaCalls: total('auth_quota_store_calls_total'), events: total('auth_usage_events_published_total'), messages: total('auth_usage_messages_published_total') };
+    };
+    /**
+     * Runs one load and measures what every process spent on it and auth's round trips to the
+     * quota store, per request, and how many usage events auth put in one stream message.
+     */
     const measured = async (options: LoadOptions) => {
       const before = sampleUsage(services);
-      const callsBefore = counterTotal(await authMetrics(), 'auth_quota_store_calls_total');
+      const countersBefore = await authCounters();
       const result = await runLoad(options);
       const requests = result.requestsPerSecond * options.durationSeconds;
       const usage = usagePerRequest(before, sampleUsage(services), requests);
-      const quotaCalls = (counterTotal(await authMetrics(), 'auth_quota_store_calls_total') - callsBefore) / Math.max(1, requests);
-      return { result, usage, quotaCalls };
+      const counters = await authCounters();
+      const quotaCalls = (counters.quotaCalls - countersBefore.quotaCalls) / Math.max(1, requests);
+      const eventsPerMessage = (counters.events - countersBefore.events) / Math.max(1, counters.messages - countersBefore.messages);
+      return { result, usage, quotaCalls, eventsPerMessage };
     };
-    const { result: b, usage: usageOfB, quotaCalls: quotaCallsOfB } = await measured({ name: '(b) gateway, 100 keys', url: gatewayUrl, keys, durationSeconds: seconds, connections });
+    const { result: b, usage: usageOfB, quotaCalls: quotaCallsOfB, eventsPerMessage: eventsPerMessageOfB } = await measured({ name: '(b) gateway, 100 keys', url: gatewayUrl, keys, durationSeconds: seconds, connections });
     // Metering runs on other nodes in production; paused here, the usage events wait on the
     // stream (it catches up afterwards) and the serving path has the 2 cores to itself.
     const metering = bench.processes.find((service) => service.spec.name === 'metering')!.child;
@@ -172,7 +182,7 @@ async function main() {
     metering.kill('SIGCONT');
     // The backlog (b′) left on the stream is drained before (c), so (c) does not pay for it.
     const backlogMs = await meteringCaughtUp();
-    const { result: c, usage: usageOfC, quotaCalls: quotaCallsOfC } = await measured({ name: '(c) gateway, one hot key', url: gatewayUrl, keys: [keys[0]], durationSeconds: seconds, connections });
+    const { result: c, usage: usageOfC, quotaCalls: quotaCallsOfC, eventsPerMessage: eventsPerMessageOfC } = await measured({ name: '(c) gateway, one hot key', url: gatewayUrl, keys: [keys[0]], durationSeconds: seconds, connections });
     const { result: d, usage: usageOfD } = await measured({ name: '(d) ceiling: HTTP + one NATS request', url: `http://127.0.0.1:${ports.ceiling}/`, durationSeconds: seconds, connections });
     const dTuned = await runLoad({ name: '(d′) as (d), NATS client tuned as the stack', url: `http://127.0.0.1:${ports.tunedCeiling}/`, durationSeconds: seconds, connections });
     const paired = await pairedRatios(
@@ -214,6 +224,7 @@ async function main() {
       `- per request in (d), the same: ${usageList(usageOfD)}`,
       `- the same ratios in CPU per request: (d)/(b) = ${cpuRatio(usageOfD, usageOfB)}, (d)/(c) = ${cpuRatio(usageOfD, usageOfC)}`,
       `- auth's round trips to the quota store (\`auth_quota_store_calls_total\`) per 1,000 requests: ${(quotaCallsOfB * 1000).toFixed(1)} in (b), ${(quotaCallsOfC * 1000).toFixed(1)} in (c)`,
+      `- usage events per stream message (\`auth_usage_events_published_total\` / \`auth_usage_messages_published_total\`): ${eventsPerMessageOfB.toFixed(1)} in (b), ${eventsPerMessageOfC.toFixed(1)} in (c)`,
       `- auth.decide handler time from its histogram (bucket upper bounds): during (e) p50 ${ms(quantile(handlerInE, 0.5))}, p99 ${ms(quantile(handlerInE, 0.99))}; during (f) p50 ${ms(quantile(handlerInF, 0.5))}, p99 ${ms(quantile(handlerInF, 0.99))}`,
       `- metering ingest: ${ingest.total} usage events published in ${ingest.publishSeconds.toFixed(1)} s by one publisher, all folded into windows at ${ingest.ingestPerSecond} events/s end to end (bounded by that publisher)`,
       `- metering lag after the steady 2,000 req/s run: every decision visible in metering ${lagMs} ms after the load stopped; the backlog of (b′) took ${backlogMs} ms to drain`,

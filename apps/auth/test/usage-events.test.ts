@@ -103,6 +103,9 @@ describe('usage events', () => {
       hourUsed: null,
     });
     for (const { msgId, events } of messages) expect(msgId).toBe(usageBatchMessageId(events));
+    const metrics = await (await fetch(`${replica.handle.url}/metrics`)).text();
+    expect(metrics).toContain('auth_usage_events_published_total{service="auth"} 5');
+    expect(metrics).toContain(`auth_usage_messages_published_total{service="auth"} ${messages.length}`);
     expect(new Set(stored.map((event) => event.eventId)).size).toBe(5);
     for (const secret of [key.secret.key, gone.secret.key]) {
       expect(messages.map(({ raw }) => raw).join('\n')).not.toContain(secret);

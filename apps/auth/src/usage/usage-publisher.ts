@@ -24,10 +24,10 @@ export interface UsagePublisherOptions {
 /**
  * Usage events leave the decision's critical path: `record` only queues, publishing starts
  * on a later turn of the event loop (after the reply went out). What queued meanwhile goes
- * in one message, and while `concurrency` messages await the broker the next events wait
- * for one of them: batches grow with the load and no event waits for a timer. A failed
- * message is kept whole and retried first, with exponential backoff, so it keeps its message
- * id; `flush` (SIGTERM) waits for every pending event. What can still be lost is in the README.
+ * in one message: under load a turn decides many requests at once, so batches grow with the
+ * load while no event waits longer than it did alone. A failed message is kept whole and
+ * retried first, with exponential backoff, so it keeps its message id; `flush` (SIGTERM)
+ * waits for every pending event. What can still be lost is in the README.
  */
 export class UsagePublisher {
   private readonly capacity: number;
@@ -50,7 +50,7 @@ export class UsagePublisher {
 
   constructor(private readonly options: UsagePublisherOptions) {
     this.capacity = options.capacity ?? 10_000;
-    this.concurrency = options.concurrency ?? 2;
+    this.concurrency = options.concurrency ?? 64;
     this.maxBatch = options.maxBatch ?? 100;
     this.retryInitialMs = options.retryInitialMs ?? 100;
     this.retryMaxMs = options.retryMaxMs ?? 5000;
