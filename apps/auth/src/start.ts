@@ -2,9 +2,9 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Kysely } from 'kysely';
 import type { DestinationStream } from 'pino';
-import { namespace, usageBatch, usageBatchMessageId } from '@keyplane/contracts';
+import { namespace, usageBatchMessageId } from '@keyplane/contracts';
 import { createKysely, ensureDatabase, migrateToLatest, pingDatabase } from '@keyplane/database';
-import { connectNats, encodeJson, ensureStream, publishToStream, RequestMux } from '@keyplane/nats';
+import { connectNats, ensureStream, publishToStream, RequestMux } from '@keyplane/nats';
 import { createLogger, createMetricsRegistry, Readiness } from '@keyplane/observability';
 import { bootstrapService, type ServiceHandle } from '@keyplane/runtime';
 import { AuthModule } from './auth.module.js';
@@ -85,8 +85,8 @@ export async function startAuthService(config: AuthConfig, options: AuthOptions 
     // One request per decision: through a mux of our own, not nats.js's request (see RequestMux).
     const mux = new RequestMux(nc);
     const usage = new UsagePublisher({
-      publish: async (events) => {
-        await publishToStream(mux, ns.subjects.usageEvents, encodeJson(usageBatch(events)), usageBatchMessageId(events), JETSTREAM_TIMEOUT_MS);
+      publish: async ({ events, body }) => {
+        await publishToStream(mux, ns.subjects.usageEvents, body, usageBatchMessageId(events), JETSTREAM_TIMEOUT_MS);
       },
       logger,
       registry,

@@ -1,7 +1,7 @@
 import type { UsageRecorded } from '@keyplane/contracts';
 import { createLogger, createMetricsRegistry } from '@keyplane/observability';
 import { CapturedLogs } from '@keyplane/testing';
-import { UsagePublisher, type UsagePublisherOptions } from './usage-publisher.js';
+import { UsagePublisher, type UsageMessage, type UsagePublisherOptions } from './usage-publisher.js';
 
 const event = (n: number) => ({ eventId: `e${n}` }) as UsageRecorded;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -16,16 +16,22 @@ function broker(latencyMs = 1) {
   let inFlight = 0;
   let maxInFlight = 0;
   const state = { down: false };
-  const publish = async (events: readonly UsageRecorded[]) => {
-    tried.push(events.map((e) => e.eventId));
+  const sizes: number[] = [];
+  const publish = async ({ events, body }: UsageMessage) => {
+    // What reaches the broker is the body: it must be the batch of exactly these events.
+    const sent = JSON.parse(new TextDecoder().decode(body)) as { type: string; version: number; events: UsageRecorded[] };
+    expect(sent).toEqual({ type: 'UsageBatch', version: 1, events: [...events] });
+    const ids = sent.events.map((e) => e.eventId);
+    tried.push(ids);
+    sizes.push(body.length);
     inFlight++;
     maxInFlight = Math.max(maxInFlight, inFlight);
     await sleep(latencyMs);
     inFlight--;
     if (state.down) throw new Error('no responders');
-    stored.push(...events.map((e) => e.eventId));
+    stored.push(...ids);
   };
-  return { publish, stored, tried, state, stats: () => ({ attempts: tried.length, maxInFlight }) };
+  return { publish, stored, tried, sizes, state, stats: () => ({ attempts: tried.length, maxInFlight }) };
 }
 
 function publisher(publish: UsagePublisherOptions['publish'], options: Partial<UsagePublisherOptions> = {}) {
@@ -73,6 +79,18 @@ describe('UsagePublisher', () => {
     expect(nats.stored).toEqual(Array.from({ length: 40 }, (_, n) => `e${n}`));
     expect(nats.tried.map((ids) => ids.length)).toEqual([...Array(13).fill(3), 1]);
     expect(nats.stats().maxInFlight).toBe(4);
+  });
+
+  it('keeps a message under `maxBatchBytes`, and sends an event larger than that alone', async () => {
+    const nats = broker();
+    const { usage } = publisher(nats.publish, { maxBatchBytes: 1000 });
+    const sized = (n: number, length: number) => ({ eventId: `e${n}`, path: 'x'.repeat(length) }) as UsageRecorded;
+    for (let n = 0; n < 6; n++) usage.record(sized(n, 300));
+    usage.record(sized(6, 2000));
+    usage.record(sized(7, 10));
+    expect(await usage.flush(1000)).toBe(0);
+    expect(nats.tried).toEqual([['e0', 'e1'], ['e2', 'e3'], ['e4', 'e5'], ['e6'], ['e7']]);
+    expect(nats.sizes.filter((size) => size > 1000)).toEqual([nats.sizes[3]]);
   });
 
   it('sends a failed message again as it was, so it keeps its message id', async () => {

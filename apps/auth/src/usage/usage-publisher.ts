@@ -1,14 +1,21 @@
-import type { UsageRecorded } from '@keyplane/contracts';
+import { encodeUsageBatch, usageBatchBytes, type UsageRecorded } from '@keyplane/contracts';
+import { encodeJson } from '@keyplane/nats';
 import type { Logger } from '@keyplane/observability';
 import { orAfter } from '@keyplane/runtime';
 import { Counter, Gauge, type Registry } from 'prom-client';
 
+/** One message of the usage stream: its events, and the `UsageBatch` JSON that carries them. */
+export interface UsageMessage {
+  events: readonly UsageRecorded[];
+  body: Uint8Array;
+}
+
 export interface UsagePublisherOptions {
   /**
-   * Publishes the events as one message and resolves once the broker has stored it; must be
-   * idempotent per list of events (a batch that failed comes back with the same events).
+   * Publishes one message and resolves once the broker has stored it; must be idempotent per
+   * list of events (a message that failed comes back with the same events).
    */
-  publish: (events: readonly UsageRecorded[]) => Promise<void>;
+  publish: (message: UsageMessage) => Promise<void>;
   logger: Logger;
   registry: Registry;
   /** Events held at most, queued or being published; past it the oldest queued event is dropped. */
@@ -17,6 +24,11 @@ export interface UsagePublisherOptions {
   concurrency?: number;
   /** Events in one message at most. */
   maxBatch?: number;
+  /**
+   * Bytes in one message at most, below the broker's `max_payload` (1 MiB by default). An event
+   * is at most about 60 KB (`DecideRequest` bounds its strings), so it always fits alone.
+   */
+  maxBatchBytes?: number;
   retryInitialMs?: number;
   retryMaxMs?: number;
 }
@@ -29,15 +41,22 @@ export interface UsagePublisherOptions {
  * retried first, with exponential backoff, so it keeps its message id; `flush` (SIGTERM)
  * waits for every pending event. What can still be lost is in the README.
  */
+/** Events taken into one message, each with its JSON. */
+interface Batch {
+  events: UsageRecorded[];
+  encoded: Uint8Array[];
+}
+
 export class UsagePublisher {
   private readonly capacity: number;
   private readonly concurrency: number;
   private readonly maxBatch: number;
+  private readonly maxBatchBytes: number;
   private readonly retryInitialMs: number;
   private readonly retryMaxMs: number;
   private queue: UsageRecorded[] = [];
   /** Batches whose publish failed, oldest first: sent again as they were. */
-  private failedBatches: UsageRecorded[][] = [];
+  private failedBatches: Batch[] = [];
   private inFlight = 0;
   private inFlightEvents = 0;
   private pumpScheduled = false;
@@ -52,6 +71,7 @@ export class UsagePublisher {
     this.capacity = options.capacity ?? 10_000;
     this.concurrency = options.concurrency ?? 64;
     this.maxBatch = options.maxBatch ?? 100;
+    this.maxBatchBytes = options.maxBatchBytes ?? 256 * 1024;
     this.retryInitialMs = options.retryInitialMs ?? 100;
     this.retryMaxMs = options.retryMaxMs ?? 5000;
     const registers = [options.registry];
@@ -83,7 +103,7 @@ export class UsagePublisher {
   }
 
   get pending(): number {
-    return this.queue.length + this.failedBatches.reduce((sum, batch) => sum + batch.length, 0) + this.inFlightEvents;
+    return this.queue.length + this.failedBatches.reduce((sum, batch) => sum + batch.events.length, 0) + this.inFlightEvents;
   }
 
   /**
@@ -113,21 +133,36 @@ export class UsagePublisher {
 
   private pump(): void {
     while (!this.stopped && !this.retryTimer && this.inFlight < this.concurrency) {
-      const batch = this.failedBatches.shift() ?? (this.queue.length > 0 ? this.queue.splice(0, this.maxBatch) : undefined);
+      const batch = this.failedBatches.shift() ?? this.takeBatch();
       if (!batch) return;
       this.inFlight++;
-      this.inFlightEvents += batch.length;
-      this.options.publish(batch).then(
+      this.inFlightEvents += batch.events.length;
+      this.options.publish({ events: batch.events, body: encodeUsageBatch(batch.encoded) }).then(
         () => this.published(batch),
         (error: unknown) => this.failed(batch, error),
       );
     }
   }
 
-  private published(batch: UsageRecorded[]): void {
+  /** The oldest queued events, as many as fit in `maxBatch` events and `maxBatchBytes`, and at least one. */
+  private takeBatch(): Batch | undefined {
+    const encoded: Uint8Array[] = [];
+    let bytes = usageBatchBytes([]);
+    for (const event of this.queue) {
+      if (encoded.length === this.maxBatch) break;
+      const json = encodeJson(event);
+      if (encoded.length > 0 && bytes + 1 + json.length > this.maxBatchBytes) break;
+      bytes += json.length + (encoded.length > 0 ? 1 : 0);
+      encoded.push(json);
+    }
+    if (encoded.length === 0) return undefined;
+    return { events: this.queue.splice(0, encoded.length), encoded };
+  }
+
+  private published(batch: Batch): void {
     this.settle(batch);
     this.metrics.messages.inc();
-    this.metrics.published.inc(batch.length);
+    this.metrics.published.inc(batch.events.length);
     if (this.retryDelayMs > 0 || this.droppedSinceHealthy > 0) {
       this.options.logger.info({ dropped: this.droppedSinceHealthy, pending: this.pending }, 'usage events are being published again');
       this.retryDelayMs = 0;
@@ -137,7 +172,7 @@ export class UsagePublisher {
     this.notifyIfIdle();
   }
 
-  private failed(batch: UsageRecorded[], error: unknown): void {
+  private failed(batch: Batch, error: unknown): void {
     this.settle(batch);
     this.metrics.failures.inc();
     if (!this.stopped) this.failedBatches.push(batch);
@@ -152,17 +187,18 @@ export class UsagePublisher {
     this.notifyIfIdle();
   }
 
-  private settle(batch: UsageRecorded[]): void {
+  private settle(batch: Batch): void {
     this.inFlight--;
-    this.inFlightEvents -= batch.length;
+    this.inFlightEvents -= batch.events.length;
   }
 
   /** The oldest event not awaiting the broker: a failed batch loses its first event, which gives it a new message id. */
   private takeOldestQueued(): UsageRecorded | undefined {
     const oldest = this.failedBatches[0];
     if (!oldest) return this.queue.shift();
-    const event = oldest.shift();
-    if (oldest.length === 0) this.failedBatches.shift();
+    oldest.encoded.shift();
+    const event = oldest.events.shift();
+    if (oldest.events.length === 0) this.failedBatches.shift();
     return event;
   }
 

@@ -1,4 +1,4 @@
-import { UsageBatch, usageBatch, usageBatchMessageId } from './usage-batch.js';
+import { encodeUsageBatch, UsageBatch, usageBatch, usageBatchBytes, usageBatchMessageId } from './usage-batch.js';
 import type { UsageRecorded } from './usage-event.js';
 
 const event = (eventId: string): UsageRecorded => ({
@@ -32,6 +32,23 @@ describe('UsageBatch', () => {
 
   it('refuses an empty batch', () => {
     expect(UsageBatch.safeParse({ type: 'UsageBatch', version: 1, events: [] }).success).toBe(false);
+  });
+});
+
+describe('encodeUsageBatch', () => {
+  const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
+
+  it('is the JSON of the batch, built from the events\' own bytes', () => {
+    const events = [event('a'), { ...event('b'), userAgent: 'Mozilla/5.0 "quoted" ü' }, event('c')];
+    const body = encodeUsageBatch(events.map(json));
+    expect(new TextDecoder().decode(body)).toBe(JSON.stringify(usageBatch(events)));
+    expect(UsageBatch.parse(JSON.parse(new TextDecoder().decode(body)))).toEqual(usageBatch(events));
+    expect(usageBatchBytes(events.map(json))).toBe(body.length);
+  });
+
+  it('weighs one event and none exactly too', () => {
+    expect(new TextDecoder().decode(encodeUsageBatch([json(event('a'))]))).toBe(JSON.stringify(usageBatch([event('a')])));
+    expect(usageBatchBytes([])).toBe('{"type":"UsageBatch","version":1,"events":[]}'.length);
   });
 });
 
