@@ -33,6 +33,12 @@ export interface UsagePublisherOptions {
   retryMaxMs?: number;
 }
 
+/** Events taken into one message, each with its JSON. */
+interface Batch {
+  events: UsageRecorded[];
+  encoded: Uint8Array[];
+}
+
 /**
  * Usage events leave the decision's critical path: `record` only queues, publishing starts
  * on a later turn of the event loop (after the reply went out). What queued meanwhile goes
@@ -41,12 +47,6 @@ export interface UsagePublisherOptions {
  * retried first, with exponential backoff, so it keeps its message id; `flush` (SIGTERM)
  * waits for every pending event. What can still be lost is in the README.
  */
-/** Events taken into one message, each with its JSON. */
-interface Batch {
-  events: UsageRecorded[];
-  encoded: Uint8Array[];
-}
-
 export class UsagePublisher {
   private readonly capacity: number;
   private readonly concurrency: number;

@@ -169,6 +169,7 @@ export class UsageConsumer {
       // Unacked, a batch that failed outside the store is redelivered after the ack wait.
       await this.process(batch).catch((error: unknown) => logger.error({ err: error, messages: batch.length }, 'processing a usage batch failed'));
     }
+    this.bufferedEvents = 0;
     handBack(this.buffered.splice(0).map(({ message }) => message));
   }
 
