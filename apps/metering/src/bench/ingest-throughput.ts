@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { jetstream } from '@nats-io/jetstream';
 import { ulid } from 'ulid';
-import { namespace, type Outcome, type UsageRecorded } from '@keyplane/contracts';
+import { namespace, usageBatch, usageBatchMessageId, type Outcome, type UsageRecorded } from '@keyplane/contracts';
 import { createKysely, dropDatabase } from '@keyplane/database';
 import { connectNats, deleteStreams, encodeJson, ensureStream } from '@keyplane/nats';
 import { loadMeteringConfig } from '../config.js';
@@ -18,6 +18,8 @@ import { startMeteringService } from '../start.js';
 // metering, lets as many pile up on the stream, and times a restarted metering draining them.
 
 const total = Number(process.env.INGEST_EVENTS ?? 20_000);
+/** 1: bare events, one per message, the most messages metering can be sent; more: `UsageBatch` messages of that many, as auth sends. */
+const perMessage = Number(process.env.INGEST_EVENTS_PER_MESSAGE ?? 1);
 const warmUp = 2000;
 const keys = Array.from({ length: 100 }, (_, index) => `key_${String(index).padStart(26, '0')}`);
 const ips = ['198.51.100.7', '198.51.100.8', '203.0.113.20', '203.0.113.21'];
@@ -57,16 +59,19 @@ interface PublisherData {
   prefix: string;
 }
 
-/** The worker: publishes each range it is asked for, one bare event per message, the most messages per event metering can get (async, up to 1000 acks awaited at a time), then answers. */
+/** The worker: publishes each range it is asked for, `perMessage` events to a message (async, up to 1000 acks awaited at a time), then answers. */
 async function publisher({ natsUrl, prefix }: PublisherData) {
   const subject = namespace(prefix).subjects.usageEvents;
   const nc = await connectNats({ url: natsUrl, name: 'ingest-throughput-publisher' });
   const js = jetstream(nc);
+  const message = (events: UsageRecorded[]) =>
+    perMessage === 1 ? { body: encodeJson(events[0]), msgID: events[0].eventId } : { body: encodeJson(usageBatch(events)), msgID: usageBatchMessageId(events) };
   parentPort?.on('message', async ({ from, count }: { from: number; count: number }) => {
     let inFlight: Promise<unknown>[] = [];
-    for (let index = from; index < from + count; index += 1) {
-      const event = syntheticEvent(index);
-      inFlight.push(js.publish(subject, encodeJson(event), { msgID: event.eventId }));
+    for (let index = from; index < from + count; index += perMessage) {
+      const events = Array.from({ length: Math.min(perMessage, from + count - index) }, (_, offset) => syntheticEvent(index + offset));
+      const { body, msgID } = message(events);
+      inFlight.push(js.publish(subject, body, { msgID }));
       if (inFlight.length === 1000) {
         await Promise.all(inFlight);
         inFlight = [];
@@ -146,10 +151,10 @@ async function measure() {
     const backlogSeconds = (backlog.done - backlog.first.at) / 1000;
     console.log(
       [
-        `${total} events over ${keys.length} keys and ${ips.length} addresses, after ${warmUp} to warm up (INGEST_BATCH_SIZE=${config.ingest.batchSize})`,
+        `${total} events over ${keys.length} keys and ${ips.length} addresses, ${perMessage} per message, after ${warmUp} to warm up (INGEST_BATCH_SIZE=${config.ingest.batchSize})`,
         `live: all stored ${liveSeconds.toFixed(2)} s after the first was published: ${Math.round(total / liveSeconds)} events/s end to end`,
         `  publishing took ${((live.done - liveLagMs - liveStart) / 1000).toFixed(2)} s; the last event was stored ${Math.round(liveLagMs)} ms after the last publish ack`,
-        `  batches so far: ${batches.count}, mean ${(batches.sum / batches.count).toFixed(0)} messages, mean ${((duration.sum / duration.count) * 1000).toFixed(1)} ms`,
+        `  batches so far: ${batches.count}, mean ${(batches.sum / batches.count).toFixed(0)} events, mean ${((duration.sum / duration.count) * 1000).toFixed(1)} ms`,
         `backlog: drained in ${backlogSeconds.toFixed(2)} s from the first commit: ${Math.round((published - backlog.first.count) / backlogSeconds)} events/s`,
         `hour windows hold ${Number(windows.n)} requests (${published - published / 100} expected), ${Number(alerts.n)} alerts raised`,
       ].join('\n'),
