@@ -128,6 +128,8 @@ export class UsageConsumer {
     while (this.running) {
       try {
         // Two batches' worth in flight from the server: one being stored, the next already here.
+        // Counted in messages, which may carry up to 100 events each: a consume() bounded in
+        // bytes (max_bytes) got no message at all from nats-server 2.9.
         const messages = await consumer.consume({ max_messages: settings.batchSize * 2 });
         this.messages = messages;
         if (!this.running) await messages.close();
