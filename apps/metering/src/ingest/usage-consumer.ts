@@ -14,6 +14,9 @@ import { storeWithFallback } from './store-with-fallback.js';
 
 export const DURABLE_NAME = 'metering';
 
+/** Batches' worth of events read ahead of the batcher; past it the receiver waits, and so do its pulls. */
+const READ_AHEAD_BATCHES = 4;
+
 export interface IngestSettings {
   /** Events in one stored batch at most (a message is never split, so one large message can exceed it). */
   batchSize: number;
@@ -56,10 +59,11 @@ export class UsageConsumer {
   private running = false;
   private receiving: Promise<void> | undefined;
   private batching: Promise<void> | undefined;
-  /** Received, not yet taken into a batch; bounded by the consumer's max ack pending. */
+  /** Received, not yet taken into a batch: about `READ_AHEAD_BATCHES` batches' worth of events. */
   private buffered: Received[] = [];
   private bufferedEvents = 0;
   private wakeBatcher: (() => void) | undefined;
+  private wakeReceiver: (() => void) | undefined;
 
   constructor(private readonly options: UsageConsumerOptions) {}
 
@@ -77,6 +81,7 @@ export class UsageConsumer {
   /** Stops taking messages; the batch in flight commits and acks first, anything buffered is handed back. */
   async stop(): Promise<void> {
     this.running = false;
+    this.resumeReceiving();
     await this.messages?.close();
     this.wake();
     await this.receiving;
@@ -128,8 +133,9 @@ export class UsageConsumer {
     while (this.running) {
       try {
         // Two batches' worth in flight from the server: one being stored, the next already here.
-        // Counted in messages, which may carry up to 100 events each: a consume() bounded in
-        // bytes (max_bytes) got no message at all from nats-server 2.9.
+        // Counted in messages, which may carry up to 100 events each; the iterator asks for more
+        // only as it is read, so the wait below bounds it too (a consume() bounded in bytes got
+        // no message at all from nats-server 2.9).
         const messages = await consumer.consume({ max_messages: settings.batchSize * 2 });
         this.messages = messages;
         if (!this.running) await messages.close();
@@ -142,6 +148,11 @@ export class UsageConsumer {
           this.buffered.push({ message, entries });
           this.bufferedEvents += entries.length;
           this.wake();
+          if (this.bufferedEvents >= settings.batchSize * READ_AHEAD_BATCHES) {
+            await new Promise<void>((resolve) => {
+              this.wakeReceiver = resolve;
+            });
+          }
         }
         this.messages = undefined;
       } catch (error) {
@@ -184,7 +195,15 @@ export class UsageConsumer {
       count++;
     }
     this.bufferedEvents -= events;
-    return this.buffered.splice(0, count);
+    const batch = this.buffered.splice(0, count);
+    this.resumeReceiving();
+    return batch;
+  }
+
+  private resumeReceiving(): void {
+    const resume = this.wakeReceiver;
+    this.wakeReceiver = undefined;
+    resume?.();
   }
 
   /** Resolves after `ms`, or sooner once a full batch is buffered or the consumer stops. */
