@@ -19,7 +19,7 @@ export function createMeteringMetrics(registry: Registry, lag: ConsumerLag): Met
   const registers = [registry];
   new Gauge({
     name: 'metering_consumer_pending',
-    help: 'Usage events on the stream not yet delivered to metering (consumer lag)',
+    help: 'Usage stream messages (one or more events each) not yet delivered to metering (consumer lag)',
     registers,
     async collect() {
       const state = await lag.pending().catch(() => undefined);
@@ -28,7 +28,7 @@ export function createMeteringMetrics(registry: Registry, lag: ConsumerLag): Met
   });
   new Gauge({
     name: 'metering_consumer_ack_pending',
-    help: 'Usage events delivered to metering and not yet acknowledged',
+    help: 'Usage stream messages delivered to metering and not yet acknowledged',
     registers,
     async collect() {
       const state = await lag.pending().catch(() => undefined);
