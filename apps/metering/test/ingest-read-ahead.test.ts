@@ -1,5 +1,6 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { sql } from 'kysely';
+import { DURABLE_NAME } from '../src/ingest/usage-consumer.js';
 import { MeteringHarness } from './support/metering-harness.js';
 import { keyIdOf, usageEvent } from './support/usage-event.js';
 
@@ -33,21 +34,24 @@ describe('metering read-ahead', () => {
     });
     await lockTaken;
 
-    const events = Array.from({ length: 400 }, (_, n) => usageEvent({ keyId, occurredAt: new Date(Date.parse('2026-06-01T00:00:00.000Z') + n * 1000).toISOString() }));
-    await h.publishBatches(events.slice(0, 200), 10);
-    await h.publish(events.slice(200));
-    await sleep(1000);
+    try {
+      const events = Array.from({ length: 400 }, (_, n) => usageEvent({ keyId, occurredAt: new Date(Date.parse('2026-06-01T00:00:00.000Z') + n * 1000).toISOString() }));
+      await h.publishBatches(events.slice(0, 200), 10);
+      await h.publish(events.slice(200));
+      await sleep(1000);
 
-    const jsm = await jetstreamManager(h.nc);
-    const stalled = await jsm.consumers.info(h.ns.streams.usageEvents, 'metering');
-    // 220 messages wait. Delivered and unacked: the stalled batch, four batches' worth read
-    // ahead, and what the stream's iterator fetched before the receiver stopped reading it.
-    expect(stalled.num_ack_pending).toBeGreaterThan(0);
-    expect(stalled.num_ack_pending).toBeLessThanOrEqual(1 + 4 * 5 + 1 + 2 * 5);
-    expect(stalled.num_pending).toBeGreaterThanOrEqual(220 - 32);
-
-    release();
-    await holding;
+      const jsm = await jetstreamManager(h.nc);
+      const stalled = await jsm.consumers.info(h.ns.streams.usageEvents, DURABLE_NAME);
+      // 220 messages wait. Delivered and unacked: the stalled batch, four batches' worth read
+      // ahead, and what the stream's iterator fetched before the receiver stopped reading it.
+      expect(stalled.num_ack_pending).toBeGreaterThan(0);
+      expect(stalled.num_ack_pending).toBeLessThanOrEqual(1 + 4 * 5 + 1 + 2 * 5);
+      expect(stalled.num_pending).toBeGreaterThanOrEqual(220 - 32);
+    } finally {
+      // Released even when an expectation fails, so the harness can close its pool.
+      release();
+      await holding;
+    }
     await h.settled(30000);
     const stored = await h.db.selectFrom('usage_events').select((eb) => eb.fn.countAll<number>().as('n')).where('key_id', '=', keyId).executeTakeFirstOrThrow();
     expect(Number(stored.n)).toBe(400);
