@@ -147,13 +147,15 @@ export class UsagePublisher {
   /** The oldest queued events, as many as fit in `maxBatch` events and `maxBatchBytes`, and at least one. */
   private takeBatch(): Batch | undefined {
     const encoded: Uint8Array[] = [];
-    let bytes = usageBatchBytes([]);
+    let bytes = usageBatchBytes(encoded);
     for (const event of this.queue) {
       if (encoded.length === this.maxBatch) break;
       const json = encodeJson(event);
-      if (encoded.length > 0 && bytes + 1 + json.length > this.maxBatchBytes) break;
-      bytes += json.length + (encoded.length > 0 ? 1 : 0);
+      // As usageBatchBytes counts: the event, and a comma before every one but the first.
+      const grown = bytes + json.length + (encoded.length > 0 ? 1 : 0);
+      if (encoded.length > 0 && grown > this.maxBatchBytes) break;
       encoded.push(json);
+      bytes = grown;
     }
     if (encoded.length === 0) return undefined;
     return { events: this.queue.splice(0, encoded.length), encoded };

@@ -78,14 +78,12 @@ export class MeteringHarness {
     }
   }
 
-  /** Publishes events as auth does: `UsageBatch` messages of up to `size` events, each with its batch's message id. Returns their stream sequences. */
-  async publishBatches(events: readonly UsageRecorded[], size: number): Promise<number[]> {
-    const seqs: number[] = [];
+  /** Publishes events as auth does: `UsageBatch` messages of up to `size` events, each with its batch's message id. */
+  async publishBatches(events: readonly UsageRecorded[], size: number): Promise<void> {
     for (let index = 0; index < events.length; index += size) {
       const batch = events.slice(index, index + size);
-      seqs.push((await this.js.publish(this.ns.subjects.usageEvents, encodeJson(usageBatch(batch)), { msgID: usageBatchMessageId(batch) })).seq);
+      await this.js.publish(this.ns.subjects.usageEvents, encodeJson(usageBatch(batch)), { msgID: usageBatchMessageId(batch) });
     }
-    return seqs;
   }
 
   async publishRaw(payload: string | Uint8Array): Promise<number> {
