@@ -1,31 +1,54 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, request, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
+import { TEST_NATS_URL } from '@keyplane/testing';
+import { loadGatewayConfig } from '../../gateway/src/config.js';
+import { startGatewayService } from '../../gateway/src/start.js';
 import { startStack, type Stack } from './stack.js';
 
 // What crosses the gateway in headers, seen by a tiny upstream that echoes its request.
 
 let stack: Stack;
 let echo: Server;
+let echoUrl: string;
 let key: string;
 let keyId: string;
 
+const UPSTREAM_TIMEOUT_MS = 1000;
+/** What the echo answers to `GET /v1/records/big`, streamed in chunks. */
+const BIG = JSON.stringify({ data: 'x'.repeat(3 * 1024 * 1024) });
+
 beforeAll(async () => {
   echo = createServer((request, response) => {
+    // Never answered: the gateway's upstream timeout must give up on it.
+    if (request.url === '/v1/records/slow') return;
+    if (request.url === '/v1/records/big') {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      for (let at = 0; at < BIG.length; at += 64 * 1024) response.write(BIG.slice(at, at + 64 * 1024));
+      return void response.end();
+    }
     let body = '';
     request.on('data', (chunk: Buffer) => (body += chunk.toString()));
     request.on('end', () => {
       response
-        .writeHead(200, { 'content-type': 'application/json', connection: 'close', 'x-upstream': 'echo' })
+        .writeHead(200, {
+          'content-type': 'application/json',
+          connection: 'close, x-upstream-hop',
+          'x-upstream-hop': 'for the gateway only',
+          'x-upstream': 'echo',
+          'set-cookie': ['a=1; Path=/', 'b=2; Path=/'],
+        })
         .end(JSON.stringify({ method: request.method, url: request.url, headers: request.headers, body }));
     });
   });
   await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve));
-  stack = await startStack('e2e_edge', { upstreamUrl: `http://127.0.0.1:${(echo.address() as AddressInfo).port}` });
+  echoUrl = `http://127.0.0.1:${(echo.address() as AddressInfo).port}`;
+  stack = await startStack('e2e_edge', { upstreamUrl: echoUrl, gatewayEnv: { UPSTREAM_TIMEOUT_MS: String(UPSTREAM_TIMEOUT_MS) } });
   ({ key, id: keyId } = await stack.createKey({ environment: 'test', permissions: ['RECORDS:*'] }));
 });
 
 afterAll(async () => {
   await stack?.close();
+  echo?.closeAllConnections();
   await new Promise((resolve) => echo?.close(resolve));
 });
 
@@ -66,8 +89,69 @@ describe('headers at the edge', () => {
   it("passes the upstream's answer through with the rate-limit headers, minus its connection headers", async () => {
     const answer = await stack.call('GET', '/v1/records', { key });
     expect(answer.headers.get('x-upstream')).toBe('echo');
+    expect(answer.headers.getSetCookie()).toEqual(['a=1; Path=/', 'b=2; Path=/']);
     expect(answer.headers.get('x-ratelimit-limit')).toBe('1000');
     expect(answer.headers.get('connection')).toBe('keep-alive');
+    expect(answer.headers.get('x-upstream-hop')).toBeNull();
+  });
+
+  it('does not forward the headers a client names in Connection, nor the hop-by-hop ones', async () => {
+    // fetch refuses to send Connection and TE; node:http sends what it is given.
+    const seen = await new Promise<Record<string, string>>((resolve, reject) => {
+      const sent = request(
+        `${stack.gateway.url}/v1/records`,
+        { headers: { authorization: `Bearer ${key}`, connection: 'keep-alive, X-Drop-Me', 'x-drop-me': '1', te: 'trailers', 'x-keep': '2' } },
+        (response) => {
+          let text = '';
+          response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          response.on('end', () => resolve(JSON.parse(text).headers));
+        },
+      );
+      sent.on('error', reject).end();
+    });
+    expect(seen['x-keep']).toBe('2');
+    expect(seen['x-drop-me']).toBeUndefined();
+    expect(seen.te).toBeUndefined();
+  });
+
+  it('streams a large answer through whole', async () => {
+    const response = await fetch(`${stack.gateway.url}/v1/records/big`, { headers: { authorization: `Bearer ${key}` } });
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe(BIG);
+  });
+
+  it('answers 504 when the upstream does not answer in time', async () => {
+    const started = Date.now();
+    const answer = await stack.call('GET', '/v1/records/slow', { key });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(UPSTREAM_TIMEOUT_MS - 50);
+    expect(answer.status).toBe(504);
+    expect(answer.body).toEqual({ error: 'Gateway Timeout', details: 'Upstream did not answer in time' });
+    expect(answer.headers.get('content-type')).toBe('application/json');
+    expect(answer.headers.get('x-ratelimit-limit')).toBe('1000');
+  });
+
+  it("forwards under UPSTREAM_URL's path when it has one", async () => {
+    const prefixed = await startGatewayService(
+      loadGatewayConfig({
+        NATS_URL: TEST_NATS_URL,
+        NATS_PREFIX: stack.ns.prefix,
+        PORT: '0',
+        HOST: '127.0.0.1',
+        METRICS_PORT: '0',
+        HTTP_PORT: '0',
+        HTTP_HOST: '127.0.0.1',
+        UPSTREAM_URL: `${echoUrl}/api/`,
+        AUTH_TIMEOUT_MS: '2000',
+      }),
+      { logDestination: stack.logs },
+    );
+    try {
+      const response = await fetch(`${prefixed.url}/v1/records?page=3`, { headers: { authorization: `Bearer ${key}` } });
+      expect(response.status).toBe(200);
+      expect(((await response.json()) as { url: string }).url).toBe('/api/v1/records?page=3');
+    } finally {
+      await prefixed.close();
+    }
   });
 
   it('echoes a sane X-Request-Id and forwards it; replaces anything else', async () => {

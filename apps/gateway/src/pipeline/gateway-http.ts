@@ -71,7 +71,7 @@ export class GatewayHttp implements OnModuleInit {
     });
 
     const onRequest = authorize({ matcher, decider: this.decider, metrics, keyPrefix: config.keyPrefix });
-    const handler = dispatch({ matcher, management: this.management, proxy: proxyToUpstream({ metrics, logger, timeoutMs: config.upstreamTimeoutMs }) });
+    const handler = dispatch({ matcher, management: this.management, proxy: proxyToUpstream({ upstreamUrl: config.upstreamUrl, metrics, logger, timeoutMs: config.upstreamTimeoutMs }) });
     app.all('/v1', { onRequest }, handler);
     app.all('/v1/*', { onRequest }, handler);
     app.all('/*', (request, reply) => sendJson(reply, 404, errorBody(404, `No route for ${request.method} ${request.url.split('?')[0]}`)));

@@ -1,4 +1,4 @@
-import { clientHeaders, upstreamHeaders } from './upstream-headers.js';
+import { upstreamHeaders, withoutHopByHop } from './upstream-headers.js';
 
 const key = { keyId: 'key_01J00000000000000000000000', accountId: 'acc_1', environment: 'test' as const, permissions: ['*'] };
 
@@ -37,10 +37,20 @@ describe('upstreamHeaders', () => {
   });
 });
 
-describe('clientHeaders', () => {
-  it("drops the upstream's connection-level headers", () => {
+describe('withoutHopByHop', () => {
+  it('drops the connection-level headers and those the Connection header names', () => {
     expect(
-      clientHeaders({ connection: 'close', 'keep-alive': 'timeout=5', 'transfer-encoding': 'chunked', 'content-type': 'application/json', 'x-custom': '1' }),
+      withoutHopByHop({
+        connection: 'close, X-Internal-Token ,x-other',
+        'keep-alive': 'timeout=5',
+        'transfer-encoding': 'chunked',
+        te: 'trailers',
+        upgrade: 'websocket',
+        'x-internal-token': 'secret',
+        'x-other': '1',
+        'content-type': 'application/json',
+        'x-custom': '1',
+      }),
     ).toEqual({ 'content-type': 'application/json', 'x-custom': '1' });
   });
 });

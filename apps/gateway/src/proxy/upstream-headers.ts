@@ -22,10 +22,18 @@ export function upstreamHeaders(headers: IncomingHttpHeaders, key: DecidedKey, r
   return headers;
 }
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+/** RFC 9110 §7.6.1: headers that belong to one connection, which a proxy never passes on. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
-/** The upstream's response headers minus its connection-level ones: the client's connection is the gateway's own. */
-export function clientHeaders(headers: IncomingHttpHeaders): IncomingHttpHeaders {
+/**
+ * The headers minus the connection-level ones and those the `Connection` header names: they
+ * are meant for the next hop only, and each side of the gateway is a connection of its own.
+ * Used both ways. The gateway's own headers are set apart from these, so naming one of them
+ * in `Connection` removes nothing.
+ */
+export function withoutHopByHop(headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  const listed = headers.connection;
+  if (typeof listed === 'string') for (const name of listed.split(',')) delete headers[name.trim().toLowerCase()];
   for (const name of Object.keys(headers)) if (HOP_BY_HOP.has(name)) delete headers[name];
   return headers;
 }

@@ -4,9 +4,10 @@ import type { Logger } from '@keyplane/observability';
 import type { GatewayMetrics } from '../ops/gateway-metrics.js';
 import { sendJson } from '../pipeline/send-json.js';
 import { errorBody, UPSTREAM_UNAVAILABLE } from '../responses/error-body.js';
-import { clientHeaders, upstreamHeaders } from './upstream-headers.js';
+import { upstreamHeaders, withoutHopByHop } from './upstream-headers.js';
 
 export interface ProxyDeps {
+  upstreamUrl: string;
   metrics: GatewayMetrics;
   logger: Logger;
   timeoutMs: number;
@@ -20,16 +21,19 @@ const GATEWAY_TIMEOUT = errorBody(504, 'Upstream did not answer in time');
  * built once: per-request data is read from `request.gateway`, so the hot path allocates
  * nothing but the body options of requests that carry a body.
  */
-export function proxyToUpstream({ metrics, logger, timeoutMs }: ProxyDeps) {
+export function proxyToUpstream({ upstreamUrl, metrics, logger, timeoutMs }: ProxyDeps) {
+  // reply-from refuses a path outside its base's, so a base path is put before each request's.
+  const pathPrefix = new URL(upstreamUrl).pathname.replace(/\/+$/, '');
+  const source = (request: FastifyRequest) => (pathPrefix === '' ? undefined : pathPrefix + request.url);
   const options: FastifyReplyFromHooks = {
     timeout: timeoutMs,
     // Never replay a request on the client's behalf: the upstream may have acted on it.
     retryDelay: () => null,
     rewriteRequestHeaders(request, headers) {
       const { key, requestId } = request.gateway!;
-      return upstreamHeaders(headers, key!, requestId, request.raw.socket.remoteAddress);
+      return upstreamHeaders(withoutHopByHop(headers), key!, requestId, request.raw.socket.remoteAddress);
     },
-    rewriteHeaders: clientHeaders,
+    rewriteHeaders: withoutHopByHop,
     onError(reply, { error }) {
       const timedOut = (error as Error & { statusCode?: number }).statusCode === 504;
       metrics.upstreamErrors.inc({ kind: timedOut ? 'timeout' : 'unavailable' });
@@ -42,8 +46,8 @@ export function proxyToUpstream({ metrics, logger, timeoutMs }: ProxyDeps) {
     const body = request.body;
     // The body was buffered as-is; hand it over as bytes so reply-from does not re-encode it.
     if (Buffer.isBuffer(body) && request.method !== 'GET' && request.method !== 'HEAD') {
-      return reply.from(undefined, { ...options, body, contentType: request.headers['content-type'] ?? 'application/octet-stream' });
+      return reply.from(source(request), { ...options, body, contentType: request.headers['content-type'] ?? 'application/octet-stream' });
     }
-    return reply.from(undefined, options);
+    return reply.from(source(request), options);
   };
 }
