@@ -1,17 +1,25 @@
 import { checkReachable, stackDependencies } from './preflight.js';
 import { startProcess, stopAll, waitReady, type Running } from './process-group.js';
-import { stackServices } from './services.js';
+import { stackServices, type ServiceSpec } from './services.js';
 
 // `npm start`: the whole stack on one machine against the Postgres and NATS at the defaults.
 
 const logDir = process.env.KEYPLANE_LOG_DIR ?? 'logs';
 
+function cannotStart(problems: string[]): never {
+  console.error(`Keyplane cannot start:\n  ${problems.join('\n  ')}`);
+  process.exit(1);
+}
+
 async function main(): Promise<void> {
-  const problems = (await Promise.all(stackDependencies(process.env).map(checkReachable))).filter(Boolean);
-  if (problems.length > 0) {
-    console.error(`Keyplane cannot start:\n  ${problems.join('\n  ')}`);
-    process.exit(1);
+  let services: ServiceSpec[];
+  try {
+    services = stackServices(process.env);
+  } catch (error) {
+    cannotStart([(error as Error).message]);
   }
+  const problems = (await Promise.all(stackDependencies(process.env).map(checkReachable))).filter((problem) => problem !== null);
+  if (problems.length > 0) cannotStart(problems);
 
   const running: Running[] = [];
   let bootstrapKey: string | undefined;
@@ -26,7 +34,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void shutdown(0));
   process.on('SIGTERM', () => void shutdown(0));
 
-  for (const spec of stackServices(process.env)) {
+  for (const spec of services) {
     const service = startProcess(spec, logDir, (line) => {
       if (typeof line.bootstrapAdminKey === 'string') bootstrapKey = line.bootstrapAdminKey;
     });

@@ -10,10 +10,13 @@ export interface Running {
 }
 
 const WARN = 40;
+/** Fields a service prints for the terminal alone: the secret of a bootstrap admin key generated on an empty store. */
+const SHOWN_ONCE = ['bootstrapAdminKey'];
 
 /**
- * Starts one service as its own process. Every log line goes to logs/<name>.log; warnings
- * and errors are also echoed to the terminal, and `onLine` sees each parsed line.
+ * Starts one service as its own process. Every log line goes to logs/<name>.log, without the
+ * fields that are shown once; warnings and errors are also echoed to the terminal, and
+ * `onLine` sees each parsed line whole.
  */
 export function startProcess(spec: ServiceSpec, logDir: string, onLine: (line: Record<string, unknown>) => void): Running {
   mkdirSync(logDir, { recursive: true });
@@ -24,13 +27,13 @@ export function startProcess(spec: ServiceSpec, logDir: string, onLine: (line: R
   });
   for (const stream of [child.stdout, child.stderr]) {
     createInterface({ input: stream! }).on('line', (text) => {
-      file.write(`${text}\n`);
       let line: Record<string, unknown> | undefined;
       try {
         line = JSON.parse(text) as Record<string, unknown>;
       } catch {
         line = undefined;
       }
+      file.write(`${line ? forTheLogFile(line, text) : text}\n`);
       if (line) onLine(line);
       if (!line || Number(line.level) >= WARN) {
         process.stderr.write(`[${spec.name}] ${line ? String(line.msg) : text}\n`);
@@ -39,6 +42,12 @@ export function startProcess(spec: ServiceSpec, logDir: string, onLine: (line: R
   }
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return { spec, child, exited };
+}
+
+function forTheLogFile(line: Record<string, unknown>, text: string): string {
+  const shown = SHOWN_ONCE.filter((field) => field in line);
+  if (shown.length === 0) return text;
+  return JSON.stringify({ ...line, ...Object.fromEntries(shown.map((field) => [field, '[shown once on the terminal]'])) });
 }
 
 export async function waitReady(running: Running, timeoutMs: number): Promise<void> {

@@ -1,3 +1,5 @@
+import { EnvReader } from '@keyplane/runtime';
+
 /** The processes `npm start` runs, in start order, with the port each one answers /readyz on. */
 export interface ServiceSpec {
   name: string;
@@ -8,20 +10,28 @@ export interface ServiceSpec {
   nodeArgs?: string[];
 }
 
+/** A bad port stops `npm start` naming the variable, before anything starts. */
 export function stackServices(env: NodeJS.ProcessEnv): ServiceSpec[] {
-  const gatewayPort = Number(env.PORT ?? 8080);
-  const upstreamUrl = env.UPSTREAM_URL ?? 'http://127.0.0.1:8090';
+  const read = new EnvReader(env);
+  const port = (name: string, fallback: number) => read.int(name, fallback, { min: 1, max: 65535 });
+  const gatewayPort = port('PORT', 8080);
+  const metricsPort = port('METRICS_PORT', 9080);
+  const upstreamUrl = read.string('UPSTREAM_URL', 'http://127.0.0.1:8090');
   const upstreamPort = Number(new URL(upstreamUrl).port || 80);
+  // The services' own HTTP ports (probes, /metrics): settable so a second stack can run beside the first.
+  const keysPort = port('KEYS_PORT', 9081);
+  const authPort = port('AUTH_PORT', 9082);
+  const meteringPort = port('METERING_PORT', 9083);
   return [
-    { name: 'keys', main: 'dist/apps/keys/src/main.js', readyPort: 9081, env: { HTTP_PORT: '9081' } },
-    { name: 'auth', main: 'dist/apps/auth/src/main.js', readyPort: 9082, env: { HTTP_PORT: '9082' } },
-    { name: 'metering', main: 'dist/apps/metering/src/main.js', readyPort: 9083, env: { HTTP_PORT: '9083' } },
+    { name: 'keys', main: 'dist/apps/keys/src/main.js', readyPort: keysPort, env: { HTTP_PORT: String(keysPort) } },
+    { name: 'auth', main: 'dist/apps/auth/src/main.js', readyPort: authPort, env: { HTTP_PORT: String(authPort) } },
+    { name: 'metering', main: 'dist/apps/metering/src/main.js', readyPort: meteringPort, env: { HTTP_PORT: String(meteringPort) } },
     { name: 'demo-api', main: 'dist/apps/demo-api/src/main.js', readyPort: upstreamPort, env: { PORT: String(upstreamPort) } },
     {
       name: 'gateway',
       main: 'dist/apps/gateway/src/main.js',
       readyPort: gatewayPort,
-      env: { PORT: String(gatewayPort), METRICS_PORT: env.METRICS_PORT ?? '9080', UPSTREAM_URL: upstreamUrl },
+      env: { PORT: String(gatewayPort), METRICS_PORT: String(metricsPort), UPSTREAM_URL: upstreamUrl },
     },
   ];
 }
