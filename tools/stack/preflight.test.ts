@@ -1,14 +1,5 @@
-import { createServer, type AddressInfo } from 'node:net';
+import { freePort } from '@keyplane/testing';
 import { checkReachable, stackDependencies } from './preflight.js';
-
-/** A port nothing listens on: one the kernel just handed out and that was closed again. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('stackDependencies', () => {
   it('looks at the defaults, or at DATABASE_URL and NATS_URL', () => {
@@ -29,7 +20,7 @@ describe('checkReachable', () => {
   });
 
   it('names what is unreachable, where it looked, and how to start it', async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const [postgres, nats] = stackDependencies({ DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/keyplane`, NATS_URL: `nats://127.0.0.1:${port}` });
     expect(await checkReachable(postgres)).toBe(
       `PostgreSQL is not reachable at 127.0.0.1:${port}. Start it with:\n    pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start   (or set DATABASE_URL)`,

@@ -1,10 +1,10 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, connect, type AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freshDatabase, freshNamespace, TEST_NATS_URL, type FreshDatabase, type FreshNamespace } from '@keyplane/testing';
+import { freePort, freshDatabase, freshNamespace, TEST_NATS_URL, type FreshDatabase, type FreshNamespace } from '@keyplane/testing';
 
 // The README's quickstart, as a user runs it: `npm start` builds, starts every service on a
 // fresh store, prints the gateway URL and the bootstrap admin key once, serves, and stops
@@ -12,14 +12,6 @@ import { freshDatabase, freshNamespace, TEST_NATS_URL, type FreshDatabase, type 
 
 const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
 const START_TIMEOUT_MS = 150_000;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 function listening(port: number): Promise<boolean> {
   return new Promise((resolve) => {
