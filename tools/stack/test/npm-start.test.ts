@@ -120,7 +120,7 @@ describe('npm start', () => {
       expect(refused.status).toBe(401);
       expect(refused.headers.get('www-authenticate')).toBe('Bearer');
 
-      // On the terminal once, never in the log files.
+      // In the one message on the terminal (the key, then the curl example), never in the log files.
       expect(stdout.split(adminKey!)).toHaveLength(3);
       expect(readFileSync(join(logDir, 'keys.log'), 'utf8')).toContain('"bootstrapAdminKey":"[shown once on the terminal]"');
       for (const name of ['keys', 'auth', 'metering', 'demo-api', 'gateway']) expect(readFileSync(join(logDir, `${name}.log`), 'utf8')).not.toContain(adminKey);
