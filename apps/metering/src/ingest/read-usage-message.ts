@@ -48,7 +48,7 @@ export function readUsageMessage(seq: number, data: Uint8Array): ReadEntry[] {
     return whole({ ok: false, kind: 'malformed_json', reason, type: null, version: null });
   }
   const header = EventHeader.safeParse(json);
-  if (!header.success || header.data.type !== 'UsageBatch') return whole(readEvent(json));
+  if (!header.success || header.data.type !== 'UsageBatch') return whole(readEvent(json, header));
   const { type, version } = header.data;
   if (version !== 1) return whole({ ok: false, kind: 'unknown_version', reason: `unknown event type or version: ${type} v${version}`, type, version });
   const batch = BatchEnvelope.safeParse(json);
@@ -64,8 +64,8 @@ export function readUsageMessage(seq: number, data: Uint8Array): ReadEntry[] {
   }));
 }
 
-function readEvent(json: unknown): ReadResult {
-  const header = EventHeader.safeParse(json);
+/** `header` is the event's header read already, when the caller had to read it. */
+function readEvent(json: unknown, header = EventHeader.safeParse(json)): ReadResult {
   if (!header.success) {
     return { ok: false, kind: 'not_an_event', reason: `not an event: ${describeIssue(header.error.issues[0])}`, type: null, version: null };
   }
