@@ -70,7 +70,27 @@ describe('npm start', () => {
   let database: FreshDatabase;
   let namespace: FreshNamespace;
   let logDir: string;
-  let started: Started | undefined;
+  const runs: Started[] = [];
+
+  /**
+   * `npm start` on this file's database, namespace and log folder and on free ports, with
+   * `overrides` on top: whatever a test breaks, the stack it starts cannot touch a developer's.
+   */
+  async function start(overrides: Record<string, string> = {}) {
+    const ports = { PORT: await freePort(), METRICS_PORT: await freePort(), KEYS_PORT: await freePort(), AUTH_PORT: await freePort(), METERING_PORT: await freePort() };
+    const demoPort = await freePort();
+    const run = npmStart({
+      ...Object.fromEntries(Object.entries(ports).map(([name, port]) => [name, String(port)])),
+      UPSTREAM_URL: `http://127.0.0.1:${demoPort}`,
+      DATABASE_URL: database.url,
+      NATS_URL: TEST_NATS_URL,
+      NATS_PREFIX: namespace.ns.prefix,
+      KEYPLANE_LOG_DIR: logDir,
+      ...overrides,
+    });
+    runs.push(run);
+    return { run, ports: [...Object.values(ports), demoPort], gateway: `http://127.0.0.1:${ports.PORT}` };
+  }
 
   beforeAll(async () => {
     database = await freshDatabase('npm_start');
@@ -80,9 +100,10 @@ describe('npm start', () => {
 
   afterAll(async () => {
     // A failed run must not leave services holding ports.
-    if (started && processesInGroup(started.child.pid!).length > 0) {
-      process.kill(-started.child.pid!, 'SIGKILL');
-      await groupGone(started.child.pid!, 10_000);
+    for (const run of runs) {
+      if (processesInGroup(run.child.pid!).length === 0) continue;
+      process.kill(-run.child.pid!, 'SIGKILL');
+      await groupGone(run.child.pid!, 10_000);
     }
     await namespace.cleanup();
     await database.drop();
@@ -92,19 +113,9 @@ describe('npm start', () => {
   it(
     'starts the stack on a fresh store, prints the URL and the admin key once, serves, and stops on Ctrl-C',
     async () => {
-      const ports = { PORT: await freePort(), METRICS_PORT: await freePort(), KEYS_PORT: await freePort(), AUTH_PORT: await freePort(), METERING_PORT: await freePort() };
-      const demoPort = await freePort();
-      started = npmStart({
-        ...Object.fromEntries(Object.entries(ports).map(([name, port]) => [name, String(port)])),
-        UPSTREAM_URL: `http://127.0.0.1:${demoPort}`,
-        DATABASE_URL: database.url,
-        NATS_URL: TEST_NATS_URL,
-        NATS_PREFIX: namespace.ns.prefix,
-        KEYPLANE_LOG_DIR: logDir,
-      });
+      const { run: started, ports, gateway } = await start();
       await outputContains(started, 'Try: curl');
       const { stdout } = started.output();
-      const gateway = `http://127.0.0.1:${ports.PORT}`;
       expect(stdout).toContain(`Keyplane is running: ${gateway}`);
       for (const name of ['keys', 'auth', 'metering', 'demo-api', 'gateway']) expect(stdout).toMatch(new RegExp(`^  ${name} +ready$`, 'm'));
       const adminKey = /Bootstrap admin key \(shown once; store it now\):\n {2}(\S+)\n/.exec(stdout)?.[1];
@@ -130,14 +141,14 @@ describe('npm start', () => {
       expect(await groupGone(started.child.pid!, 30_000)).toEqual([]);
       expect(started.output().stdout).toContain('Stopping Keyplane...');
       expect(started.output().stderr).not.toContain('exited with code');
-      for (const port of [...Object.values(ports), demoPort]) expect({ port, listening: await listening(port) }).toEqual({ port, listening: false });
+      for (const port of ports) expect({ port, listening: await listening(port) }).toEqual({ port, listening: false });
     },
     START_TIMEOUT_MS + 30_000,
   );
 
   it('says what is unreachable, where it looked and how to start it, and starts nothing', async () => {
     const port = await freePort();
-    const refused = npmStart({ NATS_URL: `nats://127.0.0.1:${port}`, DATABASE_URL: database.url, KEYPLANE_LOG_DIR: logDir });
+    const { run: refused } = await start({ NATS_URL: `nats://127.0.0.1:${port}` });
     expect(await refused.exited).toBe(1);
     expect(refused.output().stderr).toContain(
       `Keyplane cannot start:\n  NATS (with JetStream) is not reachable at 127.0.0.1:${port}. Start it with:\n    start-stop-daemon --start`,
@@ -146,7 +157,7 @@ describe('npm start', () => {
   }, 60_000);
 
   it('names a bad port before starting anything', async () => {
-    const refused = npmStart({ KEYS_PORT: 'ninety', KEYPLANE_LOG_DIR: logDir });
+    const { run: refused } = await start({ KEYS_PORT: 'ninety' });
     expect(await refused.exited).toBe(1);
     expect(refused.output().stderr).toContain('Keyplane cannot start:\n  KEYS_PORT must be an integer between 1 and 65535, got "ninety"');
   }, 60_000);
