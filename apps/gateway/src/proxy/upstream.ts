@@ -31,7 +31,7 @@ export function proxyToUpstream({ upstreamUrl, metrics, logger, timeoutMs }: Pro
     retryDelay: () => null,
     rewriteRequestHeaders(request, headers) {
       const { key, requestId } = request.gateway!;
-      return upstreamHeaders(withoutHopByHop(headers), key!, requestId, request.raw.socket.remoteAddress);
+      return upstreamHeaders(headers, key!, requestId, request.raw.socket.remoteAddress);
     },
     rewriteHeaders: withoutHopByHop,
     onError(reply, { error }) {
