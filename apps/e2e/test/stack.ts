@@ -1,6 +1,7 @@
-import type { Namespace } from '@keyplane/contracts';
+import type { IssuedKey, Namespace, Reply } from '@keyplane/contracts';
 import type { ServiceHandle } from '@keyplane/runtime';
-import { generateKey } from '@keyplane/key-format';
+import { fingerprint, generateKey } from '@keyplane/key-format';
+import { connectNats, decodeJson, encodeJson } from '@keyplane/nats';
 import { CapturedLogs, freshDatabase, freshNamespace, TEST_NATS_URL, type FreshDatabase } from '@keyplane/testing';
 import { loadAuthConfig } from '../../auth/src/config.js';
 import { startAuthService } from '../../auth/src/start.js';
@@ -62,6 +63,11 @@ export interface Stack {
   call(method: string, path: string, options?: CallOptions): Promise<Answer>;
   /** Issues a key through the management API (as the admin unless `as` is given) and returns its secret and object. */
   createKey(spec: KeySpec, as?: string): Promise<{ key: string; id: string; object: Answer['body'] }>;
+  /**
+   * The first key of another account, with every permission, issued on the keys service's own
+   * subject as the gateway would for a caller of that account: no endpoint creates accounts.
+   */
+  createAccountAdmin(accountId: string): Promise<{ key: string; id: string }>;
   stopAuth(): Promise<void>;
   stopKeys(): Promise<void>;
   stopDemo(): Promise<void>;
@@ -161,6 +167,21 @@ export async function startStack(label: string, options: StackOptions = {}): Pro
         if (created.status !== 201) throw new Error(`creating a key answered ${created.status}: ${JSON.stringify(created.body)}`);
         const { key, ...object } = created.body;
         return { key, id: object.id, object };
+      },
+      async createAccountAdmin(accountId) {
+        const secret = generateKey({ environment: 'live' }).key;
+        const nc = await connectNats({ url: TEST_NATS_URL, name: 'e2e-account-admin' });
+        try {
+          const subject = namespace.ns.subjects.keys.issue;
+          const actor = { keyId: `key_${'0'.repeat(26)}`, accountId, environment: 'live', permissions: ['*'] };
+          const data = { actor, name: `${accountId} admin`, environment: 'live', permissions: ['*'], secret: fingerprint(secret) };
+          const message = await nc.request(subject, encodeJson({ pattern: subject, id: accountId, data }), { timeout: REQUEST_TIMEOUT_MS });
+          const { response } = decodeJson(message.data) as { response: Reply<IssuedKey> };
+          if (!response.ok) throw new Error(`issuing ${accountId}'s admin key: ${JSON.stringify(response.error)}`);
+          return { key: secret, id: response.value.key.id };
+        } finally {
+          await nc.close();
+        }
       },
       stopAuth: () => stop('auth'),
       stopKeys: () => stop('keys'),

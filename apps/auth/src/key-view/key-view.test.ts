@@ -78,6 +78,22 @@ describe('KeyView', () => {
     expect(view.lookup(second.secret.hash, later)?.rotatedOut).toBe(false);
   });
 
+  it('keeps one previous secret: rotating again ends the earlier grace period at that rotation', () => {
+    const key = issued();
+    const first = rotated(key.keyId, key.secret, '2026-11-26T13:00:00.000Z', '2026-11-26T11:00:00.000Z');
+    const second = rotated(key.keyId, first.secret, '2026-11-26T13:00:00.000Z', '2026-11-26T11:30:00.000Z');
+    const view = viewOf(key.event, first.event, second.event);
+    expect(view.lookup(key.secret.hash, Date.parse('2026-11-26T11:29:59.999Z'))?.rotatedOut).toBe(false);
+    expect(view.lookup(key.secret.hash, Date.parse('2026-11-26T11:30:00.000Z'))?.rotatedOut).toBe(true);
+    expect(view.lookup(first.secret.hash, NOW)?.rotatedOut).toBe(false);
+    expect(view.lookup(second.secret.hash, NOW)?.rotatedOut).toBe(false);
+
+    const third = rotated(key.keyId, second.secret, '2026-11-26T11:45:00.000Z', '2026-11-26T11:45:00.000Z');
+    view.apply(third.event);
+    expect([key, first, second, third].map(({ secret }) => view.lookup(secret.hash, NOW)?.rotatedOut)).toEqual([true, true, true, false]);
+    expect(view.lookup(key.secret.hash, NOW)?.key.keyId).toBe(key.keyId);
+  });
+
   it('shares the key state between all of its secrets', () => {
     const key = issued();
     const rotation = rotated(key.keyId, key.secret, '2026-11-26T13:00:00.000Z');

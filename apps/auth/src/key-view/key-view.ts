@@ -31,6 +31,8 @@ interface SecretEntry {
 export class KeyView {
   private readonly keys = new Map<string, KeyState>();
   private readonly secrets = new Map<string, SecretEntry>();
+  /** Each key's replaced secret still in its grace period, if any: a key keeps at most one. */
+  private readonly previousSecrets = new Map<string, SecretEntry>();
 
   /** Folds one v1 event in; false when it does not fit the view (a key never issued, issued twice). */
   apply(event: KeyEvent): boolean {
@@ -84,14 +86,25 @@ export class KeyView {
     return true;
   }
 
+  /**
+   * Only one previous secret is kept: the one this rotation replaces gets its grace period,
+   * and one replaced earlier loses what was left of its own at the rotation. Its entry stays,
+   * so its use is still told apart from an unknown key's.
+   */
   private rotate(event: KeySecretRotated): void {
     const { data } = event;
+    const earlier = this.previousSecrets.get(event.keyId);
+    if (earlier) endBy(earlier, Date.parse(event.occurredAt));
     const previous = this.secrets.get(data.previousSecretHash);
     if (previous && previous.keyId === event.keyId) {
-      // An earlier, shorter grace period is never extended by a later rotation.
-      const until = Date.parse(data.previousKeyExpiresAt);
-      previous.validUntil = previous.validUntil === null ? until : Math.min(previous.validUntil, until);
+      endBy(previous, Date.parse(data.previousKeyExpiresAt));
+      this.previousSecrets.set(event.keyId, previous);
     }
     this.secrets.set(data.secret.secretHash, { keyId: event.keyId, validUntil: null });
   }
+}
+
+/** Moves a secret's end earlier, never later: a shorter grace period is never extended. */
+function endBy(secret: SecretEntry, until: number): void {
+  secret.validUntil = secret.validUntil === null ? until : Math.min(secret.validUntil, until);
 }

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { z } from 'zod';
-import { describeIssue } from '@keyplane/contracts';
+import { describeIssue, KeyId, notFound } from '@keyplane/contracts';
 import { fingerprint, generateKey } from '@keyplane/key-format';
 import type { GatewayConfig } from '../config.js';
 import { AlertsHandler } from '../metering/alerts.handler.js';
@@ -12,7 +12,8 @@ import { GATEWAY_CONFIG } from '../tokens.js';
 import { KeysClient } from './keys-client.js';
 import { answer, failed, type ManagementAnswer, type ManagementCall } from './management-call.js';
 import { AuditEventsQuery, CreateKeyBody, ListKeysQuery, RevokeKeyBody, RotateKeyBody, UpdateKeyBody } from './management-requests.js';
-import { checkQuery } from './query-input.js';
+import { checkQuery, type Checked } from './query-input.js';
+import { fromNotAfterTo, NoQuery } from './query-params.js';
 
 class Invalid extends Error {}
 
@@ -44,9 +45,12 @@ export class ManagementApi {
   private async run(target: ManagementTarget, call: ManagementCall): Promise<ManagementAnswer> {
     const { actor, params, query, body } = call;
     const { accountId } = actor;
+    // A path id that cannot be a key id names no key, like a well-formed id of no key the caller can see.
+    if (params.id !== undefined && !KeyId.safeParse(params.id).success) return failed(notFound(`API key ${params.id} not found`));
+    if (!TAKES_QUERY.has(target)) parseQuery(NoQuery, query);
     switch (target) {
       case 'keys.create': {
-        const fields = parse(CreateKeyBody, body ?? {});
+        const fields = parseBody(CreateKeyBody, body);
         const secret = generateKey({ prefix: this.config.keyPrefix, environment: fields.environment });
         const reply = await this.keys.issue({ actor, ...fields, secret: fingerprint(secret.key) });
         return answer(reply, 201, ({ key }) => ({ ...key, key: secret.key }));
@@ -61,12 +65,12 @@ export class ManagementApi {
         return reply.ok ? { status: 200, body: await this.lastUsed.one(accountId, reply.value) } : failed(reply.error);
       }
       case 'keys.update': {
-        const changes = parse(UpdateKeyBody, body ?? {});
+        const changes = parseBody(UpdateKeyBody, body);
         const reply = await this.keys.update({ actor, keyId: params.id!, ...changes });
         return reply.ok ? { status: 200, body: await this.lastUsed.one(accountId, reply.value.key) } : failed(reply.error);
       }
       case 'keys.rotate': {
-        const { gracePeriodSeconds } = parse(RotateKeyBody, body ?? {});
+        const { gracePeriodSeconds } = parseBody(RotateKeyBody, body);
         // The new secret must carry the key's own environment, which only the keys service knows.
         const current = await this.keys.get({ actor, keyId: params.id! });
         if (!current.ok) return failed(current.error);
@@ -77,12 +81,12 @@ export class ManagementApi {
         return { status: 200, body: { ...key, key: secret.key, previousKeyExpiresAt: reply.value.previousKeyExpiresAt } };
       }
       case 'keys.revoke': {
-        const { reason } = parse(RevokeKeyBody, body ?? {});
+        const { reason } = parseBody(RevokeKeyBody, body);
         const reply = await this.keys.revoke({ actor, keyId: params.id!, reason });
         return reply.ok ? { status: 200, body: await this.lastUsed.one(accountId, reply.value.key) } : failed(reply.error);
       }
       case 'keys.audit':
-        return answer(await this.keys.audit({ actor, ...parseQuery(AuditEventsQuery, query) }), 200, (page) => page);
+        return answer(await this.keys.audit({ actor, ...parseQuery(AuditEventsQuery, query, fromNotAfterTo) }), 200, (page) => page);
       case 'metering.usage':
         return this.usage.handle(call);
       case 'metering.events':
@@ -93,14 +97,22 @@ export class ManagementApi {
   }
 }
 
+/** The management calls that read a query string; every other one refuses any parameter, as the lists refuse unknown ones. */
+const TAKES_QUERY: ReadonlySet<ManagementTarget> = new Set(['keys.list', 'keys.audit', 'metering.usage', 'metering.events', 'metering.alerts']);
+
+/** No body means every field's default; a body that is JSON but not an object (`null`, `[]`) is refused. */
+function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
+  return parse(schema, body === undefined ? {} : body);
+}
+
 function parse<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
   const result = schema.safeParse(input);
   if (!result.success) throw new Invalid(describeIssue(result.error.issues[0]));
   return result.data;
 }
 
-function parseQuery<S extends z.ZodType>(schema: S, query: unknown): z.infer<S> {
-  const checked = checkQuery(schema, query);
+function parseQuery<S extends z.ZodType>(schema: S, query: unknown, check: (checked: Checked<z.infer<S>>) => Checked<z.infer<S>> = (checked) => checked): z.infer<S> {
+  const checked = check(checkQuery(schema, query));
   if (!checked.ok) throw new Invalid(checked.details);
   return checked.value;
 }

@@ -1,21 +1,22 @@
 import { z } from 'zod';
-import { Cursor, Environment, IsoTimestamp, KEY_EVENT_TYPES, KeyStatus, RateLimits } from '@keyplane/contracts';
+import { Cursor, Environment, IsoTimestamp, KEY_EVENT_TYPES, KeyName, KeyStatus, PermissionList, RateLimits, RevokeReason } from '@keyplane/contracts';
 import { dateTimeParam, limitParam } from './query-params.js';
 
 // The HTTP bodies and query strings of DESIGN §7, checked at the edge so a 400 names the
-// field as the client wrote it. The keys service checks meaning (permissions, grants).
+// field as the client wrote it, with the keys service's own bounds, so no body outgrows a NATS
+// message. The keys service checks meaning (permissions, grants).
 
 export const CreateKeyBody = z.strictObject({
-  name: z.string(),
+  name: KeyName,
   environment: Environment.default('live'),
-  permissions: z.array(z.string()),
+  permissions: PermissionList,
   rateLimits: RateLimits.partial().optional(),
   expiresAt: IsoTimestamp.nullable().optional(),
 });
 
 export const UpdateKeyBody = z.strictObject({
-  name: z.string().optional(),
-  permissions: z.array(z.string()).optional(),
+  name: KeyName.optional(),
+  permissions: PermissionList.optional(),
   rateLimits: RateLimits.partial().optional(),
 });
 
@@ -24,7 +25,7 @@ export const RotateKeyBody = z.strictObject({
 });
 
 export const RevokeKeyBody = z.strictObject({
-  reason: z.string().max(500).nullable().optional(),
+  reason: RevokeReason.nullable().optional(),
 });
 
 export const ListKeysQuery = z.strictObject({

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { PageLimit } from '@keyplane/contracts';
+import { isStorableInstant, PageLimit, STORABLE_INSTANT } from '@keyplane/contracts';
+import type { Checked } from './query-input.js';
 
 // Query-string values shared by the management endpoints, so a parameter that means the same
 // thing is checked, and refused, the same way everywhere.
@@ -16,4 +17,17 @@ const NOT_A_DATE_TIME = 'must be an ISO 8601 date-time';
 export const dateTimeParam = z.iso
   .datetime({ offset: true, error: NOT_A_DATE_TIME })
   .refine((value) => !Number.isNaN(Date.parse(value)), NOT_A_DATE_TIME)
+  .refine(isStorableInstant, STORABLE_INSTANT)
   .transform((value) => new Date(value).toISOString());
+
+/** The query string of a call that takes none: any parameter is refused by name. */
+export const NoQuery = z.strictObject({});
+
+const FROM_AFTER_TO = { ok: false, details: 'from: must not be after to' } as const;
+
+/** A range given with both ends must not run backwards. */
+export function fromNotAfterTo<T extends { from?: string; to?: string }>(checked: Checked<T>): Checked<T> {
+  if (!checked.ok) return checked;
+  const { from, to } = checked.value;
+  return from === undefined || to === undefined || Date.parse(from) <= Date.parse(to) ? checked : FROM_AFTER_TO;
+}

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { AlertType, Cursor, Granularity, KeyId, Outcome } from '@keyplane/contracts';
 import { checkQuery, type Checked } from '../management/query-input.js';
-import { dateTimeParam, limitParam } from '../management/query-params.js';
+import { dateTimeParam, fromNotAfterTo, limitParam } from '../management/query-params.js';
 
 // The query strings of the usage, usage-event and alert endpoints (DESIGN §7), checked at the
 // edge so a 400 names the parameter as the client wrote it. Times leave normalized to UTC.
@@ -48,21 +48,13 @@ export function usageQuery(query: unknown, now: Date): Checked<UsageRange> {
   const checked = checkQuery(UsageParams, query);
   if (!checked.ok) return checked;
   const { granularity, from, to = now.toISOString() } = checked.value;
-  const range = { granularity, from: from ?? new Date(Date.parse(to) - DEFAULT_USAGE_SPAN_MS[granularity]).toISOString(), to };
-  return inOrder(range.from, range.to) ? { ok: true, value: range } : AFTER_TO;
+  return fromNotAfterTo({ ok: true, value: { granularity, from: from ?? new Date(Date.parse(to) - DEFAULT_USAGE_SPAN_MS[granularity]).toISOString(), to } });
 }
 
 export function eventsQuery(query: unknown): Checked<EventsFilter> {
-  const checked = checkQuery(EventsParams, query);
-  if (!checked.ok) return checked;
-  const { from, to } = checked.value;
-  return from === undefined || to === undefined || inOrder(from, to) ? checked : AFTER_TO;
+  return fromNotAfterTo(checkQuery(EventsParams, query));
 }
 
 export function alertsQuery(query: unknown): Checked<AlertsFilter> {
   return checkQuery(AlertsParams, query);
 }
-
-const AFTER_TO = { ok: false, details: 'from: must not be after to' } as const;
-
-const inOrder = (from: string, to: string) => Date.parse(from) <= Date.parse(to);

@@ -14,6 +14,7 @@ const AuditCursor = z.tuple([IsoTimestamp, z.number().int().nonnegative()]);
  * `from` is inclusive and `to` exclusive, so consecutive windows neither overlap nor leave gaps.
  */
 export async function auditEvents(db: KeysDb, request: AuditEventsRequest): Promise<{ ok: true; page: AuditPage } | { ok: false; error: ServiceError }> {
+  if (request.from && request.to && Date.parse(request.from) > Date.parse(request.to)) return { ok: false, error: badRequest('from: must not be after to') };
   const after = request.cursor === undefined ? undefined : decodeCursor(request.cursor, AuditCursor);
   if (after === null) return { ok: false, error: badRequest('cursor: not a cursor this query returned') };
 

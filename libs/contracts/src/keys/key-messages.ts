@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Actor, Cursor, Environment, IsoTimestamp, KeyId, PageLimit, RateLimits } from '../common/primitives.js';
+import { Actor, Cursor, Environment, IsoTimestamp, KeyId, PageLimit, RateLimits, StorableText } from '../common/primitives.js';
 import { SecretFingerprint } from './key-events.js';
 import { KeyStatus } from './key-object.js';
 import { KEY_EVENT_TYPES } from './key-events.js';
@@ -7,13 +7,17 @@ import { KEY_EVENT_TYPES } from './key-events.js';
 // Requests to the keys service. The gateway generates secrets and sends only their
 // fingerprint, so a secret never crosses NATS.
 
-const Name = z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
+// Bounded here so that no field can make a request outgrow a NATS message (1 MiB).
+export const KeyName = StorableText.trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
+/** The catalog has 16 permissions and a list may not repeat one; the bounds only keep garbage small. */
+export const PermissionList = z.array(z.string().max(64, 'must be at most 64 characters')).max(64, 'must list at most 64 permissions');
+export const RevokeReason = StorableText.max(500, 'must be at most 500 characters');
 
 export const IssueKeyRequest = z.strictObject({
   actor: Actor,
-  name: Name,
+  name: KeyName,
   environment: Environment,
-  permissions: z.array(z.string()),
+  permissions: PermissionList,
   rateLimits: RateLimits.partial().optional(),
   expiresAt: IsoTimestamp.nullable().optional(),
   secret: SecretFingerprint,
@@ -31,7 +35,7 @@ export type RotateKeyRequest = z.infer<typeof RotateKeyRequest>;
 export const RevokeKeyRequest = z.strictObject({
   actor: Actor,
   keyId: KeyId,
-  reason: z.string().max(500).nullable().optional(),
+  reason: RevokeReason.nullable().optional(),
 });
 export type RevokeKeyRequest = z.infer<typeof RevokeKeyRequest>;
 
@@ -39,8 +43,8 @@ export type RevokeKeyRequest = z.infer<typeof RevokeKeyRequest>;
 export const UpdateKeyRequest = z.strictObject({
   actor: Actor,
   keyId: KeyId,
-  name: Name.optional(),
-  permissions: z.array(z.string()).optional(),
+  name: KeyName.optional(),
+  permissions: PermissionList.optional(),
   rateLimits: RateLimits.partial().optional(),
 });
 export type UpdateKeyRequest = z.infer<typeof UpdateKeyRequest>;
