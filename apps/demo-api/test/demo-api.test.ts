@@ -133,4 +133,25 @@ describe('demo API', () => {
       body: { error: 'Not Found', details: 'Cannot GET /v1/nothing' },
     });
   });
+
+  it('looks up an id of any length the gateway forwards, rather than refusing it at the router', async () => {
+    for (const id of ['a'.repeat(101), 'a'.repeat(8000)]) {
+      expect(await call('GET', `/v1/flows/${id}`, live)).toEqual({
+        status: 404,
+        type: 'application/json',
+        body: { error: 'Not Found', details: `Flow ${id} not found` },
+      });
+    }
+    expect((await call('POST', `/v1/flows/${'b'.repeat(200)}/execute`, live, {})).body).toEqual({ error: 'Not Found', details: `Flow ${'b'.repeat(200)} not found` });
+  });
+
+  it("answers a malformed percent-encoding in its own error shape, not Fastify's", async () => {
+    for (const path of ['/v1/flows/%zz', '/%zz']) {
+      expect(await call('GET', path, live)).toEqual({
+        status: 400,
+        type: 'application/json',
+        body: { error: 'Bad Request', details: 'The request path holds a malformed percent-encoding' },
+      });
+    }
+  });
 });

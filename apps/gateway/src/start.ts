@@ -4,6 +4,8 @@ import { bootstrapService, type ServiceHandle } from '@keyplane/runtime';
 import type { GatewayConfig } from './config.js';
 import { GatewayModule } from './gateway.module.js';
 import { startMetricsServer } from './ops/metrics-server.js';
+import { answerFrameworkErrorsWithJson } from './pipeline/framework-errors.js';
+import { originForm } from './pipeline/origin-form.js';
 import { BODY_LIMIT_BYTES } from './pipeline/gateway-http.js';
 import { loadRouteTable } from './routes/route-table.js';
 
@@ -23,7 +25,15 @@ export async function startGatewayService(config: GatewayConfig, options: Gatewa
   const readiness = new Readiness();
   const registry = createMetricsRegistry('gateway');
   const module = GatewayModule.forRoot({ config, routes, logger, readiness, registry });
-  const service = await bootstrapService({ module, config, logger, bodyLimitBytes: BODY_LIMIT_BYTES, trustedProxies: config.trustedProxies });
+  const service = await bootstrapService({
+    module,
+    config,
+    logger,
+    bodyLimitBytes: BODY_LIMIT_BYTES,
+    trustedProxies: config.trustedProxies,
+    frameworkErrors: answerFrameworkErrorsWithJson,
+    rewriteUrl: originForm,
+  });
   const metrics = await startMetricsServer(registry, readiness, config.metricsPort, config.httpHost).catch(async (error: unknown) => {
     await service.close();
     throw error;

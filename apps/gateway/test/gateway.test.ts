@@ -74,7 +74,15 @@ describe('gateway without an auth service', () => {
     const response = await call('/admin', { method: 'POST' });
     expect(response).toMatchObject({ status: 404, text: '{"error":"Not Found","details":"No route for POST /admin"}' });
     expect(response.headers.get('content-type')).toBe('application/json');
-    expect(await call('/v1/flows', { method: 'PURGE' })).toMatchObject({ status: 404, text: '{"error":"Not Found","details":"Cannot PURGE /v1/flows"}' });
+    expect(await call('/admin', { method: 'PURGE' })).toMatchObject({ status: 404, text: '{"error":"Not Found","details":"No route for PURGE /admin"}' });
+  });
+
+  it('authenticates every method Node accepts on /v1, not only those Fastify routes by default', async () => {
+    for (const method of ['PURGE', 'PROPFIND', 'M-SEARCH', 'QUERY', 'UNSUBSCRIBE']) {
+      const response = await call('/v1/flows', { method });
+      expect({ method, status: response.status, text: response.text }).toEqual({ method, status: 401, text: unauthorized });
+      expect(response.headers.get('www-authenticate')).toBe('Bearer');
+    }
   });
 
   it.each([

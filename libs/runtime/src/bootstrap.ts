@@ -3,6 +3,7 @@ import type { INestApplication } from '@nestjs/common';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyServerOptions } from 'fastify';
 import { PrefixedNatsServer } from '@keyplane/nats';
 import { PinoNestLogger, type Logger } from '@keyplane/observability';
 import type { CommonConfig } from './env.js';
@@ -26,6 +27,15 @@ export interface BootstrapOptions {
   bodyLimitBytes?: number;
   /** Peers whose `X-Forwarded-For` sets `request.ip` (Fastify's trustProxy); none when empty or omitted. */
   trustedProxies?: string[];
+  /**
+   * Answers the router gives before any hook or filter runs (a malformed percent-encoding, an
+   * over-long path parameter): Fastify's own body otherwise, not the service's error shape.
+   */
+  frameworkErrors?: FastifyServerOptions['frameworkErrors'];
+  /** The longest path parameter the router matches; Fastify's default is 100 characters. */
+  maxParamLength?: number;
+  /** Rewrites each request's target before it is routed (Fastify's `rewriteUrl`). */
+  rewriteUrl?: FastifyServerOptions['rewriteUrl'];
 }
 
 /**
@@ -33,10 +43,17 @@ export interface BootstrapOptions {
  * API), plus the NATS microservice under the configured prefix. Tests boot services through
  * this same function.
  */
-export async function bootstrapService({ module, config, logger, queue, nats, bodyLimitBytes, trustedProxies = [] }: BootstrapOptions): Promise<ServiceHandle> {
+export async function bootstrapService(options: BootstrapOptions): Promise<ServiceHandle> {
+  const { module, config, logger, queue, nats, bodyLimitBytes, trustedProxies = [], frameworkErrors, maxParamLength, rewriteUrl } = options;
   const app = await NestFactory.create<NestFastifyApplication>(
     module as never,
-    new FastifyAdapter({ bodyLimit: bodyLimitBytes ?? 1024 * 1024, ...(trustedProxies.length > 0 && { trustProxy: trustedProxies }) }),
+    new FastifyAdapter({
+      bodyLimit: bodyLimitBytes ?? 1024 * 1024,
+      ...(trustedProxies.length > 0 && { trustProxy: trustedProxies }),
+      ...(frameworkErrors && { frameworkErrors }),
+      ...(rewriteUrl && { rewriteUrl }),
+      ...(maxParamLength !== undefined && { routerOptions: { maxParamLength } }),
+    }),
     { logger: new PinoNestLogger(logger), abortOnError: false },
   );
   if (queue) {

@@ -8,6 +8,7 @@ import type { GatewayMetrics } from '../ops/gateway-metrics.js';
 import { errorBody } from '../responses/error-body.js';
 import { requestIdFrom } from '../responses/request-id.js';
 import type { RouteMatcher } from '../routes/route-matcher.js';
+import { inviteBody } from './expect-continue.js';
 import { sendJson } from './send-json.js';
 
 export interface AuthorizeDeps {
@@ -66,6 +67,7 @@ export function authorize({ matcher, decider, metrics, keyPrefix }: AuthorizeDep
     reply.headers(verdict.headers);
     if (!verdict.allowed) return sendJson(reply, verdict.status, verdict.body);
     request.gateway.key = verdict.key;
+    inviteBody(request, reply);
     return undefined;
   };
 }

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
-import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { errorBody } from '../responses/error-body.js';
+import { rawJsonAnswer } from './raw-json-answer.js';
 
 /**
  * Requests Node rejects before any route runs (headers over its 16 KiB limit, a malformed
@@ -16,10 +16,7 @@ export function answerClientErrorsWithJson(server: Server): void {
       return;
     }
     const [status, details] = describe(error.code);
-    const body = errorBody(status, details);
-    socket.end(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-    );
+    socket.end(rawJsonAnswer(status, errorBody(status, details)));
   });
 }
 

@@ -14,9 +14,13 @@ import { RouteMatcher } from '../routes/route-matcher.js';
 import { GATEWAY_CONFIG, LOGGER } from '../tokens.js';
 import { authorize } from './authorize.js';
 import { answerClientErrorsWithJson } from './client-errors.js';
+import { answerConnectWithJson } from './connect-requests.js';
+import { holdBackContinue } from './expect-continue.js';
 import { dispatch } from './dispatch.js';
 import { jsonErrorHandler } from './error-handler.js';
 import './gateway-request.js';
+import { routeEveryHttpMethod } from './http-methods.js';
+import { refuseRewrittenTargets } from './request-target.js';
 import { sendJson } from './send-json.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -42,6 +46,9 @@ export class GatewayHttp implements OnModuleInit {
   onModuleInit(): void {
     const fastify = this.host.httpAdapter.getInstance<FastifyInstance>();
     answerClientErrorsWithJson(fastify.server);
+    answerConnectWithJson(fastify.server);
+    holdBackContinue(fastify.server);
+    routeEveryHttpMethod(fastify);
     void fastify.register((app, _options, done) => {
       this.routes(app).then(() => done(), done);
     });
@@ -54,6 +61,7 @@ export class GatewayHttp implements OnModuleInit {
     app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: BODY_LIMIT_BYTES }, (_request, body, done) => done(null, body));
     app.decorateRequest('gateway', null);
     app.setErrorHandler(jsonErrorHandler(logger, BODY_LIMIT_BYTES));
+    app.addHook('onRequest', refuseRewrittenTargets);
     app.addHook('onResponse', (request, reply, done) => {
       metrics.requests.inc({ route: routeLabel(request), status: reply.statusCode });
       done();
@@ -81,5 +89,7 @@ export class GatewayHttp implements OnModuleInit {
 function routeLabel(request: FastifyRequest): string {
   if (request.gateway) return request.gateway.match?.route.label ?? 'unmatched';
   const url = request.routeOptions.url;
+  // A /v1 request refused before `authorize` (its target) was matched to no route either.
+  if (url === '/v1' || url === '/v1/*') return 'unmatched';
   return url === '/*' || url === undefined ? 'not_found' : `${request.method} ${url}`;
 }

@@ -4,8 +4,8 @@ import { errorBody } from '../responses/error-body.js';
 import { sendJson } from './send-json.js';
 
 /**
- * What still reaches Nest rather than the gateway's own routes (a method Fastify does not
- * route, such as PROPFIND, or a request target like `*`) leaves in the same JSON error shape.
+ * What still reaches Nest rather than the gateway's own routes (a request target that is not
+ * a path, like `OPTIONS *`) leaves in the same JSON error shape.
  */
 @Catch(HttpException)
 export class JsonExceptionFilter implements ExceptionFilter {

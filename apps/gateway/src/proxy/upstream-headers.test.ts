@@ -1,4 +1,4 @@
-import { upstreamHeaders, withoutHopByHop } from './upstream-headers.js';
+import { upstreamAnswerHeaders, upstreamHeaders } from './upstream-headers.js';
 
 const key = { keyId: 'key_01J00000000000000000000000', accountId: 'acc_1', environment: 'test' as const, permissions: ['*'] };
 
@@ -30,6 +30,16 @@ describe('upstreamHeaders', () => {
     });
   });
 
+  it('drops Expect, which the gateway answered before reading the body', () => {
+    expect(upstreamHeaders({ expect: '100-continue', 'content-length': '2' }, key, 'req_1', undefined)).toEqual({
+      'content-length': '2',
+      'x-keyplane-key-id': 'key_01J00000000000000000000000',
+      'x-keyplane-account-id': 'acc_1',
+      'x-keyplane-environment': 'test',
+      'x-request-id': 'req_1',
+    });
+  });
+
   it('adds its peer to the X-Forwarded-For chain the request came with', () => {
     expect(upstreamHeaders({ 'x-forwarded-for': '198.51.100.9, 203.0.113.7' }, key, 'req_1', '10.1.2.3')['x-forwarded-for']).toBe(
       '198.51.100.9, 203.0.113.7, 10.1.2.3',
@@ -37,10 +47,10 @@ describe('upstreamHeaders', () => {
   });
 });
 
-describe('withoutHopByHop', () => {
+describe('upstreamAnswerHeaders', () => {
   it('drops the connection-level headers and those the Connection header names', () => {
     expect(
-      withoutHopByHop({
+      upstreamAnswerHeaders({
         connection: 'close, X-Internal-Token ,x-other',
         'keep-alive': 'timeout=5',
         'transfer-encoding': 'chunked',
@@ -52,5 +62,21 @@ describe('withoutHopByHop', () => {
         'x-custom': '1',
       }),
     ).toEqual({ 'content-type': 'application/json', 'x-custom': '1' });
+  });
+
+  it("drops the upstream's rate-limit headers, which are the gateway's to set, and keeps its Retry-After", () => {
+    expect(
+      upstreamAnswerHeaders({
+        'x-ratelimit-limit': '5000',
+        'x-ratelimit-remaining': '4999',
+        'x-ratelimit-reset': '1',
+        'x-ratelimit-remaining-hour': '1',
+        ratelimit: '"upstream";r=1;t=1',
+        'ratelimit-policy': '"upstream";q=5000;w=60',
+        'ratelimit-remaining': '1',
+        'retry-after': '30',
+        'x-ratelimited-by': 'upstream',
+      }),
+    ).toEqual({ 'retry-after': '30', 'x-ratelimited-by': 'upstream' });
   });
 });

@@ -5,8 +5,13 @@ import type { DecidedKey } from '@keyplane/contracts';
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
 
 const isHopByHop = (name: string) => HOP_BY_HOP.has(name);
-/** The connection's own headers, the credential, and any `X-Keyplane-*` a client sent to pass for some key or account. */
-const isNotForUpstream = (name: string) => isHopByHop(name) || name === 'authorization' || name === 'proxy-authorization' || name.startsWith('x-keyplane-');
+/**
+ * The connection's own headers, the credential, any `X-Keyplane-*` a client sent to pass for
+ * some key or account, and `Expect`: the gateway has answered it and read the body already
+ * (and undici refuses to send one).
+ */
+const isNotForUpstream = (name: string) =>
+  isHopByHop(name) || name === 'authorization' || name === 'proxy-authorization' || name === 'expect' || name.startsWith('x-keyplane-');
 
 /**
  * The request headers the upstream sees: none of one connection's, never the credential, never
@@ -27,9 +32,18 @@ export function upstreamHeaders(headers: IncomingHttpHeaders, key: DecidedKey, r
   return headers;
 }
 
-/** The upstream's answer headers the client sees: none of the upstream connection's. */
-export function withoutHopByHop(headers: IncomingHttpHeaders): IncomingHttpHeaders {
-  return dropHeaders(headers, isHopByHop);
+/**
+ * Rate-limit headers of any family (`X-RateLimit-*`, the IETF draft's `RateLimit`,
+ * `RateLimit-Policy` and its older `RateLimit-*`): on a gateway answer they are the key's own
+ * numbers (DESIGN §5), which the upstream does not know. `Retry-After` is not one of them: on a
+ * proxied answer it belongs to the upstream's own status (its 503 or 429), so it is kept.
+ */
+const isRateLimit = (name: string) => name.startsWith('x-ratelimit-') || name === 'ratelimit' || name.startsWith('ratelimit-');
+const isNotForClient = (name: string) => isHopByHop(name) || isRateLimit(name);
+
+/** The upstream's answer headers the client sees: none of the upstream connection's, and the gateway's rate-limit headers rather than the upstream's. */
+export function upstreamAnswerHeaders(headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  return dropHeaders(headers, isNotForClient);
 }
 
 /**

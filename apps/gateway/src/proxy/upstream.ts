@@ -2,9 +2,10 @@ import type { FastifyReplyFromHooks } from '@fastify/reply-from';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from '@keyplane/observability';
 import type { GatewayMetrics } from '../ops/gateway-metrics.js';
+import { MALFORMED_PERCENT_ENCODING } from '../pipeline/framework-errors.js';
 import { sendJson } from '../pipeline/send-json.js';
 import { errorBody, UPSTREAM_UNAVAILABLE } from '../responses/error-body.js';
-import { upstreamHeaders, withoutHopByHop } from './upstream-headers.js';
+import { upstreamAnswerHeaders, upstreamHeaders } from './upstream-headers.js';
 
 export interface ProxyDeps {
   upstreamUrl: string;
@@ -23,8 +24,9 @@ const GATEWAY_TIMEOUT = errorBody(504, 'Upstream did not answer in time');
  */
 export function proxyToUpstream({ upstreamUrl, metrics, logger, timeoutMs }: ProxyDeps) {
   // reply-from refuses a path outside its base's, so a base path is put before each request's.
+  // The query stays out of it: reply-from decodes what it is given, and appends the query as sent.
   const pathPrefix = new URL(upstreamUrl).pathname.replace(/\/+$/, '');
-  const source = (request: FastifyRequest) => (pathPrefix === '' ? undefined : pathPrefix + request.url);
+  const source = (request: FastifyRequest) => (pathPrefix === '' ? undefined : pathPrefix + request.gateway!.path);
   const options: FastifyReplyFromHooks = {
     timeout: timeoutMs,
     // Never replay a request on the client's behalf: the upstream may have acted on it.
@@ -33,7 +35,7 @@ export function proxyToUpstream({ upstreamUrl, metrics, logger, timeoutMs }: Pro
       const { key, requestId } = request.gateway!;
       return upstreamHeaders(headers, key!, requestId, request.raw.socket.remoteAddress);
     },
-    rewriteHeaders: withoutHopByHop,
+    rewriteHeaders: upstreamAnswerHeaders,
     onError(reply, { error }) {
       const timedOut = (error as Error & { statusCode?: number }).statusCode === 504;
       metrics.upstreamErrors.inc({ kind: timedOut ? 'timeout' : 'unavailable' });
@@ -43,6 +45,8 @@ export function proxyToUpstream({ upstreamUrl, metrics, logger, timeoutMs }: Pro
   };
 
   return function proxy(request: FastifyRequest, reply: FastifyReply): FastifyReply {
+    const problem = pathProblem(request.gateway!.path);
+    if (problem !== null) return sendJson(reply, 400, errorBody(400, problem));
     const body = request.body;
     // The body was buffered as-is; hand it over as bytes so reply-from does not re-encode it.
     if (Buffer.isBuffer(body) && request.method !== 'GET' && request.method !== 'HEAD') {
@@ -50,4 +54,19 @@ export function proxyToUpstream({ upstreamUrl, metrics, logger, timeoutMs }: Pro
     }
     return reply.from(source(request), options);
   };
+}
+
+/**
+ * reply-from refuses, as "source/request contain invalid characters", a path that once decoded
+ * holds `..` beside a `/` (a dot segment, which matches no route, or an id such as `..x`), and
+ * fails on one that does not decode. Checked first, so the client is told what is wrong.
+ */
+function pathProblem(path: string): string | null {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(path);
+  } catch {
+    return MALFORMED_PERCENT_ENCODING;
+  }
+  return decoded.includes('/..') || decoded.includes('../') ? 'The request path must not hold ".." beside a "/": it could be read as a parent directory' : null;
 }

@@ -21,6 +21,9 @@ describe('validateRouteTable', () => {
     expect(() => validateRouteTable(table({ ...entry, target: 'elsewhere' }))).toThrow('routes[0] (GET /v1/flows): unknown target "elsewhere"');
     expect(() => validateRouteTable(table({ ...entry, path: '/flows' }))).toThrow('path must start with /v1/');
     expect(() => validateRouteTable(table({ ...entry, path: '/v1/flows/' }))).toThrow('path must start with /v1/');
+    expect(() => validateRouteTable(table({ ...entry, path: '/v1/flows/..' }))).toThrow('path must start with /v1/');
+    expect(() => validateRouteTable(table({ ...entry, path: '/v1/./flows' }))).toThrow('path must start with /v1/');
+    expect(validateRouteTable(table({ ...entry, path: '/v1/.well-known/..x' }))).toHaveLength(1);
     expect(() => validateRouteTable(table({ ...entry, path: '/v1/api-keys', target: 'keys.get' }))).toThrow(
       'target keys.get needs a :id path segment',
     );

@@ -28,7 +28,8 @@ const RouteFile = z.strictObject({
   ),
 });
 
-const PATH = /^\/v1(\/(:[a-zA-Z][a-zA-Z0-9_]*|[A-Za-z0-9._~-]+))+$/;
+// A `.` or `..` segment would be resolved away by the upstream's URL parser: never a route.
+const PATH = /^\/v1(\/(:[a-zA-Z][a-zA-Z0-9_]*|(?!\.\.?(\/|$))[A-Za-z0-9._~-]+))+$/;
 
 export function loadRouteTable(file: string): RouteDefinition[] {
   let raw: unknown;
@@ -50,7 +51,7 @@ export function validateRouteTable(raw: unknown, source = 'route table'): RouteD
   const seen = new Set<string>();
   return parsed.data.routes.map((entry, i) => {
     const where = `${source}: routes[${i}] (${entry.methods.join(',')} ${entry.path})`;
-    if (!PATH.test(entry.path)) throw new Error(`${where}: path must start with /v1/ and hold only plain segments and :params`);
+    if (!PATH.test(entry.path)) throw new Error(`${where}: path must start with /v1/ and hold only plain segments (not . or ..) and :params`);
     if (entry.permission !== null && !isPermission(entry.permission)) {
       throw new Error(`${where}: unknown permission ${JSON.stringify(entry.permission)}`);
     }
