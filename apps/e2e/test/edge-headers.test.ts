@@ -1,8 +1,5 @@
 import { createServer, request, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
-import { TEST_NATS_URL } from '@keyplane/testing';
-import { loadGatewayConfig } from '../../gateway/src/config.js';
-import { startGatewayService } from '../../gateway/src/start.js';
 import { startStack, type Stack } from './stack.js';
 
 // What crosses the gateway in headers, seen by a tiny upstream that echoes its request.
@@ -154,27 +151,10 @@ describe('headers at the edge', () => {
   });
 
   it("forwards under UPSTREAM_URL's path when it has one", async () => {
-    const prefixed = await startGatewayService(
-      loadGatewayConfig({
-        NATS_URL: TEST_NATS_URL,
-        NATS_PREFIX: stack.ns.prefix,
-        PORT: '0',
-        HOST: '127.0.0.1',
-        METRICS_PORT: '0',
-        HTTP_PORT: '0',
-        HTTP_HOST: '127.0.0.1',
-        UPSTREAM_URL: `${echoUrl}/api/`,
-        AUTH_TIMEOUT_MS: '2000',
-      }),
-      { logDestination: stack.logs },
-    );
-    try {
-      const response = await fetch(`${prefixed.url}/v1/records?page=3`, { headers: { authorization: `Bearer ${key}` } });
-      expect(response.status).toBe(200);
-      expect(((await response.json()) as { url: string }).url).toBe('/api/v1/records?page=3');
-    } finally {
-      await prefixed.close();
-    }
+    const prefixed = await stack.startGateway({ UPSTREAM_URL: `${echoUrl}/api/` });
+    const response = await fetch(`${prefixed.url}/v1/records?page=3`, { headers: { authorization: `Bearer ${key}` } });
+    expect(response.status).toBe(200);
+    expect(((await response.json()) as { url: string }).url).toBe('/api/v1/records?page=3');
   });
 
   it('echoes a sane X-Request-Id and forwards it; replaces anything else', async () => {

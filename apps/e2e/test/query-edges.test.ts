@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
 import { jetstream } from '@nats-io/jetstream';
 import { ulid } from 'ulid';
-import type { UsageRecorded } from '@keyplane/contracts';
 import { connectNats, encodeJson } from '@keyplane/nats';
-import { TEST_NATS_URL, waitFor } from '@keyplane/testing';
+import { TEST_NATS_URL, usageEvent, waitFor } from '@keyplane/testing';
 import { awayFromHourEnd, sleep, startStack, type Answer, type Stack } from './stack.js';
 
 // DESIGN §7's query endpoints (usage, usage events, audit, alerts) and §8's usage events, as a
@@ -475,27 +474,7 @@ async function publishTiedUsage(on: Stack, keyId: string): Promise<void> {
     const ids = [ulid(TIED_AT), ulid(TIED_AT), ulid(TIED_AT), 'evt-a', 'evt-B', 'evt_b', 'EVT-A', ulid(TIED_AT - 1000), ulid(TIED_AT - 1000), ulid(TIED_AT - 1000)];
     for (const [index, eventId] of ids.entries()) {
       const at = index < 7 ? TIED_AT : TIED_AT - 1000;
-      const event: UsageRecorded = {
-        type: 'UsageRecorded',
-        version: 1,
-        eventId,
-        occurredAt: iso(at),
-        keyId,
-        accountId: 'acc_root',
-        environment: 'live',
-        outcome: 'allowed',
-        reason: 'ok',
-        permission: 'FLOWS:READ',
-        method: 'GET',
-        path: '/v1/flows',
-        clientIp: '198.51.100.9',
-        userAgent: 'probe',
-        requestId: `req_${ulid()}`,
-        hourUsed: index + 1,
-        dayUsed: index + 1,
-        hourLimit: 1000,
-        dayLimit: 10000,
-      };
+      const event = usageEvent({ eventId, occurredAt: iso(at), keyId, accountId: 'acc_root', clientIp: '198.51.100.9', userAgent: 'probe', hourUsed: index + 1, dayUsed: index + 1 });
       await js.publish(on.ns.subjects.usageEvents, encodeJson(event), { msgID: `${keyId}-${eventId}` });
       tiedIds.push(eventId);
     }

@@ -1,10 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { generateKey } from '@keyplane/key-format';
-import { TEST_NATS_URL } from '@keyplane/testing';
-import { loadGatewayConfig } from '../../gateway/src/config.js';
-import { startGatewayService, type GatewayHandle } from '../../gateway/src/start.js';
-import { awayFromHourEnd, sleep, startStack, type Stack } from './stack.js';
+import type { GatewayHandle } from '../../gateway/src/start.js';
+import { awayFromHourEnd, RATE_LIMIT_HEADERS, sleep, startStack, type Stack } from './stack.js';
 
 // The gateway edge (DESIGN §4 routes, §5 limit headers, §6 errors) under requests no
 // well-behaved client sends: odd paths, methods, Authorization headers, request targets and
@@ -36,26 +34,10 @@ beforeAll(async () => {
     request.on('end', () => response.writeHead(200, { 'content-type': 'application/json', ...own }).end('{"echo":true}'));
   });
   await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve));
-  echoGateway = await startGatewayService(
-    loadGatewayConfig({
-      NATS_URL: TEST_NATS_URL,
-      NATS_PREFIX: stack.ns.prefix,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      METRICS_PORT: '0',
-      HTTP_PORT: '0',
-      HTTP_HOST: '127.0.0.1',
-      UPSTREAM_URL: `http://127.0.0.1:${(echo.address() as AddressInfo).port}`,
-      AUTH_TIMEOUT_MS: '2000',
-      KEYS_TIMEOUT_MS: '2000',
-      METERING_TIMEOUT_MS: '500',
-    }),
-    { logDestination: stack.logs },
-  );
+  echoGateway = await stack.startGateway({ UPSTREAM_URL: `http://127.0.0.1:${(echo.address() as AddressInfo).port}`, METERING_TIMEOUT_MS: '500' });
 });
 
 afterAll(async () => {
-  await echoGateway?.close();
   echo?.closeAllConnections();
   await new Promise((resolve) => echo?.close(resolve));
   await stack?.close();
@@ -128,15 +110,6 @@ function expectUnauthorized(answer: RawAnswer) {
   expect(answer.headers['www-authenticate']).toBe('Bearer');
 }
 
-const RATE_LIMIT_HEADERS = [
-  'x-ratelimit-limit',
-  'x-ratelimit-remaining',
-  'x-ratelimit-reset',
-  'x-ratelimit-limit-hour',
-  'x-ratelimit-remaining-hour',
-  'x-ratelimit-limit-day',
-  'x-ratelimit-remaining-day',
-];
 function expectRateLimitHeaders(answer: RawAnswer) {
   for (const name of RATE_LIMIT_HEADERS) expect({ name, value: answer.headers[name] }).toEqual({ name, value: expect.stringMatching(/^\d+$/) });
 }

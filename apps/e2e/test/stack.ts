@@ -68,6 +68,8 @@ export interface Stack {
    * subject as the gateway would for a caller of that account: no endpoint creates accounts.
    */
   createAccountAdmin(accountId: string): Promise<{ key: string; id: string }>;
+  /** One more gateway on this stack's services (closed with the stack), with these settings over the stack's. */
+  startGateway(env: Record<string, string>): Promise<GatewayHandle>;
   stopAuth(): Promise<void>;
   stopKeys(): Promise<void>;
   stopDemo(): Promise<void>;
@@ -114,22 +116,26 @@ export async function startStack(label: string, options: StackOptions = {}): Pro
     await startMetering();
     const demo = await startDemoApiService(loadDemoApiConfig({ PORT: '0', HOST: '127.0.0.1' }), { logDestination: logs });
     running.push({ name: 'demo', service: demo });
-    const gateway = await startGatewayService(
-      loadGatewayConfig({
-        ...common,
-        PORT: '0',
-        HOST: '127.0.0.1',
-        METRICS_PORT: '0',
-        UPSTREAM_URL: options.upstreamUrl ?? demo.url,
-        // Generous: the whole suite shares 2 cores, and a decision held up longer than this
-        // under that load would be a test failure, not a finding. No responders is immediate.
-        AUTH_TIMEOUT_MS: '2000',
-        KEYS_TIMEOUT_MS: '2000',
-        ...options.gatewayEnv,
-      }),
-      { logDestination: logs },
-    );
-    running.push({ name: 'gateway', service: gateway });
+    const startGateway = async (env: Record<string, string>) => {
+      const started = await startGatewayService(
+        loadGatewayConfig({
+          ...common,
+          PORT: '0',
+          HOST: '127.0.0.1',
+          METRICS_PORT: '0',
+          UPSTREAM_URL: demo.url,
+          // Generous: the whole suite shares 2 cores, and a decision held up longer than this
+          // under that load would be a test failure, not a finding. No responders is immediate.
+          AUTH_TIMEOUT_MS: '2000',
+          KEYS_TIMEOUT_MS: '2000',
+          ...env,
+        }),
+        { logDestination: logs },
+      );
+      running.push({ name: 'gateway', service: started });
+      return started;
+    };
+    const gateway = await startGateway({ ...(options.upstreamUrl && { UPSTREAM_URL: options.upstreamUrl }), ...options.gatewayEnv });
 
     const call = async (method: string, path: string, { key = adminKey, body, headers = {} }: CallOptions = {}): Promise<Answer> => {
       const response = await fetch(`${gateway.url}${path}`, {
@@ -183,6 +189,7 @@ export async function startStack(label: string, options: StackOptions = {}): Pro
           await nc.close();
         }
       },
+      startGateway,
       stopAuth: () => stop('auth'),
       stopKeys: () => stop('keys'),
       stopDemo: () => stop('demo'),
@@ -206,18 +213,20 @@ export async function startStack(label: string, options: StackOptions = {}): Pro
   }
 }
 
+/** DESIGN §5's headers, on every answer to a valid key. */
+export const RATE_LIMIT_HEADERS = [
+  'x-ratelimit-limit',
+  'x-ratelimit-remaining',
+  'x-ratelimit-reset',
+  'x-ratelimit-limit-hour',
+  'x-ratelimit-remaining-hour',
+  'x-ratelimit-limit-day',
+  'x-ratelimit-remaining-day',
+];
+
 /** The rate-limit headers of an answer, for exact comparison. */
 export function rateLimitHeaders(answer: Answer): Record<string, string | null> {
-  const names = [
-    'x-ratelimit-limit',
-    'x-ratelimit-remaining',
-    'x-ratelimit-reset',
-    'x-ratelimit-limit-hour',
-    'x-ratelimit-remaining-hour',
-    'x-ratelimit-limit-day',
-    'x-ratelimit-remaining-day',
-  ];
-  return Object.fromEntries(names.map((name) => [name, answer.headers.get(name)]));
+  return Object.fromEntries(RATE_LIMIT_HEADERS.map((name) => [name, answer.headers.get(name)]));
 }
 
 export const nowSeconds = () => Math.floor(Date.now() / 1000);

@@ -1,8 +1,7 @@
 import { jetstream } from '@nats-io/jetstream';
 import { ulid } from 'ulid';
-import type { UsageRecorded } from '@keyplane/contracts';
 import { connectNats, encodeJson } from '@keyplane/nats';
-import { TEST_NATS_URL, waitFor } from '@keyplane/testing';
+import { TEST_NATS_URL, usageEvent, waitFor } from '@keyplane/testing';
 import { awayFromHourEnd, sleep, startStack, type Answer, type Stack } from './stack.js';
 
 // DESIGN §7 usage, usage events, alerts and lastUsedAt, end to end: a known mix of requests
@@ -289,27 +288,7 @@ async function publishForeignUsage(on: Stack): Promise<void> {
   try {
     const js = jetstream(nc);
     for (const outcome of ['allowed', 'rate_limited'] as const) {
-      const event: UsageRecorded = {
-        type: 'UsageRecorded',
-        version: 1,
-        eventId: ulid(),
-        occurredAt: new Date().toISOString(),
-        keyId: FOREIGN_KEY,
-        accountId: 'acc_other',
-        environment: 'live',
-        outcome,
-        reason: outcome === 'allowed' ? 'ok' : 'hour_limit',
-        permission: 'FLOWS:READ',
-        method: 'GET',
-        path: '/v1/flows',
-        clientIp: '203.0.113.7',
-        userAgent: null,
-        requestId: `req_${ulid()}`,
-        hourUsed: 1,
-        dayUsed: 1,
-        hourLimit: 1,
-        dayLimit: 10,
-      };
+      const event = usageEvent({ occurredAt: new Date().toISOString(), keyId: FOREIGN_KEY, accountId: 'acc_other', outcome, clientIp: '203.0.113.7', userAgent: null, hourLimit: 1, dayLimit: 10 });
       await js.publish(on.ns.subjects.usageEvents, encodeJson(event), { msgID: event.eventId });
     }
   } finally {

@@ -1,9 +1,8 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHmac } from 'node:crypto';
-import { waitFor } from '@keyplane/testing';
+import { keyIdOf, usageEvent, waitFor } from '@keyplane/testing';
 import { MeteringHarness } from './support/metering-harness.js';
-import { keyIdOf, usageEvent } from './support/usage-event.js';
 
 const SECRET = 'whsec_test_only';
 

@@ -1,8 +1,7 @@
 import type { Msg } from '@nats-io/transport-node';
 import type { Alert, UsageRecorded } from '@keyplane/contracts';
-import { waitFor } from '@keyplane/testing';
+import { eventsInHour, keyIdOf, usageEvent, waitFor } from '@keyplane/testing';
 import { MeteringHarness } from './support/metering-harness.js';
-import { eventsInHour, keyIdOf, usageEvent } from './support/usage-event.js';
 
 const HOUR = 3_600_000;
 const day0 = Date.parse('2026-04-01T00:00:00.000Z');

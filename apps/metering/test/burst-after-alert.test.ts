@@ -1,6 +1,6 @@
 import type { UsageRecorded } from '@keyplane/contracts';
 import { MeteringHarness } from './support/metering-harness.js';
-import { keyIdOf, usageEvent } from './support/usage-event.js';
+import { keyIdOf, usageEvent } from '@keyplane/testing';
 
 const at = (iso: string, seconds = 0) => new Date(Date.parse(iso) + seconds * 1000).toISOString();
 

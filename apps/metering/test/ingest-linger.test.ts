@@ -1,6 +1,5 @@
-import { waitFor } from '@keyplane/testing';
+import { keyIdOf, usageEvent, waitFor } from '@keyplane/testing';
 import { MeteringHarness } from './support/metering-harness.js';
-import { keyIdOf, usageEvent } from './support/usage-event.js';
 
 /** The count and sum of the batch-size histogram on /metrics. */
 async function batches(url: string): Promise<{ count: number; events: number }> {

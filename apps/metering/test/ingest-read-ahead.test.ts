@@ -2,7 +2,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { sql } from 'kysely';
 import { DURABLE_NAME } from '../src/ingest/usage-consumer.js';
 import { MeteringHarness } from './support/metering-harness.js';
-import { keyIdOf, usageEvent } from './support/usage-event.js';
+import { keyIdOf, usageEvent } from '@keyplane/testing';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

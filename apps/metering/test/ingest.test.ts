@@ -1,7 +1,6 @@
 import { sql } from 'kysely';
-import { waitFor } from '@keyplane/testing';
+import { keyIdOf, usageEvent, waitFor } from '@keyplane/testing';
 import { MeteringHarness } from './support/metering-harness.js';
-import { keyIdOf, usageEvent } from './support/usage-event.js';
 
 describe('metering ingest', () => {
   let h: MeteringHarness;

@@ -1,6 +1,6 @@
 import type { Alert, Reply, UsageWindows } from '@keyplane/contracts';
 import { MeteringHarness } from './support/metering-harness.js';
-import { keyIdOf, usageEvent } from './support/usage-event.js';
+import { keyIdOf, usageEvent } from '@keyplane/testing';
 import type { UsageEventsPage } from '../src/queries/usage-events.query.js';
 
 const keyId = keyIdOf('queried');

@@ -1,9 +1,8 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { Outcome, UsageRecorded } from '@keyplane/contracts';
-import { waitFor } from '@keyplane/testing';
+import { keyIdOf, usageEvent, waitFor } from '@keyplane/testing';
 import { DURABLE_NAME } from '../src/ingest/usage-consumer.js';
 import { MeteringHarness } from './support/metering-harness.js';
-import { keyIdOf, usageEvent } from './support/usage-event.js';
 
 const OUTCOMES: Outcome[] = ['allowed', 'allowed', 'allowed', 'forbidden', 'rate_limited', 'unauthorized'];
 const KEYS = ['recon-a', 'recon-b', 'recon-c', 'recon-d'].map(keyIdOf);

@@ -1,10 +1,9 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { Msg } from '@nats-io/transport-node';
 import { usageBatch } from '@keyplane/contracts';
-import { waitFor } from '@keyplane/testing';
+import { keyIdOf, usageEvent, waitFor } from '@keyplane/testing';
 import { DURABLE_NAME } from '../src/ingest/usage-consumer.js';
 import { MeteringHarness } from './support/metering-harness.js';
-import { keyIdOf, usageEvent } from './support/usage-event.js';
 
 // Auth publishes `UsageBatch` messages; a small INGEST_BATCH_SIZE makes metering's own batches
 // end in the middle of the traffic, never in the middle of a message.
