@@ -1,6 +1,7 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { ServerNats, type NatsOptions } from '@nestjs/microservices';
 import { coalesceWrites } from './coalesce-writes.js';
+import { RequestFrameDeserializer } from './request-frame.js';
 
 type ServerNatsOptions = NonNullable<NatsOptions['options']>;
 
@@ -25,7 +26,14 @@ export class PrefixedNatsServer extends ServerNats {
     private readonly shared?: NatsConnection,
   ) {
     super(serverOptions);
+    this.deserializer = new RequestFrameDeserializer((subject, details) => this.logger.warn(`refused a message on ${subject}: ${details}`));
   }
+
+  /**
+   * Every handler of ours answers requests: a message that reaches here (no request id) was
+   * answered and reported by the deserializer, and is never run as an event.
+   */
+  override async handleEvent(): Promise<void> {}
 
   /** Replies of one turn of the event loop leave in one socket write (see coalesceWrites). */
   override async createNatsClient() {

@@ -1,4 +1,5 @@
 import { issued, permissionsChanged, rateLimitsChanged, renamed, revoked, rotated } from '../../test/support/key-events.js';
+import type { KeyIssued, KeySecretRotated } from '@keyplane/contracts';
 import { KeyView } from './key-view.js';
 
 const NOW = Date.parse('2026-11-26T12:00:00.000Z');
@@ -7,6 +8,11 @@ function viewOf(...events: Parameters<KeyView['apply']>[0][]): KeyView {
   const view = new KeyView();
   for (const event of events) view.apply(event);
   return view;
+}
+
+/** The event carrying another secret hash, as a corrupt or forged one would. */
+function withSecretHash<E extends KeyIssued | KeySecretRotated>(event: E, secretHash: string): E {
+  return { ...event, data: { ...event.data, secret: { ...event.data.secret, secretHash } } };
 }
 
 describe('KeyView', () => {
@@ -100,6 +106,19 @@ describe('KeyView', () => {
     const view = viewOf(key.event, rotation.event, revoked(key.keyId));
     expect(view.lookup(key.secret.hash, NOW)?.key.revoked).toBe(true);
     expect(view.lookup(rotation.secret.hash, NOW)?.key.revoked).toBe(true);
+  });
+
+  it("refuses a secret another key holds, issued or rotated in: the requests made with it stay that key's", () => {
+    const owner = issued({ permissions: ['FLOWS:READ'] });
+    const thief = issued({ permissions: ['*'] });
+    const view = viewOf(owner.event);
+    expect(view.apply(withSecretHash(thief.event as KeyIssued, owner.secret.hash))).toBe(false);
+    const other = issued();
+    view.apply(other.event);
+    const rotation = rotated(other.keyId, other.secret, '2026-11-26T13:00:00.000Z');
+    expect(view.apply(withSecretHash(rotation.event as KeySecretRotated, owner.secret.hash))).toBe(false);
+    expect(view.lookup(owner.secret.hash, NOW)).toEqual({ key: expect.objectContaining({ keyId: owner.keyId, permissions: ['FLOWS:READ'] }), rotatedOut: false });
+    expect(view.lookup(other.secret.hash, NOW)?.rotatedOut).toBe(false);
   });
 
   it('refuses events that do not fit: a second KeyIssued, a change to a key never issued', () => {

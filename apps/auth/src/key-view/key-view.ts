@@ -34,15 +34,14 @@ export class KeyView {
   /** Each key's replaced secret still in its grace period, if any: a key keeps at most one. */
   private readonly previousSecrets = new Map<string, SecretEntry>();
 
-  /** Folds one v1 event in; false when it does not fit the view (a key never issued, issued twice). */
+  /** Folds one v1 event in; false when it does not fit the view (a key never issued, issued twice, a secret another key holds). */
   apply(event: KeyEvent): boolean {
     if (event.type === 'KeyIssued') return this.issue(event);
     const key = this.keys.get(event.keyId);
     if (!key) return false;
     switch (event.type) {
       case 'KeySecretRotated':
-        this.rotate(event);
-        return true;
+        return this.rotate(event);
       case 'KeyPermissionsChanged':
         this.keys.set(key.keyId, { ...key, permissions: [...event.data.permissions] });
         return true;
@@ -71,8 +70,8 @@ export class KeyView {
   }
 
   private issue(event: KeyIssued): boolean {
-    if (this.keys.has(event.keyId)) return false;
     const { data } = event;
+    if (this.keys.has(event.keyId) || this.heldByAnother(data.secret.secretHash, event.keyId)) return false;
     this.keys.set(event.keyId, {
       keyId: event.keyId,
       accountId: event.accountId,
@@ -91,8 +90,9 @@ export class KeyView {
    * and one replaced earlier loses what was left of its own at the rotation. Its entry stays,
    * so its use is still told apart from an unknown key's.
    */
-  private rotate(event: KeySecretRotated): void {
+  private rotate(event: KeySecretRotated): boolean {
     const { data } = event;
+    if (this.heldByAnother(data.secret.secretHash, event.keyId)) return false;
     const earlier = this.previousSecrets.get(event.keyId);
     if (earlier) endBy(earlier, Date.parse(event.occurredAt));
     const previous = this.secrets.get(data.previousSecretHash);
@@ -101,6 +101,16 @@ export class KeyView {
       this.previousSecrets.set(event.keyId, previous);
     }
     this.secrets.set(data.secret.secretHash, { keyId: event.keyId, validUntil: null });
+    return true;
+  }
+
+  /**
+   * The keys service never gives one secret to two keys (409), so an event that does can only be
+   * corrupt or forged: it must not move a secret, and the requests made with it, to another key.
+   */
+  private heldByAnother(secretHash: string, keyId: string): boolean {
+    const holder = this.secrets.get(secretHash);
+    return holder !== undefined && holder.keyId !== keyId;
   }
 }
 

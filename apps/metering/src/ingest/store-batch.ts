@@ -64,7 +64,8 @@ async function storeDeadLetters(trx: Kysely<Database>, deadLetters: readonly Dea
         raw_payload: rawText(data),
         reason: read.reason,
         event_type: read.type,
-        event_version: read.version,
+        // The column is a Postgres integer; a version past it is kept in raw_payload only.
+        event_version: read.version !== null && Math.abs(read.version) <= 2_147_483_647 ? read.version : null,
       })),
     )
     .onConflict((oc) => oc.columns(['stream_seq', 'batch_position']).doNothing())

@@ -20,8 +20,9 @@ export async function storeWithFallback(db: Kysely<Database>, entries: readonly 
     const outcome = await storeBatch(db, [entry], options).catch(async (error: unknown) => {
       if (!isDataError(error)) throw error;
       const reason = `rejected by the database: ${(error as Error).message}`;
-      const { seq, position, data } = entry;
-      return storeBatch(db, [{ seq, position, data, read: { ok: false, kind: 'rejected_by_database', reason, type: 'UsageRecorded', version: 1 } }], options);
+      const { seq, position, data, read } = entry;
+      const [type, version] = read.ok ? ['UsageRecorded', 1] : [read.type, read.version];
+      return storeBatch(db, [{ seq, position, data, read: { ok: false, kind: 'rejected_by_database', reason, type, version } }], options);
     });
     total.stored += outcome.stored;
     total.duplicates += outcome.duplicates;

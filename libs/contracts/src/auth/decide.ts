@@ -1,17 +1,19 @@
 import { z } from 'zod';
-import { AccountId, Environment, KeyId, Sha256Hex } from '../common/primitives.js';
+import { AccountId, Environment, KeyId, Sha256Hex, StorableText } from '../common/primitives.js';
 
 // auth.decide: the gateway asks on every request; it sends the key's hash, never the key.
 
+// Every string is bounded, so the usage event a decision publishes always fits a NATS message,
+// and storable, so metering can keep what auth counted (Postgres text holds no NUL).
 export const DecideRequest = z.strictObject({
   keyHash: Sha256Hex,
   /** The route's required permission; null for a path outside the route table (authenticate and count only). */
-  permission: z.string().nullable(),
-  method: z.string().min(1).max(16),
-  path: z.string().max(8192),
-  clientIp: z.string().max(64),
-  userAgent: z.string().max(1024).nullable(),
-  requestId: z.string().min(1).max(128),
+  permission: StorableText.max(64).nullable(),
+  method: StorableText.min(1).max(16),
+  path: StorableText.max(8192),
+  clientIp: StorableText.max(64),
+  userAgent: StorableText.max(1024).nullable(),
+  requestId: StorableText.min(1).max(128),
 });
 export type DecideRequest = z.infer<typeof DecideRequest>;
 

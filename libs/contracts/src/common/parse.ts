@@ -10,10 +10,14 @@ export function parse<S extends z.ZodType>(schema: S, input: unknown): Parsed<z.
   return { ok: false, error: badRequest(describeIssue(result.error.issues[0])) };
 }
 
+/** Long enough for any field name and message of ours; what a sender made up (an unknown key) is cut, so an answer always fits a NATS message. */
+const MAX_DETAILS = 300;
+
 export function describeIssue(issue: z.core.$ZodIssue | undefined): string {
   if (!issue) return 'invalid message';
   const where = formatPath(issue.path);
-  return where ? `${where}: ${issue.message}` : issue.message;
+  const details = where ? `${where}: ${issue.message}` : issue.message;
+  return details.length > MAX_DETAILS ? `${details.slice(0, MAX_DETAILS)}...` : details;
 }
 
 export function formatPath(path: readonly PropertyKey[]): string {

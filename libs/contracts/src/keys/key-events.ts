@@ -15,8 +15,9 @@ const envelope = {
 /** The non-secret parts of a secret: its hash, the first 12 characters and the last 4. */
 export const SecretFingerprint = z.strictObject({
   secretHash: Sha256Hex,
-  displayPrefix: z.string().min(1).max(32),
-  last4: z.string().length(4),
+  // A key's first 12 and last 4 characters: only letters, digits and `_` ever appear in a key.
+  displayPrefix: z.string().regex(/^[0-9A-Za-z_]{1,32}$/, 'expected the first characters of a key'),
+  last4: z.string().regex(/^[0-9A-Za-z]{4}$/, 'expected the last 4 characters of a key'),
 });
 export type SecretFingerprint = z.infer<typeof SecretFingerprint>;
 

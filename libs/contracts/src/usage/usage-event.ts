@@ -27,5 +27,9 @@ export const UsageRecorded = z.strictObject({
 });
 export type UsageRecorded = z.infer<typeof UsageRecorded>;
 
-/** What a consumer reads first, to tell an unknown type or version from a malformed event. */
-export const EventHeader = z.object({ type: z.string(), version: z.number().int() });
+/**
+ * What a consumer reads first, to tell an unknown type or version from a malformed event. A type
+ * is a name like `UsageRecorded`: anything else is no event, and is never logged or stored as a
+ * type (it could be any text a sender put there, a secret included).
+ */
+export const EventHeader = z.object({ type: z.string().regex(/^[A-Z][A-Za-z0-9]{0,63}$/, 'expected an event type name like UsageRecorded'), version: z.number().int() });
