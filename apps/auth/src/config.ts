@@ -1,6 +1,5 @@
 import { DEFAULT_DATABASE_URL, EnvReader, readCommonConfig, type CommonConfig } from '@keyplane/runtime';
 
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 export interface AuthConfig extends CommonConfig {
   databaseUrl: string;
@@ -12,7 +11,6 @@ export interface AuthConfig extends CommonConfig {
   quotaLeaseMax: number;
   /** A lease not spent from for this long goes back to Postgres. */
   quotaLeaseIdleMs: number;
-  logLevel: string;
   /** Usage events held in memory at most while the broker is slow or away. */
   usageQueueCapacity: number;
   /** How long shutdown waits for pending usage events before calling them lost. */
@@ -21,18 +19,13 @@ export interface AuthConfig extends CommonConfig {
 
 export function loadAuthConfig(env: NodeJS.ProcessEnv): AuthConfig {
   const read = new EnvReader(env);
-  const logLevel = read.string('LOG_LEVEL', 'info');
-  if (!LOG_LEVELS.includes(logLevel)) {
-    throw new Error(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
-  }
   return {
     ...readCommonConfig(read, 9082),
-    databaseUrl: read.string('DATABASE_URL', DEFAULT_DATABASE_URL),
+    databaseUrl: read.url('DATABASE_URL', DEFAULT_DATABASE_URL, ['postgres:', 'postgresql:']),
     databasePoolSize: read.int('DATABASE_POOL_SIZE', 10, { min: 1, max: 200 }),
     quotaBatchesInFlight: read.int('QUOTA_BATCHES_IN_FLIGHT', 1, { min: 1, max: 64 }),
     quotaLeaseMax: read.int('QUOTA_LEASE_MAX', 256, { min: 0, max: 100_000 }),
     quotaLeaseIdleMs: read.int('QUOTA_LEASE_IDLE_MS', 1000, { min: 100, max: 60_000 }),
-    logLevel,
     usageQueueCapacity: read.int('USAGE_QUEUE_CAPACITY', 10_000, { min: 100, max: 1_000_000 }),
     usageFlushTimeoutMs: read.int('USAGE_FLUSH_TIMEOUT_MS', 10_000, { min: 0, max: 600_000 }),
   };

@@ -4,7 +4,11 @@ import { loadDemoApiConfig } from './config.js';
 import { startDemoApiService } from './start.js';
 
 const logger = createLogger('demo-api');
-startDemoApiService(loadDemoApiConfig(process.env)).then((service) => {
+
+try {
+  const service = await startDemoApiService(loadDemoApiConfig(process.env));
   logger.info({ url: service.url }, 'demo-api listening');
   closeOnSignals(logger, service.close);
-}, exitOnStartupFailure(logger));
+} catch (error) {
+  exitOnStartupFailure(logger)(error);
+}

@@ -17,7 +17,6 @@ export interface GatewayConfig extends CommonConfig {
   routesFile: string;
   /** Peers whose `X-Forwarded-For` names the client; none by default. */
   trustedProxies: string[];
-  logLevel: string;
 }
 
 /** DESIGN §9: `PORT` is the public port; a bad value stops start-up naming the variable. */
@@ -38,7 +37,6 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv): GatewayConfig {
     upstreamTimeoutMs: read.int('UPSTREAM_TIMEOUT_MS', 30_000, { min: 1, max: 600_000 }),
     routesFile: read.string('ROUTES_FILE', fileURLToPath(assetPath('config/routes.json'))),
     trustedProxies: parseTrustedProxies(env.TRUSTED_PROXIES),
-    logLevel: read.string('LOG_LEVEL', 'info'),
   };
 }
 

@@ -7,7 +7,6 @@ export interface KeysConfig extends CommonConfig {
   keyPrefix: string;
   /** A live key the service makes sure exists as the root admin (DESIGN §7). */
   bootstrapAdminKey?: string;
-  logLevel: string;
 }
 
 export function loadKeysConfig(env: NodeJS.ProcessEnv = process.env): KeysConfig {
@@ -16,9 +15,8 @@ export function loadKeysConfig(env: NodeJS.ProcessEnv = process.env): KeysConfig
   if (!isValidPrefix(keyPrefix)) throw new Error(`KEY_PREFIX must be 1-16 lowercase letters or digits, got ${JSON.stringify(keyPrefix)}`);
   return {
     ...readCommonConfig(read, 9081),
-    databaseUrl: read.string('DATABASE_URL', DEFAULT_DATABASE_URL),
+    databaseUrl: read.url('DATABASE_URL', DEFAULT_DATABASE_URL, ['postgres:', 'postgresql:']),
     keyPrefix,
     bootstrapAdminKey: read.optional('BOOTSTRAP_ADMIN_KEY'),
-    logLevel: read.string('LOG_LEVEL', 'info'),
   };
 }

@@ -75,7 +75,8 @@ export async function startKeysService(config: KeysConfig, options: KeysServiceO
     const metrics = new KeysMetrics(registry, () => relayLag(db, relay));
 
     const module = KeysModule.forRoot({ db, handler, metrics, logger, clock, readiness, registry });
-    const service = await bootstrapService({ module, config, logger, queue: 'keys' });
+    // Handlers answer on the service's own connection, the one `/readyz` watches: ready means serving.
+    const service = await bootstrapService({ module, config, logger, queue: 'keys', nats: nc });
     cleanup.push(() => service.close());
     logger.info({ url: service.url, prefix: ns.prefix }, 'keys service started');
     return { ...service, close: closeAll };

@@ -8,6 +8,7 @@ describe('loadMeteringConfig', () => {
       natsPrefix: '',
       httpPort: 9083,
       httpHost: '0.0.0.0',
+      logLevel: 'info',
       databaseUrl: 'postgres://postgres@127.0.0.1:5432/keyplane',
       retentionDays: 30,
       retentionSweepIntervalMs: 3_600_000,

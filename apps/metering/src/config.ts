@@ -32,7 +32,7 @@ export function loadMeteringConfig(source: NodeJS.ProcessEnv = process.env): Met
   const d = DEFAULT_THRESHOLDS;
   return {
     ...readCommonConfig(env, 9083),
-    databaseUrl: env.string('DATABASE_URL', DEFAULT_DATABASE_URL),
+    databaseUrl: env.url('DATABASE_URL', DEFAULT_DATABASE_URL, ['postgres:', 'postgresql:']),
     retentionDays: env.int('USAGE_RETENTION_DAYS', 30, { min: 1, max: 36500 }),
     retentionSweepIntervalMs: env.int('USAGE_RETENTION_SWEEP_MS', 3_600_000, { min: 1000 }),
     alertWebhookUrl,

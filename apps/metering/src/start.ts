@@ -82,7 +82,8 @@ export async function startMeteringService(config: MeteringConfig, options: Mete
     sweeper.start();
     closers.push(() => sweeper.stop());
 
-    const handle = await bootstrapService({ module: MeteringModule.forRoot({ db, logger, readiness, registry }), config, logger, queue: 'metering' });
+    // Handlers answer on the service's own connection, the one `/readyz` watches: ready means serving.
+    const handle = await bootstrapService({ module: MeteringModule.forRoot({ db, logger, readiness, registry }), config, logger, queue: 'metering', nats: nc });
     // The HTTP and NATS front goes first on close, then the consumer finishes its batch, then connections.
     closers.push(() => handle.app.close());
     logger.info({ url: handle.url, stream: ns.streams.usageEvents }, 'metering started');

@@ -43,4 +43,24 @@ describe('createKysely', () => {
 
     expect(rows).toEqual([{ name: 'kysely-test' }]);
   });
+
+  it('survives a connection lost while lent out: its query fails, the process carries on', async () => {
+    const uncaught: unknown[] = [];
+    const record = (error: unknown) => uncaught.push(error);
+    process.on('uncaughtException', record);
+    try {
+      const lost = db.connection().execute(async (lent) => {
+        const { rows } = await sql<{ pid: number }>`SELECT pg_backend_pid() AS pid`.execute(lent);
+        // Ended from the other pooled connection while this one is lent and idle, as a failover would.
+        await sql`SELECT pg_terminate_backend(${rows[0]!.pid})`.execute(db);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        await sql`SELECT 1`.execute(lent);
+      });
+      await expect(lost).rejects.toThrow();
+      expect(uncaught).toEqual([]);
+      expect((await sql<{ one: number }>`SELECT 1 AS one`.execute(db)).rows).toEqual([{ one: 1 }]);
+    } finally {
+      process.off('uncaughtException', record);
+    }
+  });
 });

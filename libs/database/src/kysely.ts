@@ -13,7 +13,11 @@ export interface DatabaseOptions {
 
 export function createKysely<DB>({ url, max = 10, applicationName }: DatabaseOptions): Kysely<DB> {
   const pool = new pg.Pool({ connectionString: url, max, application_name: applicationName });
-  // An idle client's error (the server restarted) must not crash the process; the pool replaces it.
+  // A lost connection must not crash the process. The pool reports an idle client's error on
+  // itself and replaces the client; a client in use also emits its error on itself, with no
+  // listener but this one (pg-pool takes its own off while a client is lent), after failing the
+  // client's queries, which is where the caller sees it.
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
 }

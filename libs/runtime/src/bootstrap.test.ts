@@ -57,7 +57,7 @@ const freshPrefix = () => `t${randomBytes(5).toString('hex')}`;
 function boot(replica: Replica, prefix: string, logs = new Lines()): Promise<ServiceHandle> {
   return bootstrapService({
     module: PingModule.forReplica(replica),
-    config: { natsUrl: NATS_URL, natsPrefix: prefix, httpPort: 0, httpHost: '127.0.0.1' },
+    config: { natsUrl: NATS_URL, natsPrefix: prefix, httpPort: 0, httpHost: '127.0.0.1', logLevel: 'info' },
     logger: createLogger('runtime-test', { destination: logs }),
     queue: 'runtime-test',
     bodyLimitBytes: 1024,

@@ -49,14 +49,33 @@ describe('readCommonConfig', () => {
       natsPrefix: '',
       httpPort: 9081,
       httpHost: '0.0.0.0',
+      logLevel: 'info',
     });
     expect(DEFAULT_NATS_URL).toBe('nats://127.0.0.1:4222');
   });
 
-  it('reads NATS_URL, NATS_PREFIX, HTTP_PORT and HTTP_HOST', () => {
-    const env = new EnvReader({ NATS_URL: 'nats://nats:4222', NATS_PREFIX: 't1234', HTTP_PORT: '0', HTTP_HOST: '127.0.0.1' });
+  it('reads NATS_URL, NATS_PREFIX, HTTP_PORT, HTTP_HOST and LOG_LEVEL', () => {
+    const env = new EnvReader({ NATS_URL: 'nats://nats:4222', NATS_PREFIX: 't1234', HTTP_PORT: '0', HTTP_HOST: '127.0.0.1', LOG_LEVEL: 'debug' });
 
-    expect(readCommonConfig(env, 9081)).toEqual({ natsUrl: 'nats://nats:4222', natsPrefix: 't1234', httpPort: 0, httpHost: '127.0.0.1' });
+    expect(readCommonConfig(env, 9081)).toEqual({ natsUrl: 'nats://nats:4222', natsPrefix: 't1234', httpPort: 0, httpHost: '127.0.0.1', logLevel: 'debug' });
+  });
+
+  it('stops on an unknown LOG_LEVEL, naming it', () => {
+    expect(() => readCommonConfig(new EnvReader({ LOG_LEVEL: 'verbose' }), 9081)).toThrow(
+      'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "verbose"',
+    );
+  });
+
+  it('stops on a NATS_URL that is no nats:// or tls:// URL, naming it and never showing it', () => {
+    for (const value of ['nats://keys:s3cret@127.0.0.1:notaport', 'http://keys:s3cret@nats:4222', 'nats']) {
+      let message = '';
+      try {
+        readCommonConfig(new EnvReader({ NATS_URL: value }), 9081);
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message).toBe('NATS_URL must be a URL starting with nats:// or tls:// (the value is not shown: it may hold a password)');
+    }
   });
 
   it('stops on a port out of range, naming HTTP_PORT', () => {

@@ -12,6 +12,21 @@ export class EnvReader {
     return value === undefined || value === '' ? undefined : value;
   }
 
+  oneOf<T extends string>(name: string, values: readonly T[], fallback: T): T {
+    const value = this.string(name, fallback);
+    if (!(values as readonly string[]).includes(value)) throw new Error(`${name} must be one of ${values.join(', ')}, got "${value}"`);
+    return value as T;
+  }
+
+  /** The value is never echoed in the error: a URL may carry a password. */
+  url(name: string, fallback: string, protocols: readonly string[]): string {
+    const value = this.string(name, fallback);
+    if (!URL.canParse(value) || !protocols.includes(new URL(value).protocol)) {
+      throw new Error(`${name} must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')} (the value is not shown: it may hold a password)`);
+    }
+    return value;
+  }
+
   int(name: string, fallback: number, { min = 0, max = Number.MAX_SAFE_INTEGER } = {}): number {
     const raw = this.env[name];
     if (raw === undefined || raw === '') return fallback;
@@ -35,13 +50,19 @@ export interface CommonConfig {
   /** Internal HTTP port for /healthz, /readyz and /metrics; 0 picks a free one. */
   httpPort: number;
   httpHost: string;
+  /** pino's level; checked here, as the logger itself is made before the config is read. */
+  logLevel: LogLevel;
 }
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export function readCommonConfig(env: EnvReader, defaultHttpPort: number): CommonConfig {
   return {
-    natsUrl: env.string('NATS_URL', DEFAULT_NATS_URL),
+    natsUrl: env.url('NATS_URL', DEFAULT_NATS_URL, ['nats:', 'tls:']),
     natsPrefix: env.string('NATS_PREFIX', ''),
     httpPort: env.int('HTTP_PORT', defaultHttpPort, { max: 65535 }),
     httpHost: env.string('HTTP_HOST', '0.0.0.0'),
+    logLevel: env.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
   };
 }

@@ -18,7 +18,7 @@ let service: ServiceHandle;
 beforeAll(async () => {
   service = await bootstrapService({
     module: ProbeModule,
-    config: { natsUrl: 'nats://127.0.0.1:4222', natsPrefix: '', httpPort: 0, httpHost: '127.0.0.1' },
+    config: { natsUrl: 'nats://127.0.0.1:4222', natsPrefix: '', httpPort: 0, httpHost: '127.0.0.1', logLevel: 'silent' },
     logger: createLogger('ops-test', { level: 'silent' }),
   });
 });

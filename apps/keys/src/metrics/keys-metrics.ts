@@ -25,8 +25,9 @@ export class KeysMetrics {
       name: 'keys_outbox_relay_lag',
       help: 'Global positions stored in the event store but not yet published to the key event stream',
       registers: [registry],
+      // Postgres away: NaN, "unknown", rather than a failed scrape that would hide every other series too.
       async collect() {
-        this.set(await relayLag());
+        this.set(await relayLag().catch(() => NaN));
       },
     });
   }
