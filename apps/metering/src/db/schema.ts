@@ -92,6 +92,12 @@ export interface DeadLettersTable {
   received_at: ColumnType<Date, string | undefined, never>;
 }
 
+/** One row: raw events older than `swept_before` have been deleted by the retention sweep. */
+export interface RetentionTable {
+  singleton: ColumnType<boolean, boolean | undefined, never>;
+  swept_before: ColumnType<Date, string, string>;
+}
+
 export interface Database {
   usage_events: UsageEventsTable;
   usage_windows: UsageWindowsTable;
@@ -100,6 +106,7 @@ export interface Database {
   alerts: AlertsTable;
   alert_deliveries: AlertDeliveriesTable;
   dead_letters: DeadLettersTable;
+  retention: RetentionTable;
 }
 
 export type UsageEventRow = Selectable<UsageEventsTable>;

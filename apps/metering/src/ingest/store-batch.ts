@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Alert, UsageRecorded } from '@keyplane/contracts';
+import { lockIngest } from '../db/ingest-lock.js';
 import type { Database, KeyLastUsedTable, UsageEventsTable, UsageWindowsTable } from '../db/schema.js';
 import { detectAlerts } from '../alerts/detect-alerts.js';
 import { raiseAlerts } from '../alerts/alert-store.js';
@@ -14,6 +15,8 @@ type StreamEvent = { event: UsageRecorded; seq: number };
 export interface BatchOutcome {
   stored: number;
   duplicates: number;
+  /** Events older than what the retention sweep has deleted: counted nowhere (see storeBatch). */
+  pastRetention: number;
   deadLetters: DeadLetter[];
   alerts: Alert[];
 }
@@ -33,18 +36,32 @@ export interface StoreOptions {
  */
 export async function storeBatch(db: Kysely<Database>, entries: readonly ReadEntry[], options: StoreOptions): Promise<BatchOutcome> {
   const deadLetters = entries.filter((entry): entry is DeadLetter => !entry.read.ok);
-  const events = uniqueById(entries.flatMap((entry) => (entry.read.ok ? [{ event: entry.read.event, seq: entry.seq }] : [])));
+  const readable = uniqueById(entries.flatMap((entry) => (entry.read.ok ? [{ event: entry.read.event, seq: entry.seq }] : [])));
   return db.transaction().execute(async (trx) => {
     // Detectors read what earlier batches stored; replicas take turns so none reads around another's uncommitted batch.
-    await sql`SELECT pg_advisory_xact_lock(hashtext('metering.ingest'))`.execute(trx);
+    await lockIngest(trx);
+    const events = await notSweptYet(trx, readable);
+    const pastRetention = readable.length - events.length;
     await storeDeadLetters(trx, deadLetters);
     const fresh = await storeEvents(trx, events);
     await foldIntoWindows(trx, fresh);
     await touchLastUsed(trx, fresh);
     const candidates = await detectAlerts(trx, fresh, options.thresholds);
     const alerts = await raiseAlerts(trx, candidates, { webhook: options.webhook });
-    return { stored: fresh.length, duplicates: entries.length - deadLetters.length - fresh.length, deadLetters, alerts };
+    return { stored: fresh.length, duplicates: entries.length - deadLetters.length - pastRetention - fresh.length, pastRetention, deadLetters, alerts };
   });
+}
+
+/**
+ * An event older than what the retention sweep has deleted may have been counted and swept
+ * already, and a swept event's id can no longer be recognised: counted again (a replay of the
+ * stream, a late redelivery) it would be counted twice, so it is counted nowhere.
+ */
+async function notSweptYet(trx: Kysely<Database>, events: StreamEvent[]): Promise<StreamEvent[]> {
+  const watermark = await trx.selectFrom('retention').select('swept_before').executeTakeFirst();
+  if (!watermark) return events;
+  const sweptBefore = watermark.swept_before.getTime();
+  return events.filter(({ event }) => Date.parse(event.occurredAt) >= sweptBefore);
 }
 
 function uniqueById(events: StreamEvent[]) {

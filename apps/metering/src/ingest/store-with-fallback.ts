@@ -15,7 +15,7 @@ export async function storeWithFallback(db: Kysely<Database>, entries: readonly 
   } catch (error) {
     if (!isDataError(error) || entries.length === 0) throw error;
   }
-  const total: BatchOutcome = { stored: 0, duplicates: 0, deadLetters: [], alerts: [] };
+  const total: BatchOutcome = { stored: 0, duplicates: 0, pastRetention: 0, deadLetters: [], alerts: [] };
   for (const entry of entries) {
     const outcome = await storeBatch(db, [entry], options).catch(async (error: unknown) => {
       if (!isDataError(error)) throw error;
@@ -26,6 +26,7 @@ export async function storeWithFallback(db: Kysely<Database>, entries: readonly 
     });
     total.stored += outcome.stored;
     total.duplicates += outcome.duplicates;
+    total.pastRetention += outcome.pastRetention;
     total.deadLetters.push(...outcome.deadLetters);
     total.alerts.push(...outcome.alerts);
   }

@@ -248,6 +248,10 @@ export class UsageConsumer {
     metrics.batchSize.observe(entries.length);
     metrics.eventsIngested.inc({ result: 'stored' }, outcome.stored);
     metrics.eventsIngested.inc({ result: 'duplicate' }, outcome.duplicates);
+    if (outcome.pastRetention > 0) {
+      metrics.eventsIngested.inc({ result: 'past_retention' }, outcome.pastRetention);
+      logger.warn({ events: outcome.pastRetention }, 'usage events older than what the retention sweep deleted were not counted');
+    }
     for (const alert of outcome.alerts) {
       metrics.alertsRaised.inc({ type: alert.type });
       logger.info({ alertId: alert.id, type: alert.type, keyId: alert.keyId, detectedAt: alert.detectedAt }, alert.summary);

@@ -38,7 +38,7 @@ export function createMeteringMetrics(registry: Registry, lag: ConsumerLag): Met
   return {
     eventsIngested: new Counter({
       name: 'metering_events_ingested_total',
-      help: 'Usage events read from the stream: stored, or duplicate (already stored, not counted again)',
+      help: 'Usage events read from the stream: stored, duplicate (already stored, not counted again), or past_retention (older than what the retention sweep deleted, not counted)',
       labelNames: ['result'],
       registers,
     }),

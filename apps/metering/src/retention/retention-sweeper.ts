@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Logger } from '@keyplane/observability';
+import { lockIngest } from '../db/ingest-lock.js';
 import type { Database } from '../db/schema.js';
 import { DAY_MS } from '../windows/utc-window.js';
 
@@ -44,6 +45,7 @@ export class RetentionSweeper {
   async sweep(now = Date.now()): Promise<number> {
     const { db, logger, retentionDays } = this.options;
     const cutoff = new Date(now - retentionDays * DAY_MS);
+    await raiseWatermark(db, cutoff);
     let deleted = 0;
     for (;;) {
       const result = await sql<{ event_id: string }>`
@@ -57,4 +59,20 @@ export class RetentionSweeper {
     if (deleted > 0) logger.info({ deleted, cutoff }, 'usage events past retention deleted');
     return deleted;
   }
+}
+
+/**
+ * Before anything is deleted, ingest stops counting events older than the cutoff: a deleted
+ * event's id is gone, so a replay of it would be counted twice. Taken under ingest's own lock,
+ * so no batch that read the old watermark is still storing when the deletes begin.
+ */
+async function raiseWatermark(db: Kysely<Database>, cutoff: Date): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    await lockIngest(trx);
+    await trx
+      .insertInto('retention')
+      .values({ swept_before: cutoff.toISOString() })
+      .onConflict((oc) => oc.column('singleton').doUpdateSet({ swept_before: sql`greatest(retention.swept_before, excluded.swept_before)` }))
+      .execute();
+  });
 }

@@ -33,39 +33,32 @@ const WEBHOOK_BATCH = 20;
  * Sends stored alerts out: onto `alerts.<type>` (JetStream, msgID = alert id, so a re-send
  * after a crash is dropped as a duplicate) and to the webhook. Both work from Postgres (the
  * alert's published_at, the delivery row), so a restart picks up whatever was still owed,
- * and replicas share the work through row locks.
+ * and replicas share the work through row locks. Each runs in a loop of its own: a webhook
+ * that takes its time never holds back the next alert's publication.
  */
 export class AlertDispatcher {
-  private readonly loop: WakeableLoop;
+  private readonly loops: WakeableLoop[];
   private readonly js;
 
   constructor(private readonly options: AlertDispatcherOptions) {
     this.js = jetstream(options.nc);
-    this.loop = new WakeableLoop({
-      pass: () => this.dispatchOnce(),
-      idleMs: options.intervalMs,
-      onError: (error) => options.logger.error({ err: error }, 'alert dispatch failed; retrying'),
-    });
+    const loop = (pass: () => Promise<number>) =>
+      new WakeableLoop({ pass, idleMs: options.intervalMs, onError: (error) => options.logger.error({ err: error }, 'alert dispatch failed; retrying') });
+    const { webhook } = options;
+    this.loops = [loop(() => this.publishPending()), ...(webhook ? [loop(() => this.deliverDue(webhook))] : [])];
   }
 
   start(): void {
-    this.loop.start();
+    for (const loop of this.loops) loop.start();
   }
 
   async stop(): Promise<void> {
-    await this.loop.stop();
+    await Promise.all(this.loops.map((loop) => loop.stop()));
   }
 
   /** Called after a batch stored new alerts, so they go out now rather than at the next poll. */
   wake(): void {
-    this.loop.wake();
-  }
-
-  /** One pass; returns how many alerts it published or delivered. */
-  async dispatchOnce(): Promise<number> {
-    const published = await this.publishPending();
-    const delivered = this.options.webhook ? await this.deliverDue(this.options.webhook) : 0;
-    return published + delivered;
+    for (const loop of this.loops) loop.wake();
   }
 
   private async publishPending(): Promise<number> {
