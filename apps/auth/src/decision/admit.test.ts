@@ -36,8 +36,9 @@ describe('admit', () => {
     expect(admit(found({}, true), NOW)).toEqual({ ok: false, reason: 'rotated_out' });
   });
 
-  it('checks in order: revoked, then expired, then rotated out', () => {
-    expect(admit(found({ revoked: true, expiresAt: NOW - 1 }, true), NOW)).toEqual({ ok: false, reason: 'revoked' });
-    expect(admit(found({ expiresAt: NOW - 1 }, true), NOW)).toEqual({ ok: false, reason: 'expired' });
+  it('checks in order: rotated out (whatever became of the key since), then revoked, then expired', () => {
+    expect(admit(found({ revoked: true, expiresAt: NOW - 1 }, true), NOW)).toEqual({ ok: false, reason: 'rotated_out' });
+    expect(admit(found({ expiresAt: NOW - 1 }, true), NOW)).toEqual({ ok: false, reason: 'rotated_out' });
+    expect(admit(found({ revoked: true, expiresAt: NOW - 1 }), NOW)).toEqual({ ok: false, reason: 'revoked' });
   });
 });

@@ -10,9 +10,11 @@ export type Admission = { ok: true; key: KeyState } | { ok: false; reason: Rejec
  */
 export function admit(found: KeyLookup | null, now: number): Admission {
   if (!found) return { ok: false, reason: 'unknown_key' };
+  // First: a rotated-out secret answers like an unknown key (DESIGN §6), so its holder learns
+  // nothing of what became of the key afterwards (revoked, expired).
+  if (found.rotatedOut) return { ok: false, reason: 'rotated_out' };
   const { key } = found;
   if (key.revoked) return { ok: false, reason: 'revoked' };
   if (key.expiresAt !== null && now >= key.expiresAt) return { ok: false, reason: 'expired' };
-  if (found.rotatedOut) return { ok: false, reason: 'rotated_out' };
   return { ok: true, key };
 }

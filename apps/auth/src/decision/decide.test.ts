@@ -70,8 +70,8 @@ describe('decideAdmitted', () => {
     });
   });
 
-  it('names the hour when both windows are full', () => {
-    expect(decideAdmitted(key(['*'], { hour: 5, day: 5 }), refused(5, 5), null, NOW).reason).toBe('hour_limit');
+  it('names the day when both windows are full: no request passes before the day resets', () => {
+    expect(decideAdmitted(key(['*'], { hour: 5, day: 5 }), refused(5, 5), null, NOW).reason).toBe('day_limit');
   });
 
   it('shows 0 remaining after a limit was lowered below what was already used', () => {

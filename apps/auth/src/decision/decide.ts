@@ -23,7 +23,9 @@ export function decideAdmitted(key: KeyState, quota: QuotaResult, permission: st
   const limits = limitState(key.rateLimits, { hour: quota.hourUsed, day: quota.dayUsed }, now);
   const decided = decidedKey(key);
   if (!quota.admitted) {
-    const reason = quota.hourUsed >= key.rateLimits.hour ? 'hour_limit' : 'day_limit';
+    // With both windows full no request passes before the day resets: the day is named, and the
+    // gateway's Retry-After follows it (its X-RateLimit-* still follow the binding-window rule).
+    const reason = quota.dayUsed >= key.rateLimits.day ? 'day_limit' : 'hour_limit';
     return { outcome: 'rate_limited', reason, key: decided, limits };
   }
   if (permission !== null && !satisfies(key.permissions, permission)) {
