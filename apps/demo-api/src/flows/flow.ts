@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Stored } from '../crud/crud-controller.js';
+import { JsonObject } from '../http/json-object.js';
 
 const Name = z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
 
@@ -17,7 +18,7 @@ export const FlowFields = z.strictObject({
 export type Flow = Stored<typeof FlowFields>;
 
 export const ExecuteFlowBody = z.strictObject({
-  input: z.record(z.string(), z.unknown()).optional(),
+  input: JsonObject.optional(),
 });
 export type ExecuteFlowBody = z.infer<typeof ExecuteFlowBody>;
 

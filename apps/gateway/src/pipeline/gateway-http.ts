@@ -69,7 +69,7 @@ export class GatewayHttp implements OnModuleInit {
     await app.register(replyFrom, { base: config.upstreamUrl, disableRequestLogging: true, undici: { connections: 128 } });
 
     const dashboard = loadDashboard();
-    const sendDashboard = (_request: FastifyRequest, reply: FastifyReply) => reply.header('content-type', 'text/html; charset=utf-8').send(dashboard);
+    const sendDashboard = (_request: FastifyRequest, reply: FastifyReply) => reply.headers(dashboard.headers).send(dashboard.html);
     app.get('/', sendDashboard);
     app.get('/index.html', sendDashboard);
     app.get('/healthz', (_request, reply) => sendJson(reply, 200, '{"status":"ok"}'));
