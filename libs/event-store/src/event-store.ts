@@ -14,6 +14,11 @@ const STREAM_VERSION_CONSTRAINT = 'events_stream_version_unique';
  * read-model changes atomically with the events.
  */
 export async function appendToStream(db: Db, streamId: string, expectedVersion: number, events: NewEvent[]): Promise<StoredEvent[]> {
+  if (!db.isTransaction) return db.transaction().execute((trx) => appendToStream(trx, streamId, expectedVersion, events));
+  // Appends take turns, each holding the lock until it commits: a global position is taken only
+  // after every lower one has committed or rolled back, so a reader of the global log that sees
+  // a position has seen every one below it (see readAll).
+  await sql`SELECT pg_advisory_xact_lock(hashtext('event-store.append'))`.execute(db);
   const current = await streamVersion(db, streamId);
   if (current !== expectedVersion) throw new ConcurrencyConflict(streamId, expectedVersion, current);
   if (events.length === 0) return [];
@@ -61,23 +66,25 @@ export async function readStream(db: Db, streamId: string): Promise<StoredEvent[
 }
 
 /**
- * Reads the global log after `position`, stopping below the oldest transaction still in
- * flight: a bigserial is taken at insert but becomes visible at commit, so without that
- * bound a reader could pass a position whose transaction commits later and never see it.
+ * Reads the global log after `position`. Appends take their positions in commit order (see
+ * appendToStream), so no position below one read here can still commit later: a reader may
+ * checkpoint at the last event it read. (Bounding the read by the oldest transaction still open
+ * would do the same without the lock, but any open transaction on the server, in any database,
+ * would hold every reader back, and a position taken before its transaction id could still be
+ * passed.)
  */
 export async function readAll(db: Db, afterPosition: number, limit: number): Promise<StoredEvent[]> {
   const rows = await db
     .selectFrom('events')
     .selectAll()
     .where('global_position', '>', afterPosition)
-    .where(sql<boolean>`transaction_id < pg_snapshot_xmin(pg_current_snapshot())`)
     .orderBy('global_position')
     .limit(limit)
     .execute();
   return rows.map(toStoredEvent);
 }
 
-/** Whether a committed event lies after `position` (`readAll` may still hold it back while an older transaction is open). */
+/** Whether a committed event lies after `position`. */
 export async function hasEventsAfter(db: Db, position: number): Promise<boolean> {
   const row = await db.selectFrom('events').select('global_position').where('global_position', '>', position).limit(1).executeTakeFirst();
   return row !== undefined;

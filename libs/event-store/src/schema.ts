@@ -9,7 +9,7 @@ export interface EventsTable {
   type: string;
   data: ColumnType<unknown, string, string>;
   occurred_at: ColumnType<Date, string, string>;
-  /** The appending transaction; readers of the global log stay below the oldest one still open. */
+  /** The appending transaction, kept for investigation; readers rely on appends taking turns instead. */
   transaction_id: Generated<string>;
 }
 

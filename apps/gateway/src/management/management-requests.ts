@@ -38,8 +38,9 @@ export const ListKeysQuery = z.strictObject({
 export const AuditEventsQuery = z.strictObject({
   keyId: z.string().optional(),
   type: z.enum(KEY_EVENT_TYPES as [string, ...string[]]).optional(),
-  from: dateTimeParam.optional(),
-  to: dateTimeParam.optional(),
+  from: dateTimeParam('up').optional(),
+  // Exclusive: see auditEvents.
+  to: dateTimeParam('up').optional(),
   limit: limitParam.optional(),
   cursor: Cursor.optional(),
 });

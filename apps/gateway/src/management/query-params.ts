@@ -13,12 +13,25 @@ export const limitParam = z
 
 const NOT_A_DATE_TIME = 'must be an ISO 8601 date-time';
 
-/** A date-time with its offset (`Z` or `+01:00`), passed on in UTC with milliseconds. */
-export const dateTimeParam = z.iso
-  .datetime({ offset: true, error: NOT_A_DATE_TIME })
-  .refine((value) => !Number.isNaN(Date.parse(value)), NOT_A_DATE_TIME)
-  .refine(isStorableInstant, STORABLE_INSTANT)
-  .transform((value) => new Date(value).toISOString());
+/**
+ * A date-time with its offset (`Z` or `+01:00`), passed on in UTC with milliseconds, the
+ * precision every stored time has. Finer digits are rounded so no stored time crosses the bound:
+ * `down` for an upper bound that includes its instant, `up` for a lower bound and for an upper
+ * bound that excludes it (`from=…00.0005Z` must not take an event at `…00.000Z`).
+ */
+export function dateTimeParam(round: 'down' | 'up') {
+  return z.iso
+    .datetime({ offset: true, error: NOT_A_DATE_TIME })
+    .refine((value) => !Number.isNaN(Date.parse(value)), NOT_A_DATE_TIME)
+    .refine(isStorableInstant, STORABLE_INSTANT)
+    .transform((value) => new Date(Date.parse(value) + (round === 'up' && finerThanMilliseconds(value) ? 1 : 0)).toISOString());
+}
+
+/** Whether the fraction of seconds holds a non-zero digit past the third (Date.parse drops them). */
+function finerThanMilliseconds(value: string): boolean {
+  const fraction = /T[^.]*\.(\d+)/.exec(value)?.[1] ?? '';
+  return /[1-9]/.test(fraction.slice(3));
+}
 
 /** The query string of a call that takes none: any parameter is refused by name. */
 export const NoQuery = z.strictObject({});

@@ -47,6 +47,14 @@ describe('eventsQuery', () => {
     });
   });
 
+  it('rounds a bound finer than a millisecond so no stored time crosses it: from up, the inclusive to down', () => {
+    expect(eventsQuery({ from: '2026-11-26T10:00:00.0005Z', to: '2026-11-26T11:00:00.9999+01:00' })).toEqual({
+      ok: true,
+      value: { from: '2026-11-26T10:00:00.001Z', to: '2026-11-26T10:00:00.999Z' },
+    });
+    expect(eventsQuery({ from: '2026-11-26T10:00:00.000000Z' })).toEqual({ ok: true, value: { from: '2026-11-26T10:00:00.000Z' } });
+  });
+
   it.each([
     [{ limit: '0' }, 'limit: Too small: expected number to be >=1'],
     [{ limit: '1001' }, 'limit: Too big: expected number to be <=1000'],

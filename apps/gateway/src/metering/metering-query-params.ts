@@ -15,13 +15,13 @@ const oneOf = (values: readonly string[]) => `must be one of ${values.join(', ')
 
 const UsageParams = z.strictObject({
   granularity: z.enum(Granularity.options, { error: 'must be "hour" or "day"' }).default('hour'),
-  from: dateTimeParam.optional(),
-  to: dateTimeParam.optional(),
+  from: dateTimeParam('up').optional(),
+  to: dateTimeParam('down').optional(),
 });
 
 const EventsParams = z.strictObject({
-  from: dateTimeParam.optional(),
-  to: dateTimeParam.optional(),
+  from: dateTimeParam('up').optional(),
+  to: dateTimeParam('down').optional(),
   outcome: z.enum(Outcome.options, { error: oneOf(Outcome.options) }).optional(),
   limit: limitParam.optional(),
   cursor: Cursor.optional(),
@@ -30,7 +30,7 @@ const EventsParams = z.strictObject({
 const AlertsParams = z.strictObject({
   keyId: KeyId.optional(),
   type: z.enum(AlertType.options, { error: oneOf(AlertType.options) }).optional(),
-  since: dateTimeParam.optional(),
+  since: dateTimeParam('up').optional(),
   limit: limitParam.optional(),
   cursor: Cursor.optional(),
 });

@@ -21,8 +21,9 @@ export async function auditEvents(db: KeysDb, request: AuditEventsRequest): Prom
   let query = db.selectFrom('events').selectAll().where(sql<string>`data->>'accountId'`, '=', request.actor.accountId);
   if (request.keyId) query = query.where('stream_id', '=', keyStreamId(request.keyId));
   if (request.type) query = query.where('type', '=', request.type);
-  if (request.from) query = query.where('occurred_at', '>=', new Date(request.from));
-  if (request.to) query = query.where('occurred_at', '<', new Date(request.to));
+  // Compared by Postgres at its own (microsecond) precision: a Date would drop what is finer than a millisecond.
+  if (request.from) query = query.where('occurred_at', '>=', sql<Date>`${request.from}::timestamptz`);
+  if (request.to) query = query.where('occurred_at', '<', sql<Date>`${request.to}::timestamptz`);
   if (after) query = query.where((eb) => eb(eb.refTuple('occurred_at', 'global_position'), '<', eb.tuple(new Date(after[0]), after[1])));
 
   const rows = await query.orderBy('occurred_at', 'desc').orderBy('global_position', 'desc').limit(request.limit + 1).execute();
