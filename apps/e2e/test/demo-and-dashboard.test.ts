@@ -1,4 +1,4 @@
-import { connect } from 'node:net';
+import { rawRequest } from './raw-http.js';
 import { startStack, type Answer, type Stack } from './stack.js';
 
 // Audit probes: the demo API (flows, records, prompts, analytics) as a client of the protected
@@ -386,33 +386,8 @@ describe('route permissions on the positive path (DESIGN §4 table)', () => {
 // ---------------------------------------------------------------------------------------------
 // The dashboard
 
-interface RawAnswer {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
 /** Sends the request line as written: fetch would normalize dot segments away. */
-function raw(method: string, target: string, extra = ''): Promise<RawAnswer> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(new URL(stack.gateway.url).port), '127.0.0.1', () => socket.write(`${method} ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${extra}\r\n`));
-    const chunks: Buffer[] = [];
-    socket.setTimeout(5000, () => socket.destroy(new Error('no answer within 5 s')));
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-    socket.on('error', reject);
-    socket.on('close', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      const end = text.indexOf('\r\n\r\n');
-      const lines = text.slice(0, end).split('\r\n');
-      const headers: Record<string, string> = {};
-      for (const line of lines.slice(1)) {
-        const colon = line.indexOf(':');
-        headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
-      }
-      resolve({ status: Number(lines[0]?.split(' ')[1] ?? 0), headers, body: text.slice(end + 4) });
-    });
-  });
-}
+const raw = (method: string, target: string, extra = '') => rawRequest(stack.gateway.url, `${method} ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${extra}\r\n`);
 
 describe('the dashboard (gateway README, DESIGN §4)', () => {
   it('serves / and /index.html unauthenticated, as the same HTML page', async () => {

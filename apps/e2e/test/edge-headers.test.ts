@@ -1,5 +1,6 @@
 import { createServer, request, type Server } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { rawRequest } from './raw-http.js';
 import { startStack, type Stack } from './stack.js';
 
 // What crosses the gateway in headers, seen by a tiny upstream that echoes its request.
@@ -206,20 +207,8 @@ describe('headers at the edge', () => {
   });
 });
 
-/** Writes bytes no HTTP client would send (fetch normalizes paths and refuses bad headers), and reads the answer. */
-function raw(base: string, request: string) {
-  return new Promise<{ status: number; contentType: string | undefined; body: unknown }>((resolve, reject) => {
-    const socket = connect(Number(new URL(base).port), '127.0.0.1', () => socket.write(request));
-    let text = '';
-    socket.setTimeout(5000, () => socket.destroy(new Error('no answer within 5 s')));
-    socket.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-      const [head = '', body = ''] = text.split('\r\n\r\n');
-      const length = Number(/\r\ncontent-length: (\d+)/i.exec(head)?.[1] ?? -1);
-      if (Buffer.byteLength(body) !== length) return;
-      socket.destroy();
-      resolve({ status: Number(head.split(' ')[1]), contentType: /\r\ncontent-type: ([^\r]+)/i.exec(head)?.[1], body: JSON.parse(body) });
-    });
-    socket.on('error', reject);
-  });
+/** The status, content type and JSON body of an answer to bytes no HTTP client would send. */
+async function raw(base: string, request: string) {
+  const { status, headers, body } = await rawRequest(base, request);
+  return { status, contentType: headers['content-type'], body: JSON.parse(body) as unknown };
 }

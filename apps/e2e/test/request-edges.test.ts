@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { generateKey } from '@keyplane/key-format';
 import type { GatewayHandle } from '../../gateway/src/start.js';
+import { rawRequest, type RawAnswer } from './raw-http.js';
 import { awayFromHourEnd, RATE_LIMIT_HEADERS, sleep, startStack, type Stack } from './stack.js';
 
 // The gateway edge (DESIGN §4 routes, §5 limit headers, §6 errors) under requests no
@@ -43,50 +44,8 @@ afterAll(async () => {
   await stack?.close();
 });
 
-interface RawAnswer {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-  /** The whole answer as it came off the socket. */
-  text: string;
-}
-
-/** Sends bytes as written (fetch would normalize the path) and reads the answer until the server closes. */
-function rawTo(base: string, request: string): Promise<RawAnswer> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(new URL(base).port), '127.0.0.1', () => socket.write(request));
-    const chunks: Buffer[] = [];
-    socket.setTimeout(5000, () => socket.destroy(new Error('no answer within 5 s')));
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-    socket.on('error', reject);
-    socket.on('close', () => {
-      const text = Buffer.concat(chunks).toString('latin1');
-      const end = text.indexOf('\r\n\r\n');
-      const lines = (end < 0 ? text : text.slice(0, end)).split('\r\n');
-      const headers: Record<string, string> = {};
-      for (const line of lines.slice(1)) {
-        const colon = line.indexOf(':');
-        if (colon > 0) headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
-      }
-      let body = end < 0 ? '' : text.slice(end + 4);
-      if (headers['transfer-encoding'] === 'chunked') {
-        let out = '';
-        for (let rest = body; ; ) {
-          const nl = rest.indexOf('\r\n');
-          const size = parseInt(rest.slice(0, nl), 16);
-          if (!size) break;
-          out += rest.slice(nl + 2, nl + 2 + size);
-          rest = rest.slice(nl + 2 + size + 2);
-        }
-        body = out;
-      }
-      resolve({ status: Number(lines[0]?.split(' ')[1] ?? 0), headers, body, text });
-    });
-  });
-}
-
 const request = (method: string, path: string, key: string | null, { headers = '', body = '', base = () => stack.gateway.url } = {}) =>
-  rawTo(
+  rawRequest(
     base(),
     `${method} ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${key ? `Authorization: Bearer ${key}\r\n` : ''}${headers}${
       body ? `Content-Length: ${Buffer.byteLength(body)}\r\n` : ''
@@ -278,7 +237,7 @@ describe('methods on /v1 routes', () => {
 
 describe('Authorization header variants (docs/api.md: "Bearer <key>", scheme in any case, one space)', () => {
   const withHeader = (authorization: string) =>
-    rawTo(stack.gateway.url, `GET /v1/flows HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: ${authorization}\r\n\r\n`);
+    rawRequest(stack.gateway.url, `GET /v1/flows HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: ${authorization}\r\n\r\n`);
 
   it('accepts lower-case bearer and surrounding header whitespace (which HTTP strips)', async () => {
     expect((await withHeader(`bearer ${reader}`)).status).toBe(200);
@@ -300,7 +259,7 @@ describe('Authorization header variants (docs/api.md: "Bearer <key>", scheme in 
 
   it('never lets a second Authorization header widen the first', async () => {
     const two = (first: string, second: string) =>
-      rawTo(
+      rawRequest(
         stack.gateway.url,
         `POST /v1/flows HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer ${first}\r\nAuthorization: Bearer ${second}\r\n${JSON_CT}Content-Length: 2\r\n\r\n{}`,
       );

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { rawRequest } from './raw-http.js';
 import { startStack, type Stack } from './stack.js';
 
 // The request line, as a client may write it and no URL library would: the upstream receives
@@ -34,28 +35,17 @@ beforeEach(() => {
   received.length = 0;
 });
 
-interface RawAnswer {
+interface JsonAnswer {
   status: number;
   headers: Record<string, string>;
   body: unknown;
 }
 
-/** Writes the request line as given (fetch would normalize it) and reads the answer until the gateway closes. */
-function send(method: string, target: string, key: string | null): Promise<RawAnswer> {
+/** Writes the request line as given (fetch would normalize it) and reads the answer. */
+async function send(method: string, target: string, key: string | null): Promise<JsonAnswer> {
   const request = `${method} ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${key ? `Authorization: Bearer ${key}\r\n` : ''}Content-Length: 2\r\n\r\n{}`;
-  return new Promise((resolve, reject) => {
-    const socket = connect(Number(new URL(stack.gateway.url).port), '127.0.0.1', () => socket.write(request));
-    const chunks: Buffer[] = [];
-    socket.setTimeout(5000, () => socket.destroy(new Error('no answer within 5 s')));
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-    socket.on('error', reject);
-    socket.on('close', () => {
-      const [head = '', body = ''] = Buffer.concat(chunks).toString('latin1').split('\r\n\r\n');
-      const [status = '', ...lines] = head.split('\r\n');
-      const headers = Object.fromEntries(lines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]));
-      resolve({ status: Number(status.split(' ')[1]), headers, body: body === '' ? '' : JSON.parse(body) });
-    });
-  });
+  const { status, headers, body } = await rawRequest(stack.gateway.url, request);
+  return { status, headers, body: body === '' ? '' : JSON.parse(body) };
 }
 
 /** A 400 answered before authentication: no 401, no rate-limit headers, so auth was never asked. */
@@ -69,7 +59,7 @@ const badRequest = (details: string) => ({
 });
 const refused = (char: string, encoded: string) => badRequest(`The request target must not contain a raw ${char} (percent-encode it as ${encoded})`);
 
-const summary = ({ status, headers, body }: RawAnswer) => ({
+const summary = ({ status, headers, body }: JsonAnswer) => ({
   status,
   type: headers['content-type'],
   body,
