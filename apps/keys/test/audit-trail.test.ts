@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import { sql } from 'kysely';
 import { createKysely } from '@keyplane/database';
 import { jetstreamManager, DiscardPolicy } from '@nats-io/jetstream';
 import { KeyEvent, type AuditEvent, type AuditPage, type IssuedKey, type KeyObject, type Reply, type RotatedKey } from '@keyplane/contracts';
@@ -302,7 +301,6 @@ describe('concurrent commands on one key', () => {
     for (const r of replies) if (r.ok) expect(Number(r.value.key.name.slice(1)) + 100).toBe(r.value.key.rateLimits.hour);
     // Informational: how many were refused.
     expect({ statuses: statuses.filter((s) => s !== 200 && s !== 409) }).toEqual({ statuses: [] });
-    console.log(`10 parallel PATCHes: ${statuses.filter((s) => s === 409).length} answered 409`);
   });
 
   it('two rotates racing: both chain, the second names the first one’s secret as previous', async () => {
@@ -461,8 +459,6 @@ describe('outbox relay: every stored event on the stream exactly once', () => {
     } finally {
       await writer.destroy();
     }
-    const { rows } = await sql<{ n: string }>`select count(*) as n from keys.events a join keys.events b on a.global_position < b.global_position and a.transaction_id > b.transaction_id and b.global_position - a.global_position < 64`.execute(env.db);
-    console.log(`position/transaction-id inversions among stored events: ${rows[0].n}`);
     await expectStreamEqualsStore(env, 10_000);
   }, 90_000);
 });
@@ -497,8 +493,6 @@ describe('outbox relay under many concurrent appenders (libs/event-store)', () =
     const stored = (await env.db.selectFrom('events').select('event_id').where('type', '=', 'Probe').execute()).map((r) => r.event_id);
     await waitFor('relay caught up', async () => stored.every((id) => published.has(id)) || undefined, 3000, 50).catch(() => undefined);
     await relay.stop();
-    const { rows } = await sql<{ n: string }>`select count(*) as n from keys.events a join keys.events b on a.global_position < b.global_position and a.transaction_id > b.transaction_id and b.global_position - a.global_position < 64`.execute(env.db);
-    console.log(`relay probe: ${stored.length} stored, ${published.size} published, ${rows[0].n} position/xid inversions`);
     expect({ stored: stored.length, neverPublished: stored.filter((id) => !published.has(id)) }).toEqual({ stored: 9600, neverPublished: [] });
   }, 120_000);
 });
