@@ -2,7 +2,6 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
-import { connect, createServer, type Server, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
@@ -20,6 +19,7 @@ import { loadKeysConfig } from '../../keys/src/config.js';
 import { startKeysService } from '../../keys/src/start.js';
 import { loadMeteringConfig } from '../../metering/src/config.js';
 import { startMeteringService } from '../../metering/src/start.js';
+import { TcpProxy } from './tcp-proxy.js';
 
 // Operability as a Kubernetes operator sees it (DESIGN §9–§10, docs/operations.md, the
 // services' READMEs): probes and metrics on every service's internal port, readiness that
@@ -34,52 +34,6 @@ const SERVER_NATS = new URL(TEST_NATS_URL.replace(/^nats:/, 'http:'));
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
-
-/** A TCP forwarder to the shared Postgres or NATS that the test can cut and restore, so an outage is seen without touching the shared server. */
-class TcpProxy {
-  private server: Server | undefined;
-  private readonly sockets = new Set<Socket>();
-
-  private constructor(
-    readonly port: number,
-    private readonly targetHost: string,
-    private readonly targetPort: number,
-  ) {}
-
-  static async start(targetHost: string, targetPort: number): Promise<TcpProxy> {
-    const proxy = new TcpProxy(await freePort(), targetHost, targetPort);
-    await proxy.open();
-    return proxy;
-  }
-
-  async open(): Promise<void> {
-    const server = createServer((client) => {
-      const upstream = connect(this.targetPort, this.targetHost);
-      for (const socket of [client, upstream]) {
-        this.sockets.add(socket);
-        socket.on('close', () => this.sockets.delete(socket));
-        socket.on('error', () => {
-          client.destroy();
-          upstream.destroy();
-        });
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.port, '127.0.0.1', () => resolve());
-    });
-    this.server = server;
-  }
-
-  /** Refuses new connections and drops every open one: the dependency is gone. */
-  async cut(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    for (const socket of this.sockets) socket.destroy();
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-}
 
 interface Family {
   type?: string;
