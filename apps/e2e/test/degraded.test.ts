@@ -14,38 +14,22 @@ import { startKeysService } from '../../keys/src/start.js';
 import { loadMeteringConfig } from '../../metering/src/config.js';
 import { startMeteringService } from '../../metering/src/start.js';
 import { awayFromHourEnd, sleep } from './stack.js';
-import { TcpProxy } from './tcp-proxy.js';
+import { outageClient, UNAVAILABLE, type TimedAnswer } from './outage-client.js';
+import { SHARED_NATS, SHARED_POSTGRES, TcpProxy, withPort } from './tcp-proxy.js';
 
 // Degraded dependencies, as a client sees them (DESIGN §2, §5, §6; docs/api.md; auth and
 // gateway READMEs): Postgres away for auth, NATS away for auth or for the gateway, keys or
 // metering slow, and NDJSON streams whose metering dies or whose client leaves. Each service
 // reaches its dependency through a forwarder of its own that the test can cut, restore or slow.
 
-const SERVER_DB = new URL((process.env.TEST_DATABASE_SERVER ?? 'postgres://postgres@127.0.0.1:5432').replace(/\/$/, ''));
-const SERVER_NATS = new URL(TEST_NATS_URL.replace(/^nats:/, 'http:'));
 
-function withPort(url: string, port: number): string {
-  const u = new URL(url);
-  u.port = String(port);
-  return u.toString().replace(/\/$/, '');
-}
 
 const AUTH_TIMEOUT_MS = 1000;
 const KEYS_TIMEOUT_MS = 1500;
 const METERING_TIMEOUT_MS = 1000;
 const SLACK_MS = 700;
 
-const AUTH_UNAVAILABLE = { error: 'Service Unavailable', details: 'Authorization service unavailable' };
-const KEYS_UNAVAILABLE = { error: 'Service Unavailable', details: 'Keys service unavailable' };
-const METERING_UNAVAILABLE = { error: 'Service Unavailable', details: 'Metering service unavailable' };
 
-interface Answer {
-  status: number;
-  ms: number;
-  type: string | null;
-  headers: Headers;
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
 
 let database: FreshDatabase;
 let ns: FreshNamespace;
@@ -63,61 +47,13 @@ let demo: ServiceHandle;
 let gateway: GatewayHandle;
 const unhandled: unknown[] = [];
 const onUnhandled = (reason: unknown) => unhandled.push(reason);
+const { call, createKey, burst, currentHourUsage, authUsed, metric } = outageClient({ gatewayUrl: () => gateway.url, databaseUrl: () => database.url, adminKey });
 
-async function call(method: string, path: string, key: string = adminKey, body?: unknown): Promise<Answer> {
-  const started = Date.now();
-  const response = await fetch(`${gateway.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(15_000),
-  });
-  const text = await response.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // raw text
-  }
-  return { status: response.status, ms: Date.now() - started, type: response.headers.get('content-type'), headers: response.headers, body: parsed };
-}
 
-async function createKey(name: string, permissions: string[], rateLimits?: { hour?: number; day?: number }) {
-  const created = await call('POST', '/v1/api-keys', adminKey, { name, permissions, ...(rateLimits && { rateLimits }) });
-  if (created.status !== 201) throw new Error(`create answered ${created.status}: ${JSON.stringify(created.body)}`);
-  return { key: created.body.key as string, id: created.body.id as string };
-}
 
-const burst = (n: number, key: string, path = '/v1/flows') => Promise.all(Array.from({ length: n }, () => call('GET', path, key)));
 
-async function currentHourUsage(id: string) {
-  const answer = await call('GET', `/v1/api-keys/${id}/usage`);
-  if (answer.status !== 200) return undefined;
-  const hour = answer.body.data.at(-1);
-  return hour as { requests: number; allowed: number; forbidden: number; rateLimited: number; unauthorized: number };
-}
 
-async function authUsed(id: string): Promise<number> {
-  const { default: pg } = await import('pg');
-  const client = new pg.Client({ connectionString: database.url });
-  await client.connect();
-  try {
-    const rows = await client.query(
-      "SELECT used FROM auth.quota_windows WHERE key_id = $1 AND period = 'hour' AND window_start = date_trunc('hour', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'",
-      [id],
-    );
-    return rows.rowCount ? Number(rows.rows[0].used) : 0;
-  } finally {
-    await client.end();
-  }
-}
 
-async function metric(url: string, prefix: string, filter: (line: string) => boolean = () => true): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  let total = 0;
-  for (const line of text.split('\n')) if (line.startsWith(prefix) && filter(line)) total += Number(line.split(' ').at(-1));
-  return total;
-}
 
 /** Decisions auth made (every outcome but the quota store failing and bad messages). */
 const decisionsMade = () => metric(auth.url, 'auth_decisions_total{', (line) => !line.includes('outcome="error"') && !line.includes('outcome="bad_request"'));
@@ -126,13 +62,13 @@ beforeAll(async () => {
   process.on('unhandledRejection', onUnhandled);
   database = await freshDatabase('e2e_degraded');
   ns = freshNamespace();
-  const pgPort = Number(SERVER_DB.port || 5432);
-  const natsPort = Number(SERVER_NATS.port || 4222);
-  pgAuth = await TcpProxy.start(SERVER_DB.hostname, pgPort);
-  natsAuth = await TcpProxy.start(SERVER_NATS.hostname, natsPort);
-  natsGateway = await TcpProxy.start(SERVER_NATS.hostname, natsPort);
-  natsKeys = await TcpProxy.start(SERVER_NATS.hostname, natsPort);
-  natsMetering = await TcpProxy.start(SERVER_NATS.hostname, natsPort);
+  const pgPort = Number(SHARED_POSTGRES.port || 5432);
+  const natsPort = Number(SHARED_NATS.port || 4222);
+  pgAuth = await TcpProxy.start(SHARED_POSTGRES.hostname, pgPort);
+  natsAuth = await TcpProxy.start(SHARED_NATS.hostname, natsPort);
+  natsGateway = await TcpProxy.start(SHARED_NATS.hostname, natsPort);
+  natsKeys = await TcpProxy.start(SHARED_NATS.hostname, natsPort);
+  natsMetering = await TcpProxy.start(SHARED_NATS.hostname, natsPort);
   const common = { NATS_PREFIX: ns.ns.prefix, HTTP_PORT: '0', HTTP_HOST: '127.0.0.1' };
   const nats = (proxy: TcpProxy) => `nats://127.0.0.1:${proxy.port}`;
   keys = await startKeysService(loadKeysConfig({ ...common, NATS_URL: nats(natsKeys), DATABASE_URL: database.url, BOOTSTRAP_ADMIN_KEY: adminKey }), {
@@ -185,9 +121,9 @@ describe('Postgres away for auth (DESIGN §5 exact, §6 fail closed)', () => {
   const COLD_LIMIT = 5;
   let hot: { key: string; id: string };
   let cold: { key: string; id: string };
-  const hotAnswers: Answer[] = [];
-  const coldAnswers: Answer[] = [];
-  const outage503: Answer[] = [];
+  const hotAnswers: TimedAnswer[] = [];
+  const coldAnswers: TimedAnswer[] = [];
+  const outage503: TimedAnswer[] = [];
   let recoveredInMs = -1;
 
   beforeAll(async () => {
@@ -242,7 +178,7 @@ describe('Postgres away for auth (DESIGN §5 exact, §6 fail closed)', () => {
   it('answers every request it cannot decide with the exact §6 503 body, as application/json', () => {
     expect(outage503.length).toBeGreaterThan(0);
     const shapes = new Set(outage503.map((a) => JSON.stringify({ status: a.status, type: a.type, body: a.body })));
-    expect([...shapes]).toEqual([JSON.stringify({ status: 503, type: 'application/json', body: AUTH_UNAVAILABLE })]);
+    expect([...shapes]).toEqual([JSON.stringify({ status: 503, type: 'application/json', body: UNAVAILABLE.auth })]);
     expect(outage503.filter((a) => a.ms >= AUTH_TIMEOUT_MS + SLACK_MS).map((a) => a.ms)).toEqual([]);
   });
 
@@ -299,9 +235,9 @@ describe('Postgres stalled for auth (a partition: connections open, nothing move
   const LIMIT = 5;
   let key: { key: string; id: string };
   let warm: { key: string; id: string };
-  const keyAnswers: Answer[] = [];
-  const warmAnswers: Answer[] = [];
-  let stalled: Answer[] = [];
+  const keyAnswers: TimedAnswer[] = [];
+  const warmAnswers: TimedAnswer[] = [];
+  let stalled: TimedAnswer[] = [];
   let recoveredInMs = -1;
 
   beforeAll(async () => {
@@ -336,7 +272,7 @@ describe('Postgres stalled for auth (a partition: connections open, nothing move
   it('answers 503 Authorization service unavailable within AUTH_TIMEOUT_MS while the store hangs', () => {
     expect(stalled.length).toBeGreaterThan(0);
     expect(stalled.map((a) => ({ status: a.status, body: a.body, prompt: a.ms < AUTH_TIMEOUT_MS + SLACK_MS }))).toEqual(
-      stalled.map(() => ({ status: 503, body: AUTH_UNAVAILABLE, prompt: true })),
+      stalled.map(() => ({ status: 503, body: UNAVAILABLE.auth, prompt: true })),
     );
   });
 
@@ -365,7 +301,7 @@ describe('NATS away for metering while traffic flows', () => {
   it('metering counts every decision made during its outage exactly once, after it reconnects', async () => {
     const { key, id } = await createKey('metering-away', ['FLOWS:READ']);
     await natsMetering.cut();
-    let answers: Answer[];
+    let answers: TimedAnswer[];
     try {
       answers = [...(await burst(20, key)), ...(await burst(20, key))];
     } finally {
@@ -386,8 +322,8 @@ describe('NATS away for metering while traffic flows', () => {
 
 describe('NATS away for auth only', () => {
   let natsKey: { key: string; id: string };
-  const answers: Answer[] = [];
-  const outage: Answer[] = [];
+  const answers: TimedAnswer[] = [];
+  const outage: TimedAnswer[] = [];
   let recoveredInMs = -1;
   let decisions = 0;
 
@@ -423,7 +359,7 @@ describe('NATS away for auth only', () => {
 
   it('answers 503 Authorization service unavailable within AUTH_TIMEOUT_MS', () => {
     expect(outage.map((a) => ({ status: a.status, body: a.body, type: a.type, prompt: a.ms < AUTH_TIMEOUT_MS + SLACK_MS }))).toEqual(
-      outage.map(() => ({ status: 503, body: AUTH_UNAVAILABLE, type: 'application/json', prompt: true })),
+      outage.map(() => ({ status: 503, body: UNAVAILABLE.auth, type: 'application/json', prompt: true })),
     );
   });
 
@@ -464,7 +400,7 @@ describe('NATS away for the gateway only', () => {
     const { key } = await createKey('nats-gw', ['FLOWS:READ']);
     expect((await call('GET', '/v1/flows', key)).status).toBe(200);
     await natsGateway.cut();
-    const outage: Answer[] = [];
+    const outage: TimedAnswer[] = [];
     try {
       await sleep(200);
       outage.push(...(await burst(3, key)));
@@ -473,7 +409,7 @@ describe('NATS away for the gateway only', () => {
       await natsGateway.open();
     }
     expect(outage.map((a) => ({ status: a.status, body: a.body, type: a.type, prompt: a.ms < AUTH_TIMEOUT_MS + SLACK_MS }))).toEqual(
-      outage.map(() => ({ status: 503, body: AUTH_UNAVAILABLE, type: 'application/json', prompt: true })),
+      outage.map(() => ({ status: 503, body: UNAVAILABLE.auth, type: 'application/json', prompt: true })),
     );
     const reopened = Date.now();
     await waitFor('gateway serving again', async () => (await call('GET', '/v1/flows', key)).status === 200, 15_000, 200);
@@ -488,8 +424,8 @@ describe('keys slow', () => {
   it('management calls answer 503 Keys service unavailable within KEYS_TIMEOUT_MS, API traffic unaffected, then recover', async () => {
     const { key } = await createKey('keys-slow', ['FLOWS:READ']);
     natsKeys.delayMs = 3000;
-    let answers: Answer[];
-    let flows: Answer;
+    let answers: TimedAnswer[];
+    let flows: TimedAnswer;
     try {
       answers = await Promise.all([call('GET', '/v1/api-keys'), call('GET', `/v1/api-keys/nope_not_an_id`), call('POST', '/v1/api-keys', adminKey, { name: 'slow', permissions: ['FLOWS:READ'] })]);
       flows = await call('GET', '/v1/flows', key);
@@ -499,7 +435,7 @@ describe('keys slow', () => {
     const list = answers[0]!;
     const post = answers[2]!;
     expect([list, post].map((a) => ({ status: a.status, body: a.body, type: a.type, inTime: a.ms < KEYS_TIMEOUT_MS + SLACK_MS }))).toEqual(
-      [list, post].map(() => ({ status: 503, body: KEYS_UNAVAILABLE, type: 'application/json', inTime: true })),
+      [list, post].map(() => ({ status: 503, body: UNAVAILABLE.keys, type: 'application/json', inTime: true })),
     );
     expect(flows.status).toBe(200);
     await waitFor('keys answering again', async () => (await call('GET', '/v1/api-keys')).status === 200, 10_000, 200);
@@ -514,7 +450,7 @@ describe('metering slow', () => {
     expect((await call('GET', '/v1/flows', used.key)).status).toBe(200);
     await waitFor('lastUsedAt known', async () => (await call('GET', `/v1/api-keys/${used.id}`)).body.lastUsedAt !== null, 10_000, 200);
     natsMetering.delayMs = 2500;
-    let get: Answer, list: Answer, usage: Answer, events: Answer, alerts: Answer, patched: Answer;
+    let get: TimedAnswer, list: TimedAnswer, usage: TimedAnswer, events: TimedAnswer, alerts: TimedAnswer, patched: TimedAnswer;
     try {
       [get, list, usage, events, alerts, patched] = await Promise.all([
         call('GET', `/v1/api-keys/${used.id}`),
@@ -531,7 +467,7 @@ describe('metering slow', () => {
     expect({ status: patched.status, lastUsedAt: patched.body.lastUsedAt, name: patched.body.name }).toEqual({ status: 200, lastUsedAt: null, name: 'renamed while metering is slow' });
     expect({ status: list.status, nonNull: list.body.data.filter((k: { lastUsedAt: string | null }) => k.lastUsedAt !== null).length }).toEqual({ status: 200, nonNull: 0 });
     expect([usage, events, alerts].map((a) => ({ status: a.status, body: a.body, type: a.type, inTime: a.ms < KEYS_TIMEOUT_MS + METERING_TIMEOUT_MS + SLACK_MS }))).toEqual(
-      [usage, events, alerts].map(() => ({ status: 503, body: METERING_UNAVAILABLE, type: 'application/json', inTime: true })),
+      [usage, events, alerts].map(() => ({ status: 503, body: UNAVAILABLE.metering, type: 'application/json', inTime: true })),
     );
     // And back: lastUsedAt is known again once metering answers in time.
     await waitFor('lastUsedAt back', async () => (await call('GET', `/v1/api-keys/${used.id}`)).body.lastUsedAt !== null, 10_000, 200);

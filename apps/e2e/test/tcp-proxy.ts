@@ -1,5 +1,5 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { freePort } from '@keyplane/testing';
+import { freePort, TEST_NATS_URL } from '@keyplane/testing';
 
 // Outages of the shared Postgres or NATS, seen by one service without touching the server: the
 // service reaches it through a forwarder of its own that a test cuts, restores, slows or stalls.
@@ -97,4 +97,15 @@ export class TcpProxy {
     for (const socket of this.sockets) socket.destroy();
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
+}
+
+/** The shared servers the forwarders lead to. */
+export const SHARED_POSTGRES = new URL((process.env.TEST_DATABASE_SERVER ?? 'postgres://postgres@127.0.0.1:5432').replace(/\/$/, ''));
+export const SHARED_NATS = new URL(TEST_NATS_URL.replace(/^nats:/, 'http:'));
+
+/** `url` with its port replaced: a service's connection string through a forwarder. */
+export function withPort(url: string, port: number): string {
+  const u = new URL(url);
+  u.port = String(port);
+  return u.toString().replace(/\/$/, '');
 }

@@ -33,6 +33,6 @@ export async function handleMessage<S extends z.ZodType, T>(
   } catch (error) {
     logger.error({ err: error, handler: name }, 'key message failed');
     record('503');
-    return fail(serviceError(503, 'Key service unavailable'));
+    return fail(serviceError(503, 'Keys service unavailable'));
   }
 }

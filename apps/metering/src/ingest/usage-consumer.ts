@@ -68,13 +68,9 @@ export class UsageConsumer {
   constructor(private readonly options: UsageConsumerOptions) {}
 
   async start(): Promise<void> {
-    const { nc, ns } = this.options;
-    await ensureStream(nc, { name: ns.streams.usageEvents, subjects: [ns.subjects.usageEvents] });
-    await this.ensureDurable();
-    const consumer = await jetstream(nc).consumers.get(ns.streams.usageEvents, DURABLE_NAME);
-    this.consumer = consumer;
+    this.consumer = await this.attach();
     this.running = true;
-    this.receiving = this.receive(consumer);
+    this.receiving = this.receive();
     this.batching = this.batchLoop();
   }
 
@@ -97,6 +93,14 @@ export class UsageConsumer {
     if (!this.consumer) return undefined;
     const info = await this.consumer.info();
     return { pending: info.num_pending, ackPending: info.num_ack_pending };
+  }
+
+  /** The durable consumer, made (with the stream) when missing: at start, and again whenever either was deleted. */
+  private async attach(): Promise<Consumer> {
+    const { nc, ns } = this.options;
+    await ensureStream(nc, { name: ns.streams.usageEvents, subjects: [ns.subjects.usageEvents] });
+    await this.ensureDurable();
+    return jetstream(nc).consumers.get(ns.streams.usageEvents, DURABLE_NAME);
   }
 
   private async ensureDurable(): Promise<void> {
@@ -128,15 +132,18 @@ export class UsageConsumer {
    * which also counts the pull requests it has queued: the tail of a burst once sat there
    * unprocessed until the ack wait ran out.
    */
-  private async receive(consumer: Consumer): Promise<void> {
+  private async receive(): Promise<void> {
     const { logger, settings } = this.options;
     while (this.running) {
       try {
+        this.consumer ??= await this.attach();
         // Two batches' worth in flight from the server: one being stored, the next already here.
         // Counted in messages, which may carry up to 100 events each; the iterator asks for more
         // only as it is read, so the wait below bounds it too (a consume() bounded in bytes got
         // no message at all from nats-server 2.9).
-        const messages = await consumer.consume({ max_messages: settings.batchSize * 2 });
+        // A stream or durable deleted under us ends the iteration (by default it would wait for
+        // them to come back, and nothing brings a durable back): it is made again below.
+        const messages = await this.consumer.consume({ max_messages: settings.batchSize * 2, abort_on_missing_resource: true });
         this.messages = messages;
         if (!this.running) await messages.close();
         for await (const message of messages) {
@@ -155,8 +162,10 @@ export class UsageConsumer {
           }
         }
         this.messages = undefined;
+        if (this.running) throw new Error('the usage stream stopped delivering');
       } catch (error) {
         this.messages = undefined;
+        this.consumer = undefined;
         logger.error({ err: error }, 'usage consumer stopped; restarting');
         await new Promise((resolve) => setTimeout(resolve, 1000));
       }
