@@ -39,13 +39,12 @@ export async function appendToStream(db: Db, streamId: string, expectedVersion: 
       .execute();
     return rows.map(toStoredEvent);
   } catch (error) {
-    // A concurrent append took the same version between our read and our insert. Inside the
-    // caller's transaction, which the failed insert has aborted, nothing more can be read, so
-    // the conflict reports the least version the stream must now have.
+    // A writer outside appendToStream took the same version (appends themselves take turns).
+    // The failed insert has aborted the transaction, so nothing more can be read: the conflict
+    // reports the least version the stream must now have.
     const { code, constraint } = error as { code?: string; constraint?: string };
     if (code === UNIQUE_VIOLATION && constraint === STREAM_VERSION_CONSTRAINT) {
-      const actual = db.isTransaction ? expectedVersion + 1 : await streamVersion(db, streamId);
-      throw new ConcurrencyConflict(streamId, expectedVersion, actual);
+      throw new ConcurrencyConflict(streamId, expectedVersion, expectedVersion + 1);
     }
     throw error;
   }

@@ -4,14 +4,14 @@ import { badRequest } from '@keyplane/contracts';
 import { encodeJson } from './codec.js';
 
 /** A Nest request as its `ClientProxy` sends one. */
-export interface RequestPacket {
+interface RequestPacket {
   pattern: unknown;
   data: unknown;
   id: string;
 }
 
 /** Why a message is not a request, in words for its sender. */
-export function framingProblem(packet: unknown): string | null {
+function framingProblem(packet: unknown): string | null {
   if (typeof packet !== 'object' || packet === null || Array.isArray(packet)) return 'the message is not a request: expected {"pattern", "data", "id"}';
   const { id, pattern } = packet as Partial<RequestPacket>;
   if (typeof id !== 'string' || id === '') return 'the message is not a request: it has no "id"';

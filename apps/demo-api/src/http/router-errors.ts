@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { frameworkErrorDetails } from '@keyplane/runtime';
 
 /**
  * An id may be as long as a path the gateway forwards, whose request line Node caps with the
@@ -16,7 +17,7 @@ export const MAX_PARAM_LENGTH = 16 * 1024;
  */
 export function answerRouterErrorsWithJson(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
   const status = error.statusCode ?? 500;
-  const details = error.code === 'FST_ERR_BAD_URL' ? 'The request path holds a malformed percent-encoding' : error.message;
+  const details = frameworkErrorDetails(error);
   void reply
     .code(status)
     .header('content-type', 'application/json')

@@ -1,9 +1,8 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { frameworkErrorDetails } from '@keyplane/runtime';
 import { errorBody } from '../responses/error-body.js';
 import { requestIdFrom } from '../responses/request-id.js';
 import { sendJson } from './send-json.js';
-
-export const MALFORMED_PERCENT_ENCODING = 'The request path holds a malformed percent-encoding';
 
 /**
  * Fastify's `frameworkErrors`: what its router refuses before any hook runs, which for the
@@ -12,6 +11,5 @@ export const MALFORMED_PERCENT_ENCODING = 'The request path holds a malformed pe
  */
 export function answerFrameworkErrorsWithJson(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   const status = error.statusCode ?? 500;
-  const details = error.code === 'FST_ERR_BAD_URL' ? MALFORMED_PERCENT_ENCODING : error.message;
-  void sendJson(reply.header('x-request-id', requestIdFrom(request.headers['x-request-id'])), status, errorBody(status, details));
+  void sendJson(reply.header('x-request-id', requestIdFrom(request.headers['x-request-id'])), status, errorBody(status, frameworkErrorDetails(error)));
 }

@@ -1,8 +1,8 @@
 import type { FastifyReplyFromHooks } from '@fastify/reply-from';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from '@keyplane/observability';
+import { MALFORMED_PERCENT_ENCODING } from '@keyplane/runtime';
 import type { GatewayMetrics } from '../ops/gateway-metrics.js';
-import { MALFORMED_PERCENT_ENCODING } from '../pipeline/framework-errors.js';
 import { sendJson } from '../pipeline/send-json.js';
 import { errorBody, UPSTREAM_UNAVAILABLE } from '../responses/error-body.js';
 import { upstreamAnswerHeaders, upstreamHeaders } from './upstream-headers.js';

@@ -1,10 +1,9 @@
 import { sql } from 'kysely';
 import { z } from 'zod';
-import { badRequest, IsoTimestamp, KeyEvent, type AuditEventsRequest, type AuditPage, type ServiceError } from '@keyplane/contracts';
+import { badRequest, decodeCursor, encodeCursor, IsoTimestamp, KeyEvent, type AuditEventsRequest, type AuditPage, type ServiceError } from '@keyplane/contracts';
 import type { KeysDb } from '../db/schema.js';
 import { keyStreamId } from '../key/stream-id.js';
 import { toAuditEvent } from './audit-view.js';
-import { decodeCursor, encodeCursor } from './cursor.js';
 import { toPage } from './page.js';
 
 const AuditCursor = z.tuple([IsoTimestamp, z.number().int().nonnegative()]);

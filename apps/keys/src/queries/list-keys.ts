@@ -1,8 +1,7 @@
 import { z } from 'zod';
-import { badRequest, IsoTimestamp, KeyId, type KeyPage, type ListKeysRequest, type ServiceError } from '@keyplane/contracts';
+import { badRequest, decodeCursor, encodeCursor, IsoTimestamp, KeyId, type KeyPage, type ListKeysRequest, type ServiceError } from '@keyplane/contracts';
 import type { KeysDb } from '../db/schema.js';
 import { keyObjectFromRow } from '../read-model/key-row.js';
-import { decodeCursor, encodeCursor } from './cursor.js';
 import { toPage } from './page.js';
 
 const ListCursor = z.tuple([IsoTimestamp, KeyId]);

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Alert, AlertsRequest } from '@keyplane/contracts';
 import type { Database } from '../db/schema.js';
 import { toAlert } from '../alerts/alert-store.js';
-import { encodeCursor, type Position } from './cursor.js';
+import { encodePosition, type Position } from './cursor.js';
 
 /** The account's alerts, newest first (detection time, then id). */
 export async function listAlerts(db: Kysely<Database>, request: AlertsRequest, after: Position | null): Promise<{ data: Alert[]; nextCursor: string | null }> {
@@ -24,6 +24,6 @@ export async function listAlerts(db: Kysely<Database>, request: AlertsRequest, a
   const last = page.at(-1);
   return {
     data: page.map(toAlert),
-    nextCursor: rows.length > request.limit && last ? encodeCursor({ at: last.detected_at.toISOString(), id: last.id }) : null,
+    nextCursor: rows.length > request.limit && last ? encodePosition({ at: last.detected_at.toISOString(), id: last.id }) : null,
   };
 }

@@ -21,7 +21,7 @@ import type { Logger } from '@keyplane/observability';
 import type { Database } from '../db/schema.js';
 import { METERING_DB, METERING_LOGGER } from '../tokens.js';
 import { listAlerts } from './alerts.query.js';
-import { decodeCursor } from './cursor.js';
+import { decodePosition } from './cursor.js';
 import { lastUsed } from './last-used.query.js';
 import { usageEvents, type UsageEventsPage } from './usage-events.query.js';
 import { usageWindows } from './usage-windows.query.js';
@@ -55,7 +55,7 @@ export class MeteringQueriesController {
       if (!request.ok) return fail(request.error);
       const { from, to, cursor } = request.value;
       if (from && to && Date.parse(from) > Date.parse(to)) return fail(badRequest('from: must not be after to'));
-      const after = cursor === undefined ? null : decodeCursor(cursor);
+      const after = cursor === undefined ? null : decodePosition(cursor);
       if (cursor !== undefined && after === null) return fail(badRequest('cursor: invalid cursor'));
       return ok(await usageEvents(this.db, request.value, after));
     });
@@ -67,7 +67,7 @@ export class MeteringQueriesController {
       const request = parse(AlertsRequest, payload);
       if (!request.ok) return fail(request.error);
       const { cursor } = request.value;
-      const after = cursor === undefined ? null : decodeCursor(cursor);
+      const after = cursor === undefined ? null : decodePosition(cursor);
       if (cursor !== undefined && after === null) return fail(badRequest('cursor: invalid cursor'));
       return ok(await listAlerts(this.db, request.value, after));
     });

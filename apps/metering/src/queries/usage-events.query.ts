@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { UsageEventsRequest, UsageRecorded } from '@keyplane/contracts';
 import type { Database, UsageEventRow } from '../db/schema.js';
-import { encodeCursor, type Position } from './cursor.js';
+import { encodePosition, type Position } from './cursor.js';
 
 export type StoredUsageEvent = Omit<UsageRecorded, 'type' | 'version'>;
 
@@ -31,7 +31,7 @@ export async function usageEvents(db: Kysely<Database>, request: UsageEventsRequ
   const last = page.at(-1);
   return {
     data: page.map(toUsageEvent),
-    nextCursor: rows.length > request.limit && last ? encodeCursor({ at: last.occurred_at.toISOString(), id: last.event_id }) : null,
+    nextCursor: rows.length > request.limit && last ? encodePosition({ at: last.occurred_at.toISOString(), id: last.event_id }) : null,
   };
 }
 

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 
 // Cursors are opaque to clients: the position of the last item of a page, as base64url JSON.
+// Each service decodes only the shape it hands out, so anything else is a 400, not a failed query.
 
 export function encodeCursor(position: readonly unknown[]): string {
   return Buffer.from(JSON.stringify(position), 'utf8').toString('base64url');
