@@ -14,7 +14,7 @@ import { MeteringHarness } from '../../metering/test/support/metering-harness.js
 import { DURABLE_NAME } from '../../metering/src/ingest/usage-consumer.js';
 import { startMeteringService } from '../../metering/src/start.js';
 import type { Database } from '../../metering/src/db/schema.js';
-import { awayFromHourEnd, sleep, startStack, type Stack } from './stack.js';
+import { awayFromHourEnd, hourEndWaitMs, sleep, startStack, type Stack } from './stack.js';
 
 // Alerts, the webhook and reconciliation as an operator relying on them sees them
 // (DESIGN §2, §7, §8; apps/metering/README.md "Alerts", "Configuration", "Guarantees").
@@ -808,5 +808,5 @@ describe('reconciliation through the gateway, with alerts (whole stack)', () => 
     const since = await stack.call('GET', `/v1/alerts?since=${encodeURIComponent(latest.detectedAt)}`);
     expect(since.body.data.map((alert: Alert) => alert.id)).toContain(latest.id);
     expect(since.body.data.every((alert: Alert) => alert.detectedAt >= latest.detectedAt)).toBe(true);
-  }, 120_000);
+  }, 120_000 + hourEndWaitMs(90));
 });

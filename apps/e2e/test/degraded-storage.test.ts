@@ -14,7 +14,7 @@ import { loadKeysConfig } from '../../keys/src/config.js';
 import { startKeysService } from '../../keys/src/start.js';
 import { loadMeteringConfig } from '../../metering/src/config.js';
 import { startMeteringService } from '../../metering/src/start.js';
-import { awayFromHourEnd, sleep } from './stack.js';
+import { awayFromHourEnd, hourEndWaitMs, sleep } from './stack.js';
 import { outageClient, UNAVAILABLE, type TimedAnswer } from './outage-client.js';
 import { SHARED_POSTGRES, TcpProxy, withPort } from './tcp-proxy.js';
 
@@ -112,7 +112,7 @@ beforeAll(async () => {
   nc = await connectNats({ url: TEST_NATS_URL, name: 'degraded-storage-test' });
   jsm = await jetstreamManager(nc);
   await awayFromHourEnd(90);
-}, 60_000);
+}, 60_000 + hourEndWaitMs(90));
 
 afterAll(async () => {
   for (const proxy of [pgKeys, pgMetering]) await proxy?.open().catch(() => undefined);

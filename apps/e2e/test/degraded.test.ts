@@ -13,7 +13,7 @@ import { loadKeysConfig } from '../../keys/src/config.js';
 import { startKeysService } from '../../keys/src/start.js';
 import { loadMeteringConfig } from '../../metering/src/config.js';
 import { startMeteringService } from '../../metering/src/start.js';
-import { awayFromHourEnd, sleep } from './stack.js';
+import { awayFromHourEnd, hourEndWaitMs, sleep } from './stack.js';
 import { outageClient, UNAVAILABLE, type TimedAnswer } from './outage-client.js';
 import { SHARED_NATS, SHARED_POSTGRES, TcpProxy, withPort } from './tcp-proxy.js';
 
@@ -98,7 +98,7 @@ beforeAll(async () => {
     { logDestination: logs },
   );
   await awayFromHourEnd(90);
-}, 60_000);
+}, 60_000 + hourEndWaitMs(90));
 
 afterAll(async () => {
   for (const proxy of [pgAuth, natsAuth, natsGateway, natsKeys, natsMetering]) {

@@ -1,4 +1,4 @@
-import { awayFromHourEnd, endOfDay, endOfHour, nowSeconds, rateLimitHeaders, sleep, startStack, type Answer, type Stack } from './stack.js';
+import { awayFromHourEnd, hourEndWaitMs, endOfDay, endOfHour, nowSeconds, rateLimitHeaders, sleep, startStack, type Answer, type Stack } from './stack.js';
 
 // What a client sees of quotas and of a key's lifecycle over time: the exact rate-limit headers
 // (DESIGN §5, docs/api.md "Limits") on every kind of answer, exactness under bursts across two
@@ -13,7 +13,7 @@ beforeAll(async () => {
 
 afterAll(() => stack?.close());
 
-beforeEach(() => awayFromHourEnd(30));
+beforeEach(() => awayFromHourEnd(30), 5_000 + hourEndWaitMs(30));
 
 const INVALID = { error: 'Unauthorized', details: 'Invalid or missing API key' };
 const REVOKED = { error: 'Unauthorized', details: 'API key has been revoked' };

@@ -3,7 +3,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { ulid } from 'ulid';
 import { connectNats, encodeJson } from '@keyplane/nats';
 import { TEST_NATS_URL, usageEvent, waitFor } from '@keyplane/testing';
-import { awayFromHourEnd, sleep, startStack, type Answer, type Stack } from './stack.js';
+import { awayFromHourEnd, hourEndWaitMs, sleep, startStack, type Answer, type Stack } from './stack.js';
 
 // DESIGN §7's query endpoints (usage, usage events, audit, alerts) and §8's usage events, as a
 // client probing their edges sees them: account isolation, permissions, bad and tampered query
@@ -160,7 +160,7 @@ describe('counting refusals that name the key', () => {
     seen.push((await stack.call('GET', '/v1/flows', { key: expiring.key })).status);
     seen.push((await stack.call('GET', '/v1/flows', { key: plain.key })).status);
     await waitFor('metering to count both keys', async () => (await usage(expiring.id))?.requests >= 2 && (await usage(plain.id))?.allowed >= 2, 15_000, 100);
-  }, 30_000);
+  }, 30_000 + hourEndWaitMs(20));
 
   it('answered as planned', () => {
     expect(seen).toEqual([200, 200, 401, 401, 200]);

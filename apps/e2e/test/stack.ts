@@ -233,10 +233,16 @@ export const nowSeconds = () => Math.floor(Date.now() / 1000);
 export const endOfHour = (at = nowSeconds()) => Math.floor(at / 3600) * 3600 + 3600;
 export const endOfDay = (at = nowSeconds()) => Math.floor(at / 86400) * 86400 + 86400;
 
-/** Quota tests count within one UTC hour; starting a few seconds before its end would see the windows reset mid-test. */
+/**
+ * Quota tests count within one UTC hour; starting a few seconds before its end would see the windows reset mid-test.
+ * The wait can take `hourEndWaitMs(marginSeconds)`: the hook or test that calls it needs that much time on top of its own.
+ */
 export async function awayFromHourEnd(marginSeconds = 10): Promise<void> {
   const left = endOfHour() * 1000 - Date.now();
   if (left < marginSeconds * 1000) await new Promise((resolve) => setTimeout(resolve, left + 1000));
 }
+
+/** The longest awayFromHourEnd(marginSeconds) can wait. */
+export const hourEndWaitMs = (marginSeconds: number) => (marginSeconds + 1) * 1000;
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
