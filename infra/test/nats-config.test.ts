@@ -70,6 +70,12 @@ describe('infra/nats/nats.conf', () => {
     expect(userBlock('metering')).toContain(streams.alerts);
   });
 
+  it("lets metering alone set the usage stream's limits (USAGE_STREAM_MAX_AGE_HOURS)", () => {
+    expect(can('metering', 'publish', `$JS.API.STREAM.UPDATE.${streams.usageEvents}`)).toBe(true);
+    expect(can('auth', 'publish', `$JS.API.STREAM.UPDATE.${streams.usageEvents}`)).toBe(false);
+    expect(can('metering', 'publish', `$JS.API.STREAM.UPDATE.${streams.keyEvents}`)).toBe(false);
+  });
+
   it('answers requests through allow_responses rather than a broad _INBOX publish', () => {
     for (const user of ['keys', 'auth', 'metering']) {
       expect(userBlock(user)).toContain('allow_responses: true');

@@ -4,7 +4,7 @@ import type { Kysely } from 'kysely';
 import type { DestinationStream } from 'pino';
 import { namespace, usageBatchMessageId } from '@keyplane/contracts';
 import { createKysely, ensureDatabase, migrateToLatest, pingDatabase } from '@keyplane/database';
-import { connectNats, ensureStream, publishToStream, RequestMux } from '@keyplane/nats';
+import { connectNats, ensureStream, publishToStream, RequestMux, usageEventStream } from '@keyplane/nats';
 import { createLogger, createMetricsRegistry, Readiness } from '@keyplane/observability';
 import { bootstrapService, type ServiceHandle } from '@keyplane/runtime';
 import { AuthModule } from './auth.module.js';
@@ -73,7 +73,7 @@ export async function startAuthService(config: AuthConfig, options: AuthOptions 
       subjects: [ns.subjects.keyEvents.all],
       duplicateWindowSeconds: KEY_EVENTS_DUPLICATE_WINDOW_SECONDS,
     });
-    await ensureStream(nc, { name: ns.streams.usageEvents, subjects: [ns.subjects.usageEvents] });
+    await ensureStream(nc, usageEventStream(ns));
 
     const registry = createMetricsRegistry('auth');
     const view = new KeyView();

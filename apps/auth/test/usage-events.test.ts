@@ -40,6 +40,12 @@ async function usageStream(ns: Namespace): Promise<StoredUsage[]> {
 const eventsOf = (messages: readonly StoredUsage[]) => messages.flatMap((message) => message.events);
 
 describe('usage events', () => {
+  it('go to a usage stream that auth makes when missing, keeping events a week (metering owns the limit)', async () => {
+    const jsm = await jetstreamManager(keys.nc);
+    const { config } = await jsm.streams.info(nats.ns.streams.usageEvents);
+    expect(config).toMatchObject({ subjects: [nats.ns.subjects.usageEvents], max_age: 168 * 3600e9 });
+  });
+
   it('are published once per decision, with the decision, the request and the quota after it', async () => {
     await awayFromWindowEdge();
     const key = issued({ permissions: ['FLOWS:READ'], rateLimits: { hour: 2, day: 100 } });

@@ -16,7 +16,7 @@ describe('loadMeteringConfig', () => {
       alertWebhookSecret: undefined,
       webhookDelivery: { maxAttempts: 8, backoffMs: 1000, timeoutMs: 5000 },
       alertDispatchIntervalMs: 1000,
-      ingest: { batchSize: 500, lingerMs: 100, ackWaitMs: 30_000, maxAckPending: 5000, retryDelayMs: 1000 },
+      ingest: { batchSize: 500, lingerMs: 100, ackWaitMs: 30_000, maxAckPending: 5000, retryDelayMs: 1000, streamMaxAgeHours: 168 },
       thresholds: DEFAULT_THRESHOLDS,
     });
     expect(DEFAULT_THRESHOLDS).toEqual({
@@ -41,6 +41,7 @@ describe('loadMeteringConfig', () => {
 
   it('stops on a bad value, naming the variable', () => {
     expect(() => loadMeteringConfig({ USAGE_RETENTION_DAYS: '0' })).toThrow('USAGE_RETENTION_DAYS must be an integer between 1 and 36500, got "0"');
+    expect(() => loadMeteringConfig({ USAGE_STREAM_MAX_AGE_HOURS: '-1' })).toThrow('USAGE_STREAM_MAX_AGE_HOURS must be an integer between 0 and 87600, got "-1"');
     expect(() => loadMeteringConfig({ ALERT_SPIKE_FACTOR: 'lots' })).toThrow('ALERT_SPIKE_FACTOR must be a positive number, got "lots"');
     expect(() => loadMeteringConfig({ ALERT_WEBHOOK_URL: 'ftp://x?token=abc' })).toThrow('ALERT_WEBHOOK_URL must be an http:// or https:// URL');
   });

@@ -1,3 +1,4 @@
+import { DEFAULT_USAGE_STREAM_MAX_AGE_HOURS } from '@keyplane/nats';
 import { DEFAULT_DATABASE_URL, EnvReader, readCommonConfig, type CommonConfig } from '@keyplane/runtime';
 import { DEFAULT_THRESHOLDS, type AlertThresholds } from './alerts/thresholds.js';
 import type { IngestSettings } from './ingest/usage-consumer.js';
@@ -49,6 +50,7 @@ export function loadMeteringConfig(source: NodeJS.ProcessEnv = process.env): Met
       ackWaitMs: env.int('INGEST_ACK_WAIT_MS', 30_000, { min: 1000, max: 3_600_000 }),
       maxAckPending: env.int('INGEST_MAX_ACK_PENDING', 5000, { min: 1, max: 1_000_000 }),
       retryDelayMs: env.int('INGEST_RETRY_DELAY_MS', 1000, { min: 1, max: 60_000 }),
+      streamMaxAgeHours: env.int('USAGE_STREAM_MAX_AGE_HOURS', DEFAULT_USAGE_STREAM_MAX_AGE_HOURS, { min: 0, max: 87_600 }),
     },
     thresholds: {
       spikeMinRequests: env.int('ALERT_SPIKE_MIN_REQUESTS', d.spikeMinRequests, { min: 1 }),

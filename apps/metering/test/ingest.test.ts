@@ -1,3 +1,4 @@
+import { jetstreamManager } from '@nats-io/jetstream';
 import { sql } from 'kysely';
 import { keyIdOf, usageEvent, waitFor } from '@keyplane/testing';
 import { MeteringHarness } from './support/metering-harness.js';
@@ -111,6 +112,23 @@ describe('metering ingest', () => {
     const response = await fetch(`${h.service?.url}/readyz`);
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ status: 'ready', checks: { nats: true, postgres: true, 'usage-consumer': true } });
+  });
+
+  it('keeps the usage stream to USAGE_STREAM_MAX_AGE_HOURS, a week unless set, without touching its events', async () => {
+    const jsm = await jetstreamManager(h.nc);
+    const stream = () => jsm.streams.info(h.ns.streams.usageEvents);
+    // The harness made the stream as an older version did, with no limit, before metering first started.
+    expect((await stream()).config.max_age).toBe(168 * 3600e9);
+    const before = (await stream()).state.messages;
+
+    await h.stop();
+    await h.start({ USAGE_STREAM_MAX_AGE_HOURS: '24' });
+
+    expect((await stream()).config.max_age).toBe(24 * 3600e9);
+    expect((await stream()).state.messages).toBe(before);
+    await h.stop();
+    await h.start();
+    expect((await stream()).config.max_age).toBe(168 * 3600e9);
   });
 
   it('stores a backlog of several batches to its last event without waiting for more traffic', async () => {

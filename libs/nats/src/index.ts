@@ -1,6 +1,7 @@
 export * from './connect.js';
 export * from './prefixed-nats-server.js';
 export * from './streams.js';
+export * from './usage-stream.js';
 export * from './request.js';
 export * from './codec.js';
 export * from './reachable.js';

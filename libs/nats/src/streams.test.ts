@@ -63,6 +63,20 @@ describe('ensureStream', () => {
     expect(await lastSequence(nc, name)).toBe(1);
   });
 
+  it("leaves an existing stream's max age alone unless the caller owns the limits", async () => {
+    const { name, subject } = freshStream('limits');
+    await ensureStream(nc, { name, subjects: [`${subject}.>`] });
+    await jetstream(nc).publish(`${subject}.a`, new Uint8Array([1]));
+    const maxAge = async () => (await (await jetstreamManager(nc)).streams.info(name)).config.max_age;
+
+    await ensureStream(nc, { name, subjects: [`${subject}.>`], maxAgeSeconds: 3600 });
+    expect(await maxAge()).toBe(0);
+
+    await ensureStream(nc, { name, subjects: [`${subject}.>`], maxAgeSeconds: 3600 }, { ownsLimits: true });
+    expect(await maxAge()).toBe(3600e9);
+    expect(await lastSequence(nc, name)).toBe(1);
+  });
+
   it('is safe when replicas call it at the same time', async () => {
     const { name, subject } = freshStream('race');
     const spec = { name, subjects: [`${subject}.>`] };

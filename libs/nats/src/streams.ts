@@ -10,8 +10,17 @@ export interface StreamSpec {
   duplicateWindowSeconds?: number;
 }
 
+export interface EnsureOptions {
+  /**
+   * The caller owns the stream's limits: an existing stream whose max age differs from the
+   * spec's is updated to it (a stream made by an older version, or an operator's new setting).
+   * Only one service may own a stream's limits, or two settings would undo each other.
+   */
+  ownsLimits?: boolean;
+}
+
 /** Creates the stream if missing; a service that publishes or consumes calls it at start-up. */
-export async function ensureStream(nc: NatsConnection, spec: StreamSpec): Promise<void> {
+export async function ensureStream(nc: NatsConnection, spec: StreamSpec, options: EnsureOptions = {}): Promise<void> {
   const jsm = await jetstreamManager(nc);
   const config: Partial<StreamConfig> & { name: string } = {
     name: spec.name,
@@ -21,8 +30,9 @@ export async function ensureStream(nc: NatsConnection, spec: StreamSpec): Promis
     max_age: (spec.maxAgeSeconds ?? 0) * 1e9,
     duplicate_window: (spec.duplicateWindowSeconds ?? 120) * 1e9,
   };
+  let existing: StreamConfig;
   try {
-    await jsm.streams.info(spec.name);
+    existing = (await jsm.streams.info(spec.name)).config;
   } catch {
     try {
       await jsm.streams.add(config);
@@ -32,7 +42,9 @@ export async function ensureStream(nc: NatsConnection, spec: StreamSpec): Promis
         throw error;
       });
     }
+    return;
   }
+  if (options.ownsLimits && existing.max_age !== config.max_age) await jsm.streams.update(spec.name, { max_age: config.max_age });
 }
 
 export async function lastSequence(nc: NatsConnection, stream: string): Promise<number> {

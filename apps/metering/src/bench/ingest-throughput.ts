@@ -5,7 +5,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { ulid } from 'ulid';
 import { namespace, usageBatch, usageBatchMessageId, type Outcome, type UsageRecorded } from '@keyplane/contracts';
 import { createKysely, dropDatabase } from '@keyplane/database';
-import { connectNats, deleteStreams, encodeJson, ensureStream } from '@keyplane/nats';
+import { connectNats, deleteStreams, encodeJson, ensureStream, usageEventStream } from '@keyplane/nats';
 import { loadMeteringConfig } from '../config.js';
 import type { Database } from '../db/schema.js';
 import { startMeteringService } from '../start.js';
@@ -99,7 +99,7 @@ async function measure() {
   const ns = namespace(`ingest${run}`);
   const config = loadMeteringConfig({ ...process.env, DATABASE_URL: databaseUrl, NATS_URL: natsUrl, NATS_PREFIX: ns.prefix, HTTP_PORT: '0', HTTP_HOST: '127.0.0.1' });
   const nc = await connectNats({ url: natsUrl, name: 'ingest-throughput' });
-  await ensureStream(nc, { name: ns.streams.usageEvents, subjects: [ns.subjects.usageEvents] });
+  await ensureStream(nc, usageEventStream(ns));
   const worker = new Worker(new URL(import.meta.url), { workerData: { natsUrl, prefix: ns.prefix } satisfies PublisherData });
   const answer = () => new Promise((resolve) => worker.once('message', resolve));
   await answer();

@@ -2,7 +2,7 @@ import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type Consumer, t
 import { headers, type NatsConnection } from '@nats-io/transport-node';
 import type { Kysely } from 'kysely';
 import type { Alert, Namespace } from '@keyplane/contracts';
-import { ensureStream } from '@keyplane/nats';
+import { ensureStream, usageEventStream } from '@keyplane/nats';
 import type { Logger } from '@keyplane/observability';
 import type { Database } from '../db/schema.js';
 import type { AlertThresholds } from '../alerts/thresholds.js';
@@ -25,6 +25,8 @@ export interface IngestSettings {
   ackWaitMs: number;
   maxAckPending: number;
   retryDelayMs: number;
+  /** How long the usage stream keeps an event (0: forever); metering owns this limit. */
+  streamMaxAgeHours: number;
 }
 
 export interface UsageConsumerOptions {
@@ -97,8 +99,8 @@ export class UsageConsumer {
 
   /** The durable consumer, made (with the stream) when missing: at start, and again whenever either was deleted. */
   private async attach(): Promise<Consumer> {
-    const { nc, ns } = this.options;
-    await ensureStream(nc, { name: ns.streams.usageEvents, subjects: [ns.subjects.usageEvents] });
+    const { nc, ns, settings } = this.options;
+    await ensureStream(nc, usageEventStream(ns, settings.streamMaxAgeHours), { ownsLimits: true });
     await this.ensureDurable();
     return jetstream(nc).consumers.get(ns.streams.usageEvents, DURABLE_NAME);
   }
