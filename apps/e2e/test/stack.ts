@@ -1,8 +1,8 @@
-import type { IssuedKey, Namespace, Reply } from '@keyplane/contracts';
+import { namespace as contractsNamespace, type IssuedKey, type Namespace, type Reply } from '@keyplane/contracts';
 import type { ServiceHandle } from '@keyplane/runtime';
 import { fingerprint, generateKey } from '@keyplane/key-format';
 import { connectNats, decodeJson, encodeJson } from '@keyplane/nats';
-import { CapturedLogs, freshDatabase, freshNamespace, TEST_NATS_URL, type FreshDatabase } from '@keyplane/testing';
+import { CapturedLogs, freshDatabase, freshNamespace, TEST_NATS_URL, type FreshDatabase, type FreshNamespace } from '@keyplane/testing';
 import { loadAuthConfig } from '../../auth/src/config.js';
 import { startAuthService } from '../../auth/src/start.js';
 import { loadDemoApiConfig } from '../../demo-api/src/config.js';
@@ -13,6 +13,7 @@ import { loadKeysConfig } from '../../keys/src/config.js';
 import { startKeysService } from '../../keys/src/start.js';
 import { loadMeteringConfig } from '../../metering/src/config.js';
 import { startMeteringService } from '../../metering/src/start.js';
+import type { NatsUser } from './configured-nats.js';
 
 // The whole product on one machine for one test file: keys (with a bootstrap admin key made
 // here), two auth replicas sharing one quota store, optionally metering, the gateway and the
@@ -25,6 +26,8 @@ export interface StackOptions {
   gatewayEnv?: Record<string, string>;
   /** Also run metering, with these settings over the test defaults; only the files about usage pay for it. */
   metering?: Record<string, string>;
+  /** A NATS server of the test's own, each service logging in as its own user, with no subject prefix. */
+  nats?: { urlFor(user: NatsUser): string };
 }
 
 export interface Answer {
@@ -52,6 +55,8 @@ export interface Stack {
   gateway: GatewayHandle;
   auth: ServiceHandle[];
   keys: ServiceHandle;
+  /** The metering service running now, if the stack runs one. */
+  metering(): ServiceHandle | undefined;
   demo: ServiceHandle;
   adminKey: string;
   /** This stack's subject prefix and stream names. */
@@ -82,10 +87,12 @@ const REQUEST_TIMEOUT_MS = 10_000;
 
 export async function startStack(label: string, options: StackOptions = {}): Promise<Stack> {
   const database: FreshDatabase = await freshDatabase(label);
-  const namespace = freshNamespace();
+  // On a server of its own, the stack needs no prefix, and its streams go with that server.
+  const namespace: FreshNamespace = options.nats ? { ns: contractsNamespace(''), cleanup: async () => undefined } : freshNamespace();
   const logs = new CapturedLogs();
   const adminKey = generateKey({ environment: 'live' }).key;
-  const common = { NATS_URL: TEST_NATS_URL, NATS_PREFIX: namespace.ns.prefix, HTTP_PORT: '0', HTTP_HOST: '127.0.0.1' };
+  const common = { NATS_PREFIX: namespace.ns.prefix, HTTP_PORT: '0', HTTP_HOST: '127.0.0.1' };
+  const natsUrl = (user: NatsUser) => ({ NATS_URL: options.nats?.urlFor(user) ?? TEST_NATS_URL });
   const running: { name: string; service: { close(): Promise<void> } }[] = [];
   const stop = async (name: string) => {
     for (const entry of running.filter((r) => r.name === name)) {
@@ -95,23 +102,26 @@ export async function startStack(label: string, options: StackOptions = {}): Pro
   };
 
   try {
-    const keys = await startKeysService(loadKeysConfig({ ...common, DATABASE_URL: database.url, BOOTSTRAP_ADMIN_KEY: adminKey }), {
+    const keys = await startKeysService(loadKeysConfig({ ...common, ...natsUrl('keys'), DATABASE_URL: database.url, BOOTSTRAP_ADMIN_KEY: adminKey }), {
       logDestination: logs,
     });
     running.push({ name: 'keys', service: keys });
     const auth: ServiceHandle[] = [];
     for (let i = 0; i < (options.authReplicas ?? 2); i++) {
-      const replica = await startAuthService(loadAuthConfig({ ...common, DATABASE_URL: database.url, DATABASE_POOL_SIZE: '4' }), {
+      const replica = await startAuthService(loadAuthConfig({ ...common, ...natsUrl('auth'), DATABASE_URL: database.url, DATABASE_POOL_SIZE: '4' }), {
         logDestination: logs,
       });
       auth.push(replica);
       running.push({ name: 'auth', service: replica });
     }
     const meteringConfig = options.metering
-      ? loadMeteringConfig({ ...common, DATABASE_URL: database.url, INGEST_ACK_WAIT_MS: '2000', INGEST_RETRY_DELAY_MS: '100', ...options.metering })
+      ? loadMeteringConfig({ ...common, ...natsUrl('metering'), DATABASE_URL: database.url, INGEST_ACK_WAIT_MS: '2000', INGEST_RETRY_DELAY_MS: '100', ...options.metering })
       : null;
+    let metering: ServiceHandle | undefined;
     const startMetering = async () => {
-      if (meteringConfig) running.push({ name: 'metering', service: await startMeteringService(meteringConfig, { logDestination: logs }) });
+      if (!meteringConfig) return;
+      metering = await startMeteringService(meteringConfig, { logDestination: logs });
+      running.push({ name: 'metering', service: metering });
     };
     await startMetering();
     const demo = await startDemoApiService(loadDemoApiConfig({ PORT: '0', HOST: '127.0.0.1' }), { logDestination: logs });
@@ -120,6 +130,7 @@ export async function startStack(label: string, options: StackOptions = {}): Pro
       const started = await startGatewayService(
         loadGatewayConfig({
           ...common,
+          ...natsUrl('gateway'),
           PORT: '0',
           HOST: '127.0.0.1',
           METRICS_PORT: '0',
@@ -162,6 +173,7 @@ export async function startStack(label: string, options: StackOptions = {}): Pro
       gateway,
       auth,
       keys,
+      metering: () => metering,
       demo,
       adminKey,
       ns: namespace.ns,
@@ -176,7 +188,7 @@ export async function startStack(label: string, options: StackOptions = {}): Pro
       },
       async createAccountAdmin(accountId) {
         const secret = generateKey({ environment: 'live' }).key;
-        const nc = await connectNats({ url: TEST_NATS_URL, name: 'e2e-account-admin' });
+        const nc = await connectNats({ url: natsUrl('gateway').NATS_URL, name: 'e2e-account-admin' });
         try {
           const subject = namespace.ns.subjects.keys.issue;
           const actor = { keyId: `key_${'0'.repeat(26)}`, accountId, environment: 'live', permissions: ['*'] };

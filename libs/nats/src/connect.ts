@@ -1,5 +1,6 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { coalesceWrites } from './coalesce-writes.js';
+import { natsServerOptions } from './server-options.js';
 
 export interface NatsConnectOptions {
   url: string;
@@ -13,5 +14,5 @@ export interface NatsConnectOptions {
  * turn of the event loop sends in one go (see coalesceWrites).
  */
 export async function connectNats({ url, name }: NatsConnectOptions): Promise<NatsConnection> {
-  return coalesceWrites(await connect({ servers: url, name, maxReconnectAttempts: -1, reconnectTimeWait: 250, noAsyncTraces: true }));
+  return coalesceWrites(await connect({ ...natsServerOptions(url), name, maxReconnectAttempts: -1, reconnectTimeWait: 250, noAsyncTraces: true }));
 }

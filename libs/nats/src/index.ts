@@ -1,5 +1,6 @@
 export * from './connect.js';
 export * from './prefixed-nats-server.js';
+export * from './server-options.js';
 export * from './streams.js';
 export * from './usage-stream.js';
 export * from './request.js';

@@ -4,7 +4,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyServerOptions } from 'fastify';
-import { PrefixedNatsServer } from '@keyplane/nats';
+import { natsServerOptions, PrefixedNatsServer } from '@keyplane/nats';
 import { PinoNestLogger, type Logger } from '@keyplane/observability';
 import type { CommonConfig } from './env.js';
 
@@ -59,7 +59,7 @@ export async function bootstrapService(options: BootstrapOptions): Promise<Servi
   if (queue) {
     app.connectMicroservice(
       { strategy: new PrefixedNatsServer(config.natsPrefix, {
-          servers: config.natsUrl,
+          ...natsServerOptions(config.natsUrl),
           queue,
           name: queue,
           maxReconnectAttempts: -1,

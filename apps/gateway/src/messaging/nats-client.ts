@@ -1,6 +1,7 @@
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit, type Provider } from '@nestjs/common';
 import type { ClientProxy } from '@nestjs/microservices';
 import type { Subscription } from 'rxjs';
+import { natsServerOptions } from '@keyplane/nats';
 import { Readiness } from '@keyplane/observability';
 import type { GatewayConfig } from '../config.js';
 import { GatewayMetrics } from '../ops/gateway-metrics.js';
@@ -13,7 +14,7 @@ export const natsClientProvider: Provider = {
   useFactory: (config: GatewayConfig, metrics: GatewayMetrics): ClientProxy => {
     const client = new MuxedNatsClient(
       // No async stack traces: nats.js would build an Error on every request just in case one fails.
-      { servers: config.natsUrl, name: 'gateway', maxReconnectAttempts: -1, reconnectTimeWait: 250, noAsyncTraces: true },
+      { ...natsServerOptions(config.natsUrl), name: 'gateway', maxReconnectAttempts: -1, reconnectTimeWait: 250, noAsyncTraces: true },
       Math.max(config.authTimeoutMs, config.keysTimeoutMs, config.meteringTimeoutMs),
     );
     metrics.countWaitingRequests(() => client.waitingForReplies);

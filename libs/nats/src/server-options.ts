@@ -1,0 +1,33 @@
+/** Where to connect, and as whom. */
+export interface NatsServerOptions {
+  servers: string;
+  user?: string;
+  pass?: string;
+  token?: string;
+}
+
+/**
+ * nats.js ignores credentials written into a server URL: it logs in without them, and a server
+ * that has users answers "Authorization Violation". So they are taken out of the URL and passed
+ * as options: `nats://user:password@host` logs in as that user, `nats://token@host` with a
+ * token. Percent-encoded characters in them are decoded, as in any URL.
+ */
+export function natsServerOptions(url: string): NatsServerOptions {
+  const parsed = new URL(url);
+  if (parsed.username === '' && parsed.password === '') return { servers: url };
+  const user = decoded(parsed.username);
+  const pass = decoded(parsed.password);
+  parsed.username = '';
+  parsed.password = '';
+  const servers = parsed.href;
+  return pass === '' ? { servers, token: user } : { servers, user, pass };
+}
+
+/** A `%` that starts no valid escape is kept as typed rather than refused. */
+function decoded(component: string): string {
+  try {
+    return decodeURIComponent(component);
+  } catch {
+    return component;
+  }
+}
