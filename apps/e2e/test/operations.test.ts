@@ -1,4 +1,3 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
@@ -19,6 +18,7 @@ import { loadKeysConfig } from '../../keys/src/config.js';
 import { startKeysService } from '../../keys/src/start.js';
 import { loadMeteringConfig } from '../../metering/src/config.js';
 import { startMeteringService } from '../../metering/src/start.js';
+import { buildOnce, spawnService, type ServiceProcess } from './service-process.js';
 import { TcpProxy } from './tcp-proxy.js';
 
 // Operability as a Kubernetes operator sees it (DESIGN §9–§10, docs/operations.md, the
@@ -137,37 +137,13 @@ async function get(url: string): Promise<{ status: number; type: string | null; 
 }
 
 
-/** A service started as a process, as the container does: `node --import ./tools/register-paths.js dist/apps/<svc>/src/main.js`. */
-interface Proc {
-  name: string;
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function spawnService(name: string, env: Record<string, string>): Proc {
-  const child = spawn(process.execPath, ['--import', './tools/register-paths.js', `dist/apps/${name}/src/main.js`], {
-    cwd: repoRoot,
-    // Only what we set: no NODE_OPTIONS from Jest, no LOG_LEVEL from the shell.
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
-  child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString('utf8')));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  return { name, child, stdout: () => out, stderr: () => err, exited };
-}
-
 /** Runs a service that is expected to refuse to start; returns its exit and everything it printed. */
 async function runToFailure(name: string, env: Record<string, string>, timeoutMs = 15_000) {
   const proc = spawnService(name, env);
   const timer = setTimeout(() => proc.child.kill('SIGKILL'), timeoutMs);
   const exit = await proc.exited;
   clearTimeout(timer);
-  return { ...exit, stdout: proc.stdout(), stderr: proc.stderr(), output: proc.stdout() + proc.stderr() };
+  return { ...exit, stdout: proc.stdout(), stderr: proc.stderr(), output: proc.output() };
 }
 
 function jsonLines(text: string): { parsed: Record<string, unknown>[]; notJson: string[] } {
@@ -181,14 +157,6 @@ function jsonLines(text: string): { parsed: Record<string, unknown>[]; notJson: 
     }
   }
   return { parsed, notJson };
-}
-
-let built = false;
-/** Process-level checks run the compiled services; build them once, as `npm run build` does (it writes each file whole, so a build beside another test's is safe). */
-function ensureBuilt(): void {
-  if (built) return;
-  execFileSync(process.execPath, [join(repoRoot, 'tools/build.js')], { cwd: repoRoot, stdio: 'pipe' });
-  built = true;
 }
 
 function withPort(url: string, port: number, path?: string, password?: string): string {
@@ -475,7 +443,7 @@ describe('probes, metrics and readiness of every service', () => {
 // ---------------------------------------------------------------------------------------------
 
 describe('configuration errors at start-up (the service as a process)', () => {
-  beforeAll(() => ensureBuilt(), 120_000);
+  beforeAll(() => buildOnce(), 120_000);
 
   const ports = async () => ({
     HTTP_PORT: String(await freePort()),
@@ -590,7 +558,7 @@ describe('the stack as processes', () => {
   let ns: FreshNamespace;
   let webhook: HttpServer;
   const webhookPosts: { headers: IncomingMessage['headers']; body: string }[] = [];
-  const procs: Record<string, Proc> = {};
+  const procs: Record<string, ServiceProcess> = {};
   const portsOf: Record<string, number> = {};
   let publicPort: number;
   const createdSecrets: string[] = [];
@@ -599,7 +567,7 @@ describe('the stack as processes', () => {
   const internalUrl = (name: string) => `http://127.0.0.1:${portsOf[name]}`;
 
   beforeAll(async () => {
-    ensureBuilt();
+    buildOnce();
     ns = freshNamespace();
     webhook = createHttpServer((request, response) => {
       let body = '';
@@ -867,7 +835,7 @@ describe('infra agrees with the code', () => {
   });
 
   it('the compiled entry points the manifests name are what `npm run build` writes', () => {
-    ensureBuilt();
+    buildOnce();
     for (const name of apps) {
       const args: string[] = baseDeployment(name).spec.template.spec.containers[0].args;
       expect(existsSync(join(repoRoot, args[0]))).toBe(true);

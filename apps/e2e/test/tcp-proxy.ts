@@ -4,6 +4,9 @@ import { freePort, TEST_NATS_URL } from '@keyplane/testing';
 // Outages of the shared Postgres or NATS, seen by one service without touching the server: the
 // service reaches it through a forwarder of its own that a test cuts, restores, slows or stalls.
 
+type Direction = 'to-server' | 'to-client';
+export type StallTrigger = (chunk: Buffer, direction: Direction) => boolean;
+
 /** A TCP forwarder that can be cut (refuse and drop connections), restored, and slowed (every byte held `delayMs`, in order). */
 export class TcpProxy {
   private server: Server | undefined;
@@ -12,12 +15,26 @@ export class TcpProxy {
   /** While true, every byte is held (a network partition: connections stay open, nothing moves) until release(). */
   private holding = false;
   private readonly flushers = new Set<() => void>();
+  private trigger: { when: StallTrigger; fired: () => void } | undefined;
 
   stall(): void {
     this.holding = true;
   }
 
+  /**
+   * Stalls, as stall() does, from the first chunk either way that `when` picks, that chunk held
+   * too; resolves then. A stall at an exact point of a conversation: picking the server's answer
+   * to a COMMIT, the server has committed what the service hears of only after release().
+   */
+  stallWhen(when: StallTrigger): Promise<void> {
+    return new Promise((resolve) => {
+      this.trigger = { when, fired: resolve };
+    });
+  }
+
+  /** Lets everything held through, in order, and forgets a stallWhen() that has not fired. */
   release(): void {
+    this.trigger = undefined;
     this.holding = false;
     for (const flush of this.flushers) flush();
   }
@@ -34,7 +51,7 @@ export class TcpProxy {
     return proxy;
   }
 
-  private pipe(from: Socket, to: Socket): void {
+  private pipe(from: Socket, to: Socket, direction: Direction): void {
     const queue: { at: number; chunk: Buffer }[] = [];
     let timer: NodeJS.Timeout | undefined;
     const pump = () => {
@@ -54,6 +71,11 @@ export class TcpProxy {
     };
     this.flushers.add(flush);
     from.on('data', (chunk: Buffer) => {
+      if (this.trigger?.when(chunk, direction)) {
+        this.trigger.fired();
+        this.trigger = undefined;
+        this.holding = true;
+      }
       if (!this.holding && this.delayMs === 0 && queue.length === 0) {
         if (!to.destroyed) to.write(chunk);
         return;
@@ -81,8 +103,8 @@ export class TcpProxy {
           upstream.destroy();
         });
       }
-      this.pipe(client, upstream);
-      this.pipe(upstream, client);
+      this.pipe(client, upstream, 'to-server');
+      this.pipe(upstream, client, 'to-client');
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

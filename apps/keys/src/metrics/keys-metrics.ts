@@ -1,4 +1,8 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { orAfter } from '@keyplane/runtime';
+
+/** How long a scrape waits for the relay lag; as long as a readiness check waits for Postgres. */
+const RELAY_LAG_TIMEOUT_MS = 1000;
 
 /** Outcome label: `ok`, or the status of the error reply. */
 export type ResultLabel = 'ok' | `${number}`;
@@ -25,9 +29,10 @@ export class KeysMetrics {
       name: 'keys_outbox_relay_lag',
       help: 'Global positions stored in the event store but not yet published to the key event stream',
       registers: [registry],
-      // Postgres away: NaN, "unknown", rather than a failed scrape that would hide every other series too.
+      // Postgres away or not answering: NaN, "unknown", rather than a failed or hung scrape
+      // that would hide every other series too.
       async collect() {
-        this.set(await relayLag().catch(() => NaN));
+        this.set(await orAfter(relayLag(), RELAY_LAG_TIMEOUT_MS, NaN).catch(() => NaN));
       },
     });
   }
