@@ -23,14 +23,10 @@ import { SHARED_POSTGRES, TcpProxy, withPort } from './tcp-proxy.js';
 // own Postgres away, metering's own Postgres away. Keys and metering reach Postgres through
 // forwarders of their own; streams live in this file's own namespace.
 
-
-
 const KEYS_TIMEOUT_MS = 4000;
 const KEYS_PUBLISH_TIMEOUT_MS = 1500;
 const METERING_TIMEOUT_MS = 1000;
 const SLACK_MS = 700;
-
-
 
 let database: FreshDatabase;
 let ns: FreshNamespace;
@@ -49,16 +45,10 @@ const unhandled: unknown[] = [];
 const onUnhandled = (reason: unknown) => unhandled.push(reason);
 const { call, createKey, burst, currentHourUsage, authUsed, metric } = outageClient({ gatewayUrl: () => gateway.url, databaseUrl: () => database.url, adminKey });
 
-
-
-
-
-
 /** auth's hour counter once unspent leased units went back (QUOTA_LEASE_IDLE_MS, 1 s). */
 async function authUsedSettled(id: string, expected: number): Promise<number> {
   return waitFor(`auth's counter to settle at ${expected}`, async () => ((await authUsed(id)) === expected ? expected : undefined), 5000, 200).catch(() => authUsed(id));
 }
-
 
 const usagePending = () => metric(auth.url, 'auth_usage_events_pending');
 const usageFailures = () => metric(auth.url, 'auth_usage_publish_failures_total');

@@ -22,14 +22,10 @@ import { SHARED_NATS, SHARED_POSTGRES, TcpProxy, withPort } from './tcp-proxy.js
 // metering slow, and NDJSON streams whose metering dies or whose client leaves. Each service
 // reaches its dependency through a forwarder of its own that the test can cut, restore or slow.
 
-
-
 const AUTH_TIMEOUT_MS = 1000;
 const KEYS_TIMEOUT_MS = 1500;
 const METERING_TIMEOUT_MS = 1000;
 const SLACK_MS = 700;
-
-
 
 let database: FreshDatabase;
 let ns: FreshNamespace;
@@ -48,12 +44,6 @@ let gateway: GatewayHandle;
 const unhandled: unknown[] = [];
 const onUnhandled = (reason: unknown) => unhandled.push(reason);
 const { call, createKey, burst, currentHourUsage, authUsed, metric } = outageClient({ gatewayUrl: () => gateway.url, databaseUrl: () => database.url, adminKey });
-
-
-
-
-
-
 
 /** Decisions auth made (every outcome but the quota store failing and bad messages). */
 const decisionsMade = () => metric(auth.url, 'auth_decisions_total{', (line) => !line.includes('outcome="error"') && !line.includes('outcome="bad_request"'));

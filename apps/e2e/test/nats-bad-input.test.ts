@@ -511,7 +511,6 @@ describe('auth.decide: what it accepts must not poison the usage pipeline', () =
   }, 90_000);
 });
 
-
 // ---------------------------------------------------------------------------------------------
 // 4. the key event stream, as auth follows it
 

@@ -136,7 +136,6 @@ async function get(url: string): Promise<{ status: number; type: string | null; 
   return { status: response.status, type: response.headers.get('content-type'), text, json };
 }
 
-
 /** Runs a service that is expected to refuse to start; returns its exit and everything it printed. */
 async function runToFailure(name: string, env: Record<string, string>, timeoutMs = 15_000) {
   const proc = spawnService(name, env);
