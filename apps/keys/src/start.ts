@@ -55,7 +55,8 @@ export async function startKeysService(config: KeysConfig, options: KeysServiceO
     cleanup.push(() => nc.close());
     await ensureStream(nc, keyEventStream(ns));
 
-    const relay = createKeyEventRelay({ db: asEventStore(db), nc, ns, logger, pollIntervalMs: options.relayPollIntervalMs });
+    const registry = createMetricsRegistry('keys');
+    const relay = createKeyEventRelay({ db: asEventStore(db), nc, ns, logger, registry, pollIntervalMs: options.relayPollIntervalMs });
     let relayRunning = false;
     await relay.start();
     relayRunning = true;
@@ -71,7 +72,6 @@ export async function startKeysService(config: KeysConfig, options: KeysServiceO
     readiness.add('postgres', () => pingDatabase(root as Kysely<unknown>));
     readiness.add('migrations', () => migrated);
     readiness.add('relay', () => relayRunning);
-    const registry = createMetricsRegistry('keys');
     const metrics = new KeysMetrics(registry, () => relayLag(db, relay));
 
     const module = KeysModule.forRoot({ db, handler, metrics, logger, clock, readiness, registry });

@@ -83,6 +83,12 @@ export async function readAll(db: Db, afterPosition: number, limit: number): Pro
   return rows.map(toStoredEvent);
 }
 
+/** The position of the first stored event, or null while none is. */
+export async function firstPosition(db: Db): Promise<number | null> {
+  const row = await db.selectFrom('events').select('global_position').orderBy('global_position').limit(1).executeTakeFirst();
+  return row?.global_position ?? null;
+}
+
 /** Whether a committed event lies after `position`. */
 export async function hasEventsAfter(db: Db, position: number): Promise<boolean> {
   const row = await db.selectFrom('events').select('global_position').where('global_position', '>', position).limit(1).executeTakeFirst();

@@ -2,9 +2,9 @@ import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { OutboxPublisher } from './outbox-relay.js';
 import type { StoredEvent } from './events.js';
+import { POSITION_HEADER, positionAt, streamInfoOrNull } from './stream-end.js';
 
-/** Header carrying the event's global position, so a restarted relay can see how far the stream got. */
-export const POSITION_HEADER = 'Keyplane-Position';
+export { POSITION_HEADER } from './stream-end.js';
 
 export interface JetStreamPublisherOptions {
   nc: NatsConnection;
@@ -26,10 +26,10 @@ export function jetStreamPublisher({ nc, stream, subjectOf, bodyOf = (event) => 
     },
     async lastPublishedPosition() {
       const jsm = await jetstreamManager(nc);
-      const info = await jsm.streams.info(stream);
-      if (info.state.messages === 0) return 0;
-      const last = await jsm.streams.getMessage(stream, { seq: info.state.last_seq });
-      return Number(last?.header.get(POSITION_HEADER) ?? 0);
+      const info = await streamInfoOrNull(jsm, stream);
+      // No stream holds nothing: the relay starts from its checkpoint and, given the stream, makes it.
+      if (!info || info.state.messages === 0) return 0;
+      return positionAt(jsm, stream, info.state.last_seq);
     },
   };
 }

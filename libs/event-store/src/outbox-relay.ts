@@ -1,8 +1,9 @@
 import { sql, type Kysely } from 'kysely';
 import { WakeableLoop } from '@keyplane/runtime';
-import { hasEventsAfter, readAll } from './event-store.js';
+import { firstPosition, hasEventsAfter, readAll } from './event-store.js';
 import type { StoredEvent } from './events.js';
 import type { EventStoreTables } from './schema.js';
+import { judgeStream, type StreamEnds } from './stream-verdict.js';
 
 export interface OutboxPublisher {
   /**
@@ -15,6 +16,25 @@ export interface OutboxPublisher {
   lastPublishedPosition(): Promise<number>;
 }
 
+/**
+ * The broker's stream, as a relay that can make it again sees it. A stream can lose what it
+ * holds (deleted, purged, a broker restarted on empty storage) while the store keeps every event.
+ */
+export interface OutboxStream {
+  /** The positions of the stream's first and last messages, and whether it has gaps; null when there is no stream. */
+  ends(): Promise<StreamEnds | null>;
+  /** Makes the stream anew and empty, so that every event published again is taken. */
+  recreate(): Promise<void>;
+}
+
+/** What a relay found when its stream had lost events it had acknowledged. */
+export interface StreamLoss {
+  /** The position of the last event the stream had acknowledged. */
+  checkpoint: number;
+  /** What the stream held then, or null: there was no stream. */
+  onStream: StreamEnds | null;
+}
+
 export interface OutboxRelayOptions {
   db: Kysely<EventStoreTables>;
   publisher: OutboxPublisher;
@@ -23,6 +43,16 @@ export interface OutboxRelayOptions {
   /** How often to look for events appended by other processes. */
   pollIntervalMs?: number;
   batchSize?: number;
+  /**
+   * The stream, to check for lost history before each batch (and, when idle, every
+   * `streamCheckIntervalMs`) and to make anew, from the first stored event, when it lost some.
+   * Without it the relay trusts the broker to keep what it acknowledged.
+   */
+  stream?: OutboxStream;
+  /** How often an idle relay looks at the stream; 1 s by default. */
+  streamCheckIntervalMs?: number;
+  /** Called once the stream is made anew after it lost events, before they are published again. */
+  onStreamLoss?: (loss: StreamLoss) => void;
   onError?: (error: unknown) => void;
 }
 
@@ -30,15 +60,21 @@ export interface OutboxRelayOptions {
  * Publishes every stored event, in global order, exactly once onto the broker.
  * Each batch runs in a transaction that locks the checkpoint row, so replicas take turns
  * and the checkpoint moves only past events the broker has acknowledged.
+ * Given the stream, it also puts back what the stream lost: the store is the source of truth.
  */
 export class OutboxRelay {
   private readonly batchSize: number;
+  private readonly streamCheckIntervalMs: number;
   private readonly loop: WakeableLoop;
   private published = 0;
+  private lastStreamCheck = Number.NEGATIVE_INFINITY;
+  /** The first stored event's position: events are never removed, so once known it holds. */
+  private firstStored: number | null = null;
   private waiters: { position: number; resolve: () => void }[] = [];
 
   constructor(private readonly options: OutboxRelayOptions) {
     this.batchSize = options.batchSize ?? 500;
+    this.streamCheckIntervalMs = options.streamCheckIntervalMs ?? 1000;
     this.loop = new WakeableLoop({
       pass: () => this.publishBatch(),
       idleMs: options.pollIntervalMs ?? 200,
@@ -76,8 +112,9 @@ export class OutboxRelay {
   /** Runs one batch; returns how many events it published. Exposed for tests of crash recovery. */
   async publishBatch(): Promise<number> {
     const { db, publisher, name } = this.options;
-    // Most passes are idle polls: one indexed read, not a locking transaction of four statements.
-    if (!(await hasEventsAfter(db, this.published))) return 0;
+    // Most passes are idle polls: one indexed read (and once a `streamCheckIntervalMs` a look at
+    // the stream), not a locking transaction of four statements.
+    if (!(await hasEventsAfter(db, this.published)) && !(await this.streamLooksShort())) return 0;
     const count = await db.transaction().execute(async (trx) => {
       const checkpoint = await trx
         .selectFrom('outbox_checkpoints')
@@ -85,19 +122,55 @@ export class OutboxRelay {
         .where('name', '=', name)
         .forUpdate()
         .executeTakeFirstOrThrow();
-      const events = await readAll(trx, checkpoint.position, this.batchSize);
+      const after = await this.resumeAfter(checkpoint.position);
+      const events = await readAll(trx, after, this.batchSize);
       for (const event of events) {
         await publisher.publish(event);
       }
-      const last = events.at(-1);
-      if (last) {
-        await trx.updateTable('outbox_checkpoints').set({ position: last.globalPosition }).where('name', '=', name).execute();
+      const position = events.at(-1)?.globalPosition ?? after;
+      if (position !== checkpoint.position) {
+        await trx.updateTable('outbox_checkpoints').set({ position }).where('name', '=', name).execute();
       }
-      this.published = Math.max(this.published, last?.globalPosition ?? checkpoint.position);
+      // Read under the lock, the checkpoint is the truth: lower than before while the stream is remade.
+      this.published = position;
       return events.length;
     });
     this.releaseWaiters();
     return count;
+  }
+
+  /**
+   * Where this batch starts. With the stream known, it is looked at under the checkpoint's lock,
+   * where no other replica publishes, so its ends can be held against the checkpoint and the
+   * store. A stream that lost history is made anew and every event published again, from the first.
+   */
+  private async resumeAfter(checkpoint: number): Promise<number> {
+    const { stream, onStreamLoss } = this.options;
+    if (!stream) return checkpoint;
+    this.lastStreamCheck = performance.now();
+    const onStream = await stream.ends();
+    const verdict = judgeStream(checkpoint, await this.firstStoredPosition(), onStream);
+    if (verdict.kind === 'intact') return verdict.after;
+    await stream.recreate();
+    if (verdict.lost) onStreamLoss?.({ checkpoint, onStream });
+    return 0;
+  }
+
+  /**
+   * An idle relay's look at the stream, without the lock: the stream never falls behind what
+   * this relay saw published, nor loses its beginning, unless it lost history, which a locked
+   * pass then confirms.
+   */
+  private async streamLooksShort(): Promise<boolean> {
+    const { stream } = this.options;
+    if (!stream || performance.now() - this.lastStreamCheck < this.streamCheckIntervalMs) return false;
+    this.lastStreamCheck = performance.now();
+    return judgeStream(this.published, await this.firstStoredPosition(), await stream.ends()).kind === 'remake';
+  }
+
+  private async firstStoredPosition(): Promise<number | null> {
+    this.firstStored ??= await firstPosition(this.options.db);
+    return this.firstStored;
   }
 
   /**

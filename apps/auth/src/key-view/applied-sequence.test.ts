@@ -36,6 +36,19 @@ describe('AppliedSequence', () => {
     expect(applied.value).toBe(9);
   });
 
+  it('counts from nothing again after a restart (a stream made anew), and waiters wait on for the new numbers', async () => {
+    const applied = new AppliedSequence();
+    applied.advance(9);
+    const waiting = applied.reached(12, 1000);
+    applied.restart();
+    expect(applied.value).toBe(0);
+    await expect(applied.reached(1, 0)).resolves.toBe(false);
+    applied.advance(3);
+    expect(applied.value).toBe(3);
+    applied.advance(12);
+    await expect(waiting).resolves.toBe(true);
+  });
+
   it('lets every waiter go on release', async () => {
     const applied = new AppliedSequence();
     const waiting = [applied.reached(10), applied.reached(20, 1000)];

@@ -25,6 +25,14 @@ export class AppliedSequence {
     }
   }
 
+  /**
+   * Starts counting again from nothing: the stream was made anew and numbers its messages from
+   * 1. Waiters keep waiting, for that sequence on the new stream.
+   */
+  restart(): void {
+    this.current = 0;
+  }
+
   /** Resolves true once `sequence` is applied, or false after `timeoutMs` (no limit when omitted). */
   reached(sequence: number, timeoutMs?: number): Promise<boolean> {
     if (sequence <= this.current) return Promise.resolve(true);

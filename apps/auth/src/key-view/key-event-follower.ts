@@ -1,11 +1,12 @@
-import { jetstream, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { lastSequence } from '@keyplane/nats';
+import { POSITION_HEADER } from '@keyplane/event-store';
 import type { Logger } from '@keyplane/observability';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { AppliedSequence } from './applied-sequence.js';
 import type { KeyView } from './key-view.js';
 import { readKeyEvent } from './read-key-event.js';
+import { ReplayGuard } from './replay-guard.js';
 
 export interface KeyEventFollowerOptions {
   nc: NatsConnection;
@@ -18,17 +19,39 @@ export interface KeyEventFollowerOptions {
   registry: Registry;
 }
 
+/** The longest wait between two attempts to follow the stream again: the keys service makes a lost stream again within about a second. */
+const REFOLLOW_MAX_DELAY_MS = 1000;
+/** While the stream stays missing, one warning per this many attempts (about half a minute). */
+const REFOLLOW_WARN_EVERY = 30;
+/**
+ * A consumer the server dropped without a word (NATS restarted on empty storage, and now and
+ * then a stream deleted under a pull request) is found missing after two heartbeats missed.
+ */
+const HEARTBEAT_MS = 1000;
+
 /**
  * Feeds the key view from the key event stream: replays it from the first message with an
  * ordered consumer (which recreates itself at the right sequence after a gap or a
  * reconnect), then applies live events as they arrive. Every message moves the applied
  * sequence on, including the ones skipped, so a bad event never holds back the ones after it.
+ *
+ * When the consumer ends (the stream was deleted or made anew, or its consumer vanished), the
+ * replica is not ready until it follows the stream again: from the next message on the same
+ * stream, from the first on a new one, skipping by position what the view already holds.
  */
 export class KeyEventFollower {
   private messages: ConsumerMessages | undefined;
-  private caughtUp = false;
-  private failed = false;
+  /** The creation time of the stream followed: a stream made anew under the same name numbers its messages from 1 again. */
+  private streamCreated: string | undefined;
+  private following = false;
+  private stopped = false;
+  /** Counts consumers made, so that a late message or end of an earlier one changes nothing. */
+  private generation = 0;
+  private refollowing: Promise<void> = Promise.resolve();
+  private wake: (() => void) | undefined;
+  private readonly replays = new ReplayGuard();
   private readonly skipped: Counter<'reason'>;
+  private readonly refollowed: Counter<'stream'>;
 
   constructor(private readonly options: KeyEventFollowerOptions) {
     const { registry, applied, view } = options;
@@ -36,6 +59,12 @@ export class KeyEventFollower {
       name: 'auth_key_events_skipped_total',
       help: 'Key events the view did not apply, by reason',
       labelNames: ['reason'],
+      registers: [registry],
+    });
+    this.refollowed = new Counter({
+      name: 'auth_key_view_refollowed_total',
+      help: 'Times the key view followed the key event stream again after its consumer ended: on the same stream, or on one made anew',
+      labelNames: ['stream'],
       registers: [registry],
     });
     new Gauge({
@@ -58,40 +87,117 @@ export class KeyEventFollower {
 
   /** Resolves once the view has applied everything the stream held when it was called. */
   async start(): Promise<void> {
-    const { nc, stream, subject, applied, logger } = this.options;
     const started = performance.now();
-    const head = await lastSequence(nc, stream);
-    // One filter subject as a string: an array needs nats-server 2.10, and we run on 2.9.
-    const consumer = await jetstream(nc).consumers.get(stream, { filter_subjects: subject });
-    const messages = await consumer.consume({ callback: (msg) => this.receive(msg) });
-    this.messages = messages;
-    void this.watch(messages);
-    if (!(await applied.reached(head))) throw new Error('key event follower stopped before the key view caught up');
-    this.caughtUp = true;
-    logger.info(
-      { sequence: applied.value, keys: this.options.view.size, ms: Math.round(performance.now() - started) },
+    await this.follow();
+    this.options.logger.info(
+      { sequence: this.options.applied.value, keys: this.options.view.size, ms: Math.round(performance.now() - started) },
       'key view caught up with the key event stream',
     );
   }
 
-  /** Caught up with the stream as it was at start, and still following it. */
+  /** Caught up with the stream it follows, and still following it. */
   get ready(): boolean {
-    return this.caughtUp && !this.failed;
+    return this.following;
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
+    this.following = false;
+    this.wake?.();
     const messages = this.messages;
     this.messages = undefined;
     this.options.applied.release();
     if (messages) await messages.close();
+    await this.refollowing;
+  }
+
+  /**
+   * Follows the stream from where the view is, and resolves once the view has applied what the
+   * stream held; fails if the consumer ends first. A stream made anew (another creation time)
+   * is followed from its first message.
+   */
+  private async follow(): Promise<{ replaced: boolean }> {
+    const { nc, stream, subject, applied } = this.options;
+    const jsm = await jetstreamManager(nc);
+    const { created } = await jsm.streams.info(stream);
+    const replaced = this.streamCreated !== undefined && created !== this.streamCreated;
+    if (replaced) applied.restart();
+    const generation = ++this.generation;
+    // One filter subject as a string: an array needs nats-server 2.10, and we run on 2.9.
+    const consumer = await jetstream(nc).consumers.get(stream, { filter_subjects: subject, opt_start_seq: applied.value + 1 });
+    // A stream deleted or made anew must end the consume: left to itself, the ordered consumer
+    // comes back on the new stream at its old sequence number, skipping what the new one holds.
+    const messages = await consumer.consume({
+      callback: (msg) => {
+        if (generation === this.generation) this.receive(msg);
+      },
+      abort_on_missing_resource: true,
+      idle_heartbeat: HEARTBEAT_MS,
+    });
+    this.messages = messages;
+    const info = await jsm.streams.info(stream).catch(async (error: unknown) => {
+      await messages.close();
+      throw error;
+    });
+    if (info.created !== created) {
+      await messages.close();
+      throw new Error('the key event stream was made anew while its consumer was made');
+    }
+    this.streamCreated = created;
+    void this.watch(messages);
+    const caughtUp = await Promise.race([applied.reached(info.state.last_seq), messages.closed().then(() => false)]);
+    if (!caughtUp) throw new Error('key event follower stopped before the key view caught up');
+    void messages.closed().then((error) => this.ended(generation, error));
+    this.following = true;
+    return { replaced };
+  }
+
+  /** The consumer ended under a following view: not ready until the view follows the stream again. */
+  private ended(generation: number, error: Error | void): void {
+    if (this.stopped || generation !== this.generation) return;
+    this.following = false;
+    this.options.logger.warn({ err: error }, 'key event consumer ended (stream deleted or made anew?); not ready until the key view follows the stream again');
+    this.refollowing = this.refollowing.then(() => this.refollow());
+  }
+
+  private async refollow(): Promise<void> {
+    const { logger, applied, view } = this.options;
+    for (let attempt = 0; !this.stopped; attempt++) {
+      try {
+        const { replaced } = await this.follow();
+        this.refollowed.inc({ stream: replaced ? 'new' : 'same' });
+        logger.info({ sequence: applied.value, keys: view.size, replaced }, 'key view follows the key event stream again');
+        return;
+      } catch (error) {
+        if (this.stopped) return;
+        if (attempt % REFOLLOW_WARN_EVERY === 0) logger.warn({ err: error, attempt }, 'key event stream not followed yet; retrying');
+        await this.pause(Math.min(REFOLLOW_MAX_DELAY_MS, 50 * 2 ** attempt));
+      }
+    }
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wake = done;
+    });
   }
 
   private receive(msg: JsMsg): void {
-    try {
-      this.apply(msg);
-    } catch (error) {
-      this.skipped.inc({ reason: 'error' });
-      this.options.logger.error({ err: error, seq: msg.seq }, 'key event could not be applied; skipped');
+    if (!this.replays.isNew(msg.headers?.get(POSITION_HEADER))) {
+      this.skipped.inc({ reason: 'already_applied' });
+    } else {
+      try {
+        this.apply(msg);
+      } catch (error) {
+        this.skipped.inc({ reason: 'error' });
+        this.options.logger.error({ err: error, seq: msg.seq }, 'key event could not be applied; skipped');
+      }
     }
     this.options.applied.advance(msg.seq);
   }
@@ -126,25 +232,34 @@ export class KeyEventFollower {
 
   private async watch(messages: ConsumerMessages): Promise<void> {
     const { logger } = this.options;
-    void messages.closed().then((error) => {
-      if (!error) return;
-      this.failed = true;
-      logger.error({ err: error }, 'key event consumer closed; the key view no longer follows the stream');
-    });
     for await (const status of messages.status()) {
       switch (status.type) {
         case 'heartbeats_missed':
         case 'consumer_not_found':
         case 'stream_not_found':
         case 'consumer_deleted':
-          logger.warn({ status }, 'key event consumer trouble; it resumes from the last applied event');
+          logger.warn({ status }, 'key event consumer trouble');
           break;
         case 'ordered_consumer_recreated':
           logger.info({ status }, 'key event consumer recreated');
+          void this.endIfReplaced(messages);
           break;
         default:
           break;
       }
     }
+  }
+
+  /**
+   * The ordered consumer makes itself again after a gap at its next sequence number, on whatever
+   * stream bears the name by then: on one made anew that number means nothing, so follow it afresh.
+   */
+  private async endIfReplaced(messages: ConsumerMessages): Promise<void> {
+    const { nc, stream } = this.options;
+    // A stream that cannot be read now ends the consume by itself once it is found missing.
+    const info = await jetstreamManager(nc)
+      .then((jsm) => jsm.streams.info(stream))
+      .catch(() => undefined);
+    if (info && info.created !== this.streamCreated) await messages.close();
   }
 }

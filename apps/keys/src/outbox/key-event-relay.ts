@@ -1,7 +1,8 @@
 import type { Kysely } from 'kysely';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { Counter, type Registry } from 'prom-client';
 import { KeyEvent, type Namespace } from '@keyplane/contracts';
-import { jetStreamPublisher, OutboxRelay, type EventStoreTables, type OutboxPublisher } from '@keyplane/event-store';
+import { jetStreamOutboxStream, jetStreamPublisher, OutboxRelay, type EventStoreTables, type OutboxPublisher } from '@keyplane/event-store';
 import type { StreamSpec } from '@keyplane/nats';
 import type { Logger } from '@keyplane/observability';
 
@@ -15,6 +16,7 @@ export interface KeyEventRelayOptions {
   nc: NatsConnection;
   ns: Namespace;
   logger: Logger;
+  registry: Registry;
   pollIntervalMs?: number;
 }
 
@@ -35,12 +37,30 @@ export function keyEventPublisher(nc: NatsConnection, ns: Namespace): OutboxPubl
 /** Named after the stream: a new stream (another prefix) starts from what that stream holds. */
 export const keyEventRelayName = (ns: Namespace): string => ns.streams.keyEvents;
 
-export function createKeyEventRelay({ db, nc, ns, logger, pollIntervalMs }: KeyEventRelayOptions): OutboxRelay {
+/**
+ * The relay of key events. Postgres is the source of truth: when the stream has lost events it
+ * had acknowledged (deleted, purged, NATS restarted on empty storage), the relay makes it anew
+ * and publishes every stored event again, so auth replicas, new and running, get the whole history.
+ */
+export function createKeyEventRelay({ db, nc, ns, logger, registry, pollIntervalMs }: KeyEventRelayOptions): OutboxRelay {
+  const rebuilds = new Counter({
+    name: 'keys_key_event_stream_rebuilds_total',
+    help: 'Times the key event stream had lost events it had acknowledged and was made anew from the event store',
+    registers: [registry],
+  });
   return new OutboxRelay({
     db,
     publisher: keyEventPublisher(nc, ns),
+    stream: jetStreamOutboxStream(nc, keyEventStream(ns)),
     name: keyEventRelayName(ns),
     pollIntervalMs,
+    onStreamLoss: ({ checkpoint, onStream }) => {
+      rebuilds.inc();
+      logger.error(
+        { stream: ns.streams.keyEvents, checkpoint, onStream },
+        'key event stream lost events it had acknowledged; made it anew, publishing every stored event again',
+      );
+    },
     onError: (error) => logger.warn({ err: error }, 'key event relay pass failed; retrying'),
   });
 }

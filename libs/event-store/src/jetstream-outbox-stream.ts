@@ -1,0 +1,32 @@
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { ensureStream, type StreamSpec } from '@keyplane/nats';
+import type { OutboxStream } from './outbox-relay.js';
+import { positionAt, streamInfoOrNull } from './stream-end.js';
+
+/** The JetStream stream a relay publishes to, as the relay checks it for lost history and makes it anew. */
+export function jetStreamOutboxStream(nc: NatsConnection, spec: StreamSpec): OutboxStream {
+  let manager: JetStreamManager | undefined;
+  // One manager, made once it can be: making one costs a JetStream API round trip, and the relay looks every second.
+  const jsm = async () => (manager ??= await jetstreamManager(nc));
+  // A stream's first message stays put until the stream loses it: read again only when its sequence moves or the stream is another.
+  let first: { at: string; position: number } | undefined;
+  return {
+    async ends() {
+      const info = await streamInfoOrNull(await jsm(), spec.name);
+      if (!info) return null;
+      const { messages, first_seq, last_seq, num_deleted } = info.state;
+      if (messages === 0) return { first: 0, last: 0, gaps: false };
+      const at = `${info.created} ${first_seq}`;
+      if (first?.at !== at) first = { at, position: await positionAt(await jsm(), spec.name, first_seq) };
+      return { first: first.position, last: await positionAt(await jsm(), spec.name, last_seq), gaps: (num_deleted ?? 0) > 0 };
+    },
+    async recreate() {
+      const info = await streamInfoOrNull(await jsm(), spec.name);
+      // A stream that ever held a message remembers its message ids for the duplicate window,
+      // purged or not, and would drop the events published again: only a new stream takes them.
+      if (info && info.state.last_seq > 0) await (await jsm()).streams.delete(spec.name);
+      await ensureStream(nc, spec);
+    },
+  };
+}
