@@ -5,6 +5,7 @@ import { loadAuthConfig } from '../../auth/src/config.js';
 import { loadDemoApiConfig } from '../../demo-api/src/config.js';
 import { loadGatewayConfig } from '../../gateway/src/config.js';
 import { loadKeysConfig } from '../../keys/src/config.js';
+import { DEFAULT_PUBLISH_TIMEOUT_MS } from '../../keys/src/start.js';
 import { loadMeteringConfig } from '../../metering/src/config.js';
 
 // The environment docker-compose.yml and the dev Kubernetes overlay give each service is one
@@ -81,5 +82,12 @@ describe('the dev Kubernetes overlay, as each Deployment reads it', () => {
     const url = new URL(envOf(user).NATS_URL!);
     expect(url.username).toBe(user);
     expect(readableByNatsServer(decodeURIComponent(url.password))).toBe(true);
+  });
+});
+
+describe('default timeouts, one service waiting on another', () => {
+  it("keys gives up waiting for the key event stream well before the gateway gives up waiting for keys", () => {
+    // Otherwise the 503 saying the change is stored never reaches a caller (docs/api.md).
+    expect(loadGatewayConfig({}).keysTimeoutMs - DEFAULT_PUBLISH_TIMEOUT_MS).toBeGreaterThanOrEqual(1000);
   });
 });

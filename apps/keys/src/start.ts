@@ -18,12 +18,19 @@ import { KeysMetrics } from './metrics/keys-metrics.js';
 import { createKeyEventRelay, keyEventStream } from './outbox/key-event-relay.js';
 import type { Clock } from './tokens.js';
 
+/**
+ * How long a command reply waits for its events to reach the stream. Below the gateway's
+ * `KEYS_TIMEOUT_MS` default (5 s) with room for the command's own work, or a caller would never
+ * see the 503 that says the change is stored, only the gateway's own timeout.
+ */
+export const DEFAULT_PUBLISH_TIMEOUT_MS = 3000;
+
 export interface KeysServiceOptions {
   /** Where log lines go; tests capture them to search for secrets. */
   logDestination?: DestinationStream;
   /** Tests move time forward to see keys expire. */
   clock?: Clock;
-  /** How long a command reply waits for its events to reach the stream (default 5 s). */
+  /** How long a command reply waits for its events to reach the stream (default DEFAULT_PUBLISH_TIMEOUT_MS). */
   publishTimeoutMs?: number;
   /** How often the relay looks for events appended by other replicas (default 200 ms). */
   relayPollIntervalMs?: number;
@@ -65,7 +72,7 @@ export async function startKeysService(config: KeysConfig, options: KeysServiceO
       await relay.stop();
     });
 
-    const handler = new KeyCommandHandler({ db, relay, clock, publishTimeoutMs: options.publishTimeoutMs ?? 5000 });
+    const handler = new KeyCommandHandler({ db, relay, clock, publishTimeoutMs: options.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS });
     await ensureBootstrapAdmin({ db, handler, logger, keyPrefix: config.keyPrefix, configured: configuredAdmin });
 
     readiness.add('nats', () => natsReachable(nc));
