@@ -1,4 +1,4 @@
-import { DiscardPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { DecideRequest, UsageBatch } from '@keyplane/contracts';
 import { generateKey, hashKey } from '@keyplane/key-format';
@@ -7,13 +7,16 @@ import { IsolatedRun, natsUrl, runScript } from './isolated-run.js';
 
 // What auth loses of its usage events when it is killed under load: decisions answered minus
 // usage events on the stream, for SIGKILL at two loads and for SIGTERM, and for SIGKILL while
-// the usage stream refuses writes (full), where auth holds what it decided since in memory.
+// the usage stream refuses writes, where auth spills what it decided since to Postgres
+// and a replacement replica republishes it.
 // Run with
 //   npm run build && node --import ./tools/register-paths.js dist/bench/usage-loss.js
 // USAGE_LOSS_SECONDS (default 5) sets how long each load runs before the kill (in the outage
-// trial, half of it before the stream refuses writes and half after).
+// trial, half of it before the stream refuses writes and half after). USAGE_LOSS_TRIALS picks
+// the trials, `kills` and/or `outage` (default both), e.g. USAGE_LOSS_TRIALS=outage.
 
 const seconds = Number(process.env.USAGE_LOSS_SECONDS ?? 5);
+const trials = new Set((process.env.USAGE_LOSS_TRIALS ?? 'kills,outage').split(','));
 const bench = new IsolatedRun('loss');
 const { ns } = bench;
 const admin = generateKey({ environment: 'live' }).key;
@@ -82,15 +85,19 @@ async function trial(nc: NatsConnection, mux: RequestMux, { signal, concurrency 
   return `| ${signal} | ${concurrency} | ${answered} | ${stored} | ${lost} | ${((lost / rate) * 1000).toFixed(1)} |`;
 }
 
-/** Makes the usage stream refuse writes (full, discarding new); returns how to restore it. */
+/**
+ * Makes the usage stream refuse writes: its subject moved away, so a publish finds no stream;
+ * returns how to restore it. Not by lowering max_msgs to what the stream holds (full, discarding
+ * new): under load more are stored between reading the count and the update, and the update
+ * then deletes that many of the oldest messages, events the count would blame on auth.
+ */
 async function refuseUsageWrites(nc: NatsConnection): Promise<() => Promise<void>> {
   const jsm = await jetstreamManager(nc);
-  const info = await jsm.streams.info(ns.streams.usageEvents);
-  const original = { max_msgs: info.config.max_msgs, discard: info.config.discard };
-  await jsm.streams.update(ns.streams.usageEvents, { ...info.config, max_msgs: Math.max(1, info.state.messages), discard: DiscardPolicy.New });
+  const { config } = await jsm.streams.info(ns.streams.usageEvents);
+  await jsm.streams.update(ns.streams.usageEvents, { ...config, subjects: [`${ns.subjects.usageEvents}-parked`] });
   return async () => {
     const now = await jsm.streams.info(ns.streams.usageEvents);
-    await jsm.streams.update(ns.streams.usageEvents, { ...now.config, ...original });
+    await jsm.streams.update(ns.streams.usageEvents, { ...now.config, subjects: config.subjects });
   };
 }
 
@@ -99,27 +106,48 @@ async function authMetric(name: string): Promise<number> {
   return Number(new RegExp(`^${name}(?:{[^}]*})? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
 }
 
+/** Waits until the auth replica on AUTH_PORT has republished every spilled message (a build without the spill has none). */
+async function drained(): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const waiting = await authMetric('auth_usage_spill_events');
+    if (Number.isNaN(waiting) || waiting === 0) return;
+    if (Date.now() > deadline) throw new Error(`${waiting} spilled usage events still waiting after 120 s`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 /**
  * SIGKILL while the usage stream refuses writes: load, then the outage under the same load, then
- * the load stops and auth is killed holding what it could not publish (the queue, at most
- * USAGE_QUEUE_CAPACITY) after dropping the rest; the stream is restored and counted.
+ * auth is killed, either while the load goes on or once it has stopped; the stream is restored,
+ * a replacement replica republishes what the killed one spilled to Postgres, and the stream is
+ * counted. What auth held in memory (neither published nor spilled) and had dropped is read just
+ * before the kill.
  */
-async function outageTrial(nc: NatsConnection, mux: RequestMux, concurrency: number): Promise<string> {
-  const auth = await bench.start('auth', 'dist/apps/auth/src/main.js', { readyPort: AUTH_PORT, env: { HTTP_PORT: String(AUTH_PORT) } });
+async function outageTrial(nc: NatsConnection, mux: RequestMux, concurrency: number, killUnderLoad: boolean): Promise<string> {
+  const start = () => bench.start('auth', 'dist/apps/auth/src/main.js', { readyPort: AUTH_PORT, env: { HTTP_PORT: String(AUTH_PORT) } });
+  const auth = await start();
   const before = await storedEvents(nc);
   const traffic = load(mux, concurrency);
   await new Promise((resolve) => setTimeout(resolve, (seconds / 2) * 1000));
   const restore = await refuseUsageWrites(nc);
   await new Promise((resolve) => setTimeout(resolve, (seconds / 2) * 1000));
-  const answered = await traffic.stop();
+  const stoppedFirst = killUnderLoad ? undefined : await traffic.stop();
   const held = await authMetric('auth_usage_events_pending');
+  const spilled = await authMetric('auth_usage_events_spilled_total');
   const dropped = await authMetric('auth_usage_events_dropped_total');
   auth.child.kill('SIGKILL');
   await auth.exited;
+  const answered = stoppedFirst ?? (await traffic.stop());
   await restore();
+  // A replacement, as Kubernetes starts one: it republishes what the killed replica spilled.
+  await start();
+  await drained();
   await new Promise((resolve) => setTimeout(resolve, 500));
   const stored = (await storedEvents(nc)) - before;
-  return `| SIGKILL | ${concurrency} | ${answered} | ${stored} | ${held} | ${dropped} | ${answered - stored} |`;
+  const lost = answered - stored;
+  const shown = (n: number) => (Number.isNaN(n) ? '–' : String(n));
+  return `| ${killUnderLoad ? 'under load' : 'after the load'} | ${concurrency} | ${answered} | ${stored} | ${held} | ${shown(spilled)} | ${dropped} | ${lost} | ${((lost / (answered / seconds)) * 1000).toFixed(1)} |`;
 }
 
 async function main() {
@@ -127,31 +155,36 @@ async function main() {
   try {
     await bench.start('keys', 'dist/apps/keys/src/main.js', { readyPort: 19181, env: { HTTP_PORT: '19181', BOOTSTRAP_ADMIN_KEY: admin } });
     const mux = new RequestMux(nc);
-    const rows = [];
-    for (const spec of [
-      { signal: 'SIGKILL', concurrency: 8 },
-      { signal: 'SIGKILL', concurrency: 64 },
-      { signal: 'SIGTERM', concurrency: 64 },
-    ] as Trial[]) {
-      rows.push(await trial(nc, mux, spec));
-    }
-    const outage = await outageTrial(nc, mux, 64);
-    mux.close();
-    console.log(
-      [
-        `Run ${new Date().toISOString()}, ${seconds} s of load before each signal, node ${process.version}.`,
+    const report = [`Run ${new Date().toISOString()}, ${seconds} s of load before each signal, node ${process.version}.`];
+    if (trials.has('kills')) {
+      const rows = [];
+      for (const spec of [
+        { signal: 'SIGKILL', concurrency: 8 },
+        { signal: 'SIGKILL', concurrency: 64 },
+        { signal: 'SIGTERM', concurrency: 64 },
+      ] as Trial[]) {
+        rows.push(await trial(nc, mux, spec));
+      }
+      report.push(
         '',
         '| signal | decisions in flight | answered | usage events stored | lost | lost, in ms of decisions |',
         '|---|---|---|---|---|---|',
         ...rows,
+      );
+    }
+    if (trials.has('outage')) {
+      const rows = [await outageTrial(nc, mux, 64, false), await outageTrial(nc, mux, 64, true)];
+      report.push(
         '',
-        `While the usage stream refuses writes (the last ${seconds / 2} s of load), then the load stops and auth is killed:`,
+        `SIGKILL while the usage stream refuses writes (the last ${seconds / 2} s of load), once the load has stopped and under load:`,
         '',
-        '| signal | decisions in flight | answered | usage events stored | held at the kill | dropped before it | lost |',
-        '|---|---|---|---|---|---|---|',
-        outage,
-      ].join('\n'),
-    );
+        '| kill | decisions in flight | answered | usage events stored | in memory just before the kill | spilled to Postgres | dropped | lost | lost, in ms of decisions |',
+        '|---|---|---|---|---|---|---|---|---|',
+        ...rows,
+      );
+    }
+    mux.close();
+    console.log(report.join('\n'));
   } finally {
     await nc.close();
     await bench.close();

@@ -1,6 +1,5 @@
 import { DEFAULT_DATABASE_URL, EnvReader, readCommonConfig, type CommonConfig } from '@keyplane/runtime';
 
-
 export interface AuthConfig extends CommonConfig {
   databaseUrl: string;
   /** Connections per replica; quota batches and the sweep use them. */
@@ -11,9 +10,9 @@ export interface AuthConfig extends CommonConfig {
   quotaLeaseMax: number;
   /** A lease not spent from for this long goes back to Postgres. */
   quotaLeaseIdleMs: number;
-  /** Usage events held in memory at most while the broker is slow or away. */
+  /** Usage events held in memory at most while the broker and Postgres both refuse them. */
   usageQueueCapacity: number;
-  /** How long shutdown waits for pending usage events before calling them lost. */
+  /** How long shutdown tries to publish pending usage events before spilling the rest to Postgres. */
   usageFlushTimeoutMs: number;
 }
 

@@ -25,6 +25,8 @@ import { QuotaMetrics } from './quota/quota-metrics.js';
 import { consumeBatch, releaseBatch, type QuotaRelease } from './quota/quota-store.js';
 import { QuotaSweeper } from './quota/quota-sweeper.js';
 import { UsagePublisher } from './usage/usage-publisher.js';
+import { UsageSpillDrain } from './usage/usage-spill-drain.js';
+import { UsageSpillStore } from './usage/usage-spill-store.js';
 
 export interface AuthOptions {
   logDestination?: DestinationStream;
@@ -49,6 +51,8 @@ const LEASE_WARMUP = 16;
 const REFILL_GATHER_MS = 100;
 /** How long shutdown waits for handlers still running once no new request can arrive. */
 const HANDLER_DRAIN_TIMEOUT_MS = 2000;
+/** Spilled usage messages one drain pass publishes at once: as many as the publisher keeps awaiting their ack. */
+const USAGE_DRAIN_BATCH = 64;
 
 /**
  * Starts an auth replica: schema, NATS, streams, then the key view replayed up to the
@@ -84,14 +88,29 @@ export async function startAuthService(config: AuthConfig, options: AuthOptions 
 
     // One request per decision: through a mux of our own, not nats.js's request (see RequestMux).
     const mux = new RequestMux(nc);
+    const publishUsage = async (body: Uint8Array, messageId: string) => {
+      await publishToStream(mux, ns.subjects.usageEvents, body, messageId, JETSTREAM_TIMEOUT_MS);
+    };
+    // What the usage stream refuses goes to Postgres, and any replica's drain publishes it later.
+    const spillStore = new UsageSpillStore(db);
+    const drain = new UsageSpillDrain({
+      drain: () => spillStore.drain(USAGE_DRAIN_BATCH, ({ body, messageId }) => publishUsage(body, messageId)),
+      waitingEvents: () => spillStore.waitingEvents(),
+      logger,
+      registry,
+    });
     const usage = new UsagePublisher({
-      publish: async ({ events, body }) => {
-        await publishToStream(mux, ns.subjects.usageEvents, body, usageBatchMessageId(events), JETSTREAM_TIMEOUT_MS);
+      publish: ({ events, body }) => publishUsage(body, usageBatchMessageId(events)),
+      spill: async (messages) => {
+        await spillStore.spill(messages);
+        drain.wake();
       },
       logger,
       registry,
       capacity: config.usageQueueCapacity,
     });
+    drain.start();
+    undo.push(() => drain.stop());
     // One manager for every head request: lastSequence() builds a new one per call, which costs
     // an extra JetStream API round trip on each unknown key.
     const jsm = await jetstreamManager(nc, { timeout: JETSTREAM_TIMEOUT_MS });
@@ -137,10 +156,11 @@ export async function startAuthService(config: AuthConfig, options: AuthOptions 
         await handle.close();
         await inFlight.idle(HANDLER_DRAIN_TIMEOUT_MS);
         await usage.flush(config.usageFlushTimeoutMs);
+        await drain.stop();
         await releaser.stop();
         await sweeper.stop();
         await follower.stop();
-        // Publishes still unacknowledged past the flush are already logged as lost; stop waiting on them.
+        // Publishes still unacknowledged past the flush were spilled (or logged as lost); stop waiting on them.
         mux.close();
         await nc.close();
         await db.destroy();

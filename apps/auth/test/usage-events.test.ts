@@ -3,7 +3,7 @@ import { UsageBatch, usageBatchMessageId, type Namespace, type UsageRecorded } f
 import { waitFor, type FreshNamespace } from '@keyplane/testing';
 import { UsagePublisher } from '../src/usage/usage-publisher.js';
 import { issued, revoked } from './support/key-events.js';
-import { awayFromWindowEdge, startTestbed, type Gateway, type KeyEventPublisher, type Replica, type Testbed } from './support/harness.js';
+import { awayFromWindowEdge, startReplica, startTestbed, type Gateway, type KeyEventPublisher, type Replica, type Testbed } from './support/harness.js';
 
 let nats: FreshNamespace;
 let replica: Replica;
@@ -118,7 +118,7 @@ describe('usage events', () => {
     }
   });
 
-  it('survive a stream that refuses them for a while, and are all on it when close() returns', async () => {
+  it('survive a stream that refuses them for a while: spilled to Postgres, kept there when close() returns meanwhile, and on it once a replica publishes them', async () => {
     const key = issued({ rateLimits: { hour: 100_000, day: 100_000 } });
     await keys.publish(key.event);
     const onStream = await usageStream(nats.ns);
@@ -130,16 +130,23 @@ describe('usage events', () => {
     const count = 50;
     await Promise.all(Array.from({ length: count }, (_, n) => gateway.decide(key.secret.hash, null, { requestId: `held-${n}` })));
     const usage = replica.handle.app.get(UsagePublisher);
-    await waitFor('the refused events to be held for retry', () => usage.pending === count && replica.logs.text().includes('usage event publish failed; retrying'));
+    await waitFor('the refused events to be spilled', () => usage.pending === 0 && replica.logs.text().includes('spilling usage events to Postgres'));
 
-    const closing = replica.handle.close();
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await replica.handle.close();
     await jsm.streams.update(stream, { max_msgs: -1 });
-    await closing;
-
-    const after = eventsOf(await usageStream(nats.ns));
-    expect(after.length - before).toBe(count);
-    expect(new Set(after.map((event) => event.requestId).filter((id) => id.startsWith('held-'))).size).toBe(count);
+    expect(eventsOf(await usageStream(nats.ns)).length - before).toBe(0);
     expect(replica.logs.text()).not.toContain('they are lost');
+
+    // The next replica publishes what the stopped one spilled.
+    const next = await startReplica(bed.database.url, nats.ns);
+    try {
+      const after = await waitFor('the spilled events on the stream', async () => {
+        const events = eventsOf(await usageStream(nats.ns));
+        return events.length - before === count ? events : undefined;
+      }, 10_000, 50);
+      expect(new Set(after.map((event) => event.requestId).filter((id) => id.startsWith('held-'))).size).toBe(count);
+    } finally {
+      await next.handle.close();
+    }
   });
 });

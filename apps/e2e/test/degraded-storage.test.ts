@@ -53,6 +53,9 @@ async function authUsedSettled(id: string, expected: number): Promise<number> {
 const usagePending = () => metric(auth.url, 'auth_usage_events_pending');
 const usageFailures = () => metric(auth.url, 'auth_usage_publish_failures_total');
 const usageDropped = () => metric(auth.url, 'auth_usage_events_dropped_total');
+const usageSpilled = () => metric(auth.url, 'auth_usage_events_spilled_total');
+const usageSpillWaiting = () => metric(auth.url, 'auth_usage_spill_events');
+const usageDrained = () => metric(auth.url, 'auth_usage_events_drained_total');
 
 /** Waits until metering's current hour for `id` holds `expected` requests, then a little longer to see no more arrive. */
 async function settledUsage(id: string, expected: number, timeoutMs = 15_000) {
@@ -129,6 +132,7 @@ function usageOutage(label: string, refuse: () => Promise<void>, restore: () => 
   let failuresDuring = 0;
   let pendingDuring = 0;
   let publishedDuring = 0;
+  let spilledDuring = 0;
   let droppedBefore = 0;
   let decisionsBefore = 0;
   let drainedInMs = -1;
@@ -138,8 +142,9 @@ function usageOutage(label: string, refuse: () => Promise<void>, restore: () => 
     answers.push(...(await burst(BEFORE, key.key)));
     await waitFor('usage to be published', async () => (await usagePending()) === 0, 5000, 50);
     droppedBefore = await usageDropped();
-    decisionsBefore = await metric(auth.url, 'auth_usage_events_published_total');
+    decisionsBefore = (await metric(auth.url, 'auth_usage_events_published_total')) + (await usageDrained());
     const failuresBefore = await usageFailures();
+    const spilledBefore = await usageSpilled();
     await refuse();
     try {
       for (let i = 0; i < 3; i++) {
@@ -150,12 +155,13 @@ function usageOutage(label: string, refuse: () => Promise<void>, restore: () => 
       await sleep(500);
       failuresDuring = (await usageFailures()) - failuresBefore;
       pendingDuring = await usagePending();
-      publishedDuring = (await metric(auth.url, 'auth_usage_events_published_total')) - decisionsBefore;
+      publishedDuring = (await metric(auth.url, 'auth_usage_events_published_total')) + (await usageDrained()) - decisionsBefore;
+      spilledDuring = (await usageSpilled()) - spilledBefore;
     } finally {
       await restore();
     }
     const restored = Date.now();
-    await waitFor('auth to publish what it kept', async () => (await usagePending()) === 0, 15_000, 100).then(
+    await waitFor('auth to publish what it spilled', async () => (await usagePending()) === 0 && (await usageSpillWaiting()) === 0, 15_000, 100).then(
       () => (drainedInMs = Date.now() - restored),
       () => undefined,
     );
@@ -168,15 +174,20 @@ function usageOutage(label: string, refuse: () => Promise<void>, restore: () => 
     expect(during.filter((a) => a.ms > 1000).map((a) => a.ms)).toEqual([]);
   });
 
-  it('auth sees the refused publishes, keeps the events and retries them (publish failures counted, events pending)', () => {
-    // A deleted stream may already be back (metering makes it again): what auth kept, it has published since.
-    expect({ failuresCounted: failuresDuring > 0, keptOrPublished: pendingDuring + publishedDuring >= DURING }).toEqual({ failuresCounted: true, keptOrPublished: true });
+  it('auth sees the refused publishes and spills the events to Postgres instead of holding them (publish failures counted, none left in memory)', () => {
+    // A deleted stream may already be back (metering makes it again): what auth spilled, it may have published since.
+    expect({ failuresCounted: failuresDuring > 0, spilledOrPublished: spilledDuring + publishedDuring >= DURING, spilled: spilledDuring > 0, pendingDuring }).toEqual({
+      failuresCounted: true,
+      spilledOrPublished: true,
+      spilled: true,
+      pendingDuring: 0,
+    });
   });
 
-  it('drains everything it kept once the stream is back, dropping nothing (far below USAGE_QUEUE_CAPACITY)', async () => {
+  it('publishes everything it spilled once the stream is back, dropping nothing', async () => {
     expect(drainedInMs).toBeGreaterThanOrEqual(0);
     expect((await usageDropped()) - droppedBefore).toBe(0);
-    const published = (await metric(auth.url, 'auth_usage_events_published_total')) - decisionsBefore;
+    const published = (await metric(auth.url, 'auth_usage_events_published_total')) + (await usageDrained()) - decisionsBefore;
     expect(published).toBeGreaterThanOrEqual(DURING + 5);
   });
 
@@ -427,11 +438,12 @@ describe("metering's own Postgres away", () => {
   });
 });
 
-describe('usage queue over capacity during a usage stream outage (auth README "Capacity")', () => {
+describe('a small usage queue during a usage stream outage (auth README "Capacity"): Postgres takes what the stream refuses', () => {
   const CAPACITY = 100;
   let small: ServiceHandle;
   let key: { key: string; id: string };
   const answers: TimedAnswer[] = [];
+  let spilledSmall = 0;
   let droppedSmall = 0;
   let droppedMain = 0;
   let dropLogs = 0;
@@ -464,7 +476,13 @@ describe('usage queue over capacity during a usage stream outage (auth README "C
       const now = await jsm.streams.info(ns.ns.streams.usageEvents);
       await jsm.streams.update(ns.ns.streams.usageEvents, { ...now.config, max_msgs: original.max_msgs, discard: original.discard });
     }
-    await waitFor('both replicas to drain', async () => ((await usagePending()) === 0 && (await metric(small.url, 'auth_usage_events_pending')) === 0 ? true : undefined), 15_000, 100).catch(() => undefined);
+    await waitFor(
+      'both replicas to drain',
+      async () => ((await usagePending()) === 0 && (await metric(small.url, 'auth_usage_events_pending')) === 0 && (await usageSpillWaiting()) === 0 ? true : undefined),
+      15_000,
+      100,
+    ).catch(() => undefined);
+    spilledSmall = await metric(small.url, 'auth_usage_events_spilled_total');
     droppedSmall = await metric(small.url, 'auth_usage_events_dropped_total');
     droppedMain = (await usageDropped()) - mainBefore;
     dropLogs = logs.lines.slice(logsBefore).filter((l) => l.includes('usage event queue full')).length;
@@ -474,9 +492,10 @@ describe('usage queue over capacity during a usage stream outage (auth README "C
     await small?.close().catch(() => undefined);
   });
 
-  it('answers every request; the small replica drops beyond its capacity, counts and logs it once', () => {
+  // Dropping past the capacity, when Postgres refuses the spill too: apps/e2e/test/usage-outage-kill.test.ts.
+  it('answers every request; the small replica spills far more than its capacity and drops nothing', () => {
     expect(answers.filter((a) => a.status !== 200).map((a) => a.status)).toEqual([]);
-    expect({ dropped: droppedSmall > 0, droppedMain, dropLogs }).toEqual({ dropped: true, droppedMain: 0, dropLogs: 1 });
+    expect({ spilledPastCapacity: spilledSmall > CAPACITY, droppedSmall, droppedMain, dropLogs }).toEqual({ spilledPastCapacity: true, droppedSmall: 0, droppedMain: 0, dropLogs: 0 });
   });
 
   it('metering counts exactly what was not counted as dropped (nothing lost silently, nothing twice)', async () => {

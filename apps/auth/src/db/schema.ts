@@ -1,4 +1,4 @@
-import type { ColumnType } from 'kysely';
+import type { ColumnType, Generated } from 'kysely';
 
 /** One fixed quota window of one key: the UTC hour or UTC day starting at `window_start`. */
 export interface QuotaWindowsTable {
@@ -8,6 +8,18 @@ export interface QuotaWindowsTable {
   used: number;
 }
 
+/** A usage stream message the stream refused, waiting for a replica to publish it (`usage/usage-spill-store.ts`). */
+export interface UsageSpillTable {
+  id: Generated<number>;
+  /** Its Nats-Msg-Id: `usageBatchMessageId` of its events. */
+  message_id: string;
+  /** The `UsageBatch` JSON as it was first sent. */
+  body: Uint8Array;
+  events: number;
+  spilled_at: Generated<Date>;
+}
+
 export interface AuthDatabase {
   'auth.quota_windows': QuotaWindowsTable;
+  'auth.usage_spill': UsageSpillTable;
 }

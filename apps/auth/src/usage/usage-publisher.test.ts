@@ -34,17 +34,46 @@ function broker(latencyMs = 1) {
   return { publish, stored, tried, sizes, state, stats: () => ({ attempts: tried.length, maxInFlight }) };
 }
 
+/** A Postgres double for the spill: keeps the ids of what it commits, refuses while `down`, never answers while `hung`. */
+function postgres(latencyMs = 1) {
+  const state = { down: false, hung: false };
+  const spills: string[][][] = [];
+  const stored = new Map<string, string[]>();
+  const spill = async (messages: readonly UsageMessage[]) => {
+    const ids = messages.map(({ events, body }) => {
+      const sent = JSON.parse(new TextDecoder().decode(body)) as { events: UsageRecorded[] };
+      expect(sent.events.map((e) => e.eventId)).toEqual(events.map((e) => e.eventId));
+      return events.map((e) => e.eventId);
+    });
+    spills.push(ids);
+    await sleep(latencyMs);
+    if (state.hung) await new Promise(() => undefined);
+    if (state.down) throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
+    // As the table's unique message id does: the same message spilled twice is stored once.
+    for (const message of ids) stored.set(message.join(), message);
+  };
+  return { spill, spills, state, stored: () => [...stored.values()].flat(), messages: () => [...stored.values()] };
+}
+
+/** Postgres refuses spills unless a test brings its own: the failure tests then show what is held in memory. */
+const refusingSpill: UsagePublisherOptions['spill'] = async () => {
+  throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
+};
+
 function publisher(publish: UsagePublisherOptions['publish'], options: Partial<UsagePublisherOptions> = {}) {
   const logs = new CapturedLogs();
+  const registry = createMetricsRegistry('auth');
   const usage = new UsagePublisher({
     publish,
+    spill: refusingSpill,
     logger: createLogger('auth', { destination: logs }),
-    registry: createMetricsRegistry('auth'),
+    registry,
     retryInitialMs: 5,
     retryMaxMs: 20,
     ...options,
   });
-  return { usage, logs };
+  const metric = async (name: string) => (await registry.getSingleMetric(name)!.get()).values[0]!.value;
+  return { usage, logs, metric };
 }
 
 describe('UsagePublisher', () => {
@@ -167,5 +196,145 @@ describe('UsagePublisher', () => {
     for (let n = 0; n < 5; n++) usage.record(event(n));
     expect(await usage.flush(30)).toBe(5);
     expect(logs.text()).toContain('"lost":5');
+  });
+});
+
+describe('UsagePublisher spilling to Postgres while the stream refuses', () => {
+  it('writes nothing to Postgres while the stream takes every message', async () => {
+    const nats = broker();
+    const pg = postgres();
+    const { usage } = publisher(nats.publish, { spill: pg.spill, maxBatch: 3 });
+    for (let n = 0; n < 20; n++) {
+      usage.record(event(n));
+      if (n % 4 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(await usage.flush(1000)).toBe(0);
+    expect({ stored: nats.stored.length, spills: pg.spills }).toEqual({ stored: 20, spills: [] });
+  });
+
+  it('spills a refused message and what is queued behind it in one write, holding nothing in memory', async () => {
+    const nats = broker();
+    nats.state.down = true;
+    const pg = postgres();
+    const { usage, logs, metric } = publisher(nats.publish, { spill: pg.spill, concurrency: 1, maxBatch: 2, retryInitialMs: 10_000 });
+    for (let n = 1; n <= 3; n++) usage.record(event(n));
+    await waitUntil(() => pg.stored().length === 3);
+    expect({ tried: nats.tried, spills: pg.spills, pending: usage.pending }).toEqual({ tried: [['e1', 'e2']], spills: [[['e1', 'e2'], ['e3']]], pending: 0 });
+    expect({ messages: await metric('auth_usage_messages_spilled_total'), events: await metric('auth_usage_events_spilled_total') }).toEqual({ messages: 2, events: 3 });
+    expect(logs.lines.filter((line) => line.includes('spilling usage events to Postgres'))).toHaveLength(1);
+    await usage.flush(0);
+  });
+
+  it("until the retry, spills each turn's events instead of sending them to the stream or holding them", async () => {
+    const nats = broker();
+    nats.state.down = true;
+    const pg = postgres();
+    const { usage } = publisher(nats.publish, { spill: pg.spill, retryInitialMs: 10_000 });
+    usage.record(event(1));
+    await waitUntil(() => pg.stored().length === 1);
+    usage.record(event(2));
+    usage.record(event(3));
+    expect(usage.pending).toBe(2);
+    await waitUntil(() => usage.pending === 0);
+    expect({ tried: nats.tried, spills: pg.spills }).toEqual({ tried: [['e1']], spills: [[['e1']], [['e2', 'e3']]] });
+    await usage.flush(0);
+  });
+
+  it('tries the stream again after the backoff and, once it takes writes, publishes directly and spills no more', async () => {
+    const nats = broker();
+    nats.state.down = true;
+    const pg = postgres();
+    const { usage, logs } = publisher(nats.publish, { spill: pg.spill });
+    usage.record(event(0));
+    await waitUntil(() => pg.stored().length === 1);
+    nats.state.down = false;
+    let recorded = 1;
+    while (nats.stored.length === 0) {
+      usage.record(event(recorded++));
+      await sleep(2);
+    }
+    const spills = pg.spills.length;
+    for (let n = 0; n < 10; n++) usage.record(event(recorded++));
+    expect(await usage.flush(1000)).toBe(0);
+    expect(pg.spills.length).toBe(spills);
+    // Every event once, on the stream or in Postgres.
+    expect([...nats.stored, ...pg.stored()].sort()).toEqual(Array.from({ length: recorded }, (_, n) => `e${n}`).sort());
+    expect(logs.lines.filter((line) => line.includes('usage events are being published again') && line.includes('"level":40'))).toHaveLength(1);
+  });
+
+  it('holds messages in memory while Postgres refuses them too, and spills them whole once it answers', async () => {
+    const nats = broker();
+    nats.state.down = true;
+    const pg = postgres();
+    pg.state.down = true;
+    const { usage, logs, metric } = publisher(nats.publish, { spill: pg.spill, concurrency: 1, maxBatch: 2 });
+    for (let n = 1; n <= 3; n++) usage.record(event(n));
+    await waitUntil(() => logs.text().includes('cannot spill usage events to Postgres; holding them in memory'));
+    expect(usage.pending).toBe(3);
+    expect(await metric('auth_usage_spill_failures_total')).toBeGreaterThanOrEqual(1);
+    pg.state.down = false;
+    await waitUntil(() => usage.pending === 0);
+    // The message the stream refused first is stored as it was tried, so it keeps its message id.
+    expect(pg.messages().map((ids) => ids.join()).sort()).toEqual(['e1,e2', 'e3']);
+    expect(nats.stored).toEqual([]);
+    await usage.flush(0);
+  });
+
+  it('drops events beyond `capacity` only while Postgres refuses too', async () => {
+    const nats = broker();
+    nats.state.down = true;
+    const pg = postgres();
+    const { usage, metric } = publisher(nats.publish, { spill: pg.spill, capacity: 3 });
+    for (let n = 0; n < 10; n++) {
+      usage.record(event(n));
+      usage.record(event(n + 100));
+      await waitUntil(() => usage.pending === 0);
+    }
+    expect({ spilled: pg.stored().length, dropped: await metric('auth_usage_events_dropped_total') }).toEqual({ spilled: 20, dropped: 0 });
+    await usage.flush(0);
+  });
+
+  it('counts a spill Postgres does not answer within `spillTimeoutMs` as refused, and publishes its events once the stream is back', async () => {
+    const nats = broker();
+    nats.state.down = true;
+    const pg = postgres();
+    pg.state.hung = true;
+    const { usage, metric } = publisher(nats.publish, { spill: pg.spill, spillTimeoutMs: 20 });
+    usage.record(event(1));
+    usage.record(event(2));
+    await waitUntil(() => pg.spills.length > 0);
+    expect(usage.pending).toBe(2);
+    while ((await metric('auth_usage_spill_failures_total')) === 0) await sleep(5);
+    nats.state.down = false;
+    expect(await usage.flush(1000)).toBe(0);
+    expect(nats.stored.sort()).toEqual(['e1', 'e2']);
+  });
+
+  it('returns from flush as soon as everything refused is spilled', async () => {
+    const nats = broker();
+    nats.state.down = true;
+    const pg = postgres();
+    const { usage } = publisher(nats.publish, { spill: pg.spill });
+    for (let n = 0; n < 5; n++) usage.record(event(n));
+    // Far beyond Jest's timeout: it returns because nothing is left, not because time ran out.
+    expect(await usage.flush(600_000)).toBe(0);
+    expect(pg.stored().sort()).toEqual(['e0', 'e1', 'e2', 'e3', 'e4']);
+  });
+
+  it('on flush, spills what it could not publish before the timeout, messages awaiting the broker included, instead of losing it', async () => {
+    const tried: string[] = [];
+    const unanswered = async ({ events }: UsageMessage) => {
+      tried.push(...events.map((e) => e.eventId));
+      await new Promise(() => undefined);
+    };
+    const pg = postgres();
+    const { usage, logs, metric } = publisher(unanswered, { spill: pg.spill, concurrency: 1, maxBatch: 2 });
+    for (let n = 0; n < 5; n++) usage.record(event(n));
+    await waitUntil(() => tried.length > 0);
+    expect(await usage.flush(30)).toBe(0);
+    expect(pg.stored().sort()).toEqual(['e0', 'e1', 'e2', 'e3', 'e4']);
+    expect(await metric('auth_usage_events_spilled_total')).toBe(5);
+    expect(logs.text()).toContain('spilled to Postgres for another replica to publish');
+    expect(logs.text()).not.toContain('they are lost');
   });
 });
