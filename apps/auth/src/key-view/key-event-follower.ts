@@ -196,7 +196,7 @@ export class KeyEventFollower {
         this.apply(msg);
       } catch (error) {
         this.skipped.inc({ reason: 'error' });
-        this.options.logger.error({ err: error, seq: msg.seq }, 'key event could not be applied; skipped');
+        this.options.logger.error({ err: error, seq: msg.seq, subject: msg.subject }, 'key event could not be applied; skipped');
       }
     }
     this.options.applied.advance(msg.seq);
@@ -213,7 +213,7 @@ export class KeyEventFollower {
         } else {
           this.skipped.inc({ reason: 'does_not_fit' });
           logger.warn(
-            { seq: msg.seq, type: event.type, keyId: event.keyId, eventId: event.eventId },
+            { seq: msg.seq, subject: msg.subject, type: event.type, keyId: event.keyId, eventId: event.eventId },
             'key event does not fit the key view (key never issued, or issued twice); skipped',
           );
         }
