@@ -1,3 +1,5 @@
+import { WakeableSleep } from './wakeable-sleep.js';
+
 export interface WakeableLoopOptions {
   /** One pass of work; returns how much it did. */
   pass: () => Promise<number>;
@@ -15,7 +17,7 @@ export class WakeableLoop {
   private running = false;
   private loop: Promise<void> | undefined;
   private woken = false;
-  private wakeUp: (() => void) | undefined;
+  private readonly sleeper = new WakeableSleep();
 
   constructor(private readonly options: WakeableLoopOptions) {}
 
@@ -32,7 +34,7 @@ export class WakeableLoop {
 
   wake(): void {
     this.woken = true;
-    this.wakeUp?.();
+    this.sleeper.wake();
   }
 
   private async run(): Promise<void> {
@@ -50,14 +52,6 @@ export class WakeableLoop {
 
   private idle(): Promise<void> {
     if (this.woken) return Promise.resolve();
-    return new Promise((resolve) => {
-      const finish = () => {
-        clearTimeout(timer);
-        this.wakeUp = undefined;
-        resolve();
-      };
-      const timer = setTimeout(finish, this.options.idleMs);
-      this.wakeUp = finish;
-    });
+    return this.sleeper.sleep(this.options.idleMs);
   }
 }

@@ -2,6 +2,7 @@ import { jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from '
 import type { NatsConnection } from '@nats-io/transport-node';
 import { POSITION_HEADER } from '@keyplane/event-store';
 import type { Logger } from '@keyplane/observability';
+import { WakeableSleep } from '@keyplane/runtime';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { AppliedSequence } from './applied-sequence.js';
 import type { KeyView } from './key-view.js';
@@ -48,7 +49,7 @@ export class KeyEventFollower {
   /** Counts consumers made, so that a late message or end of an earlier one changes nothing. */
   private generation = 0;
   private refollowing: Promise<void> = Promise.resolve();
-  private wake: (() => void) | undefined;
+  private readonly sleeper = new WakeableSleep();
   private readonly replays = new ReplayGuard();
   private readonly skipped: Counter<'reason'>;
   private readonly refollowed: Counter<'stream'>;
@@ -103,7 +104,7 @@ export class KeyEventFollower {
   async stop(): Promise<void> {
     this.stopped = true;
     this.following = false;
-    this.wake?.();
+    this.sleeper.wake();
     const messages = this.messages;
     this.messages = undefined;
     this.options.applied.release();
@@ -171,21 +172,9 @@ export class KeyEventFollower {
       } catch (error) {
         if (this.stopped) return;
         if (attempt % REFOLLOW_WARN_EVERY === 0) logger.warn({ err: error, attempt }, 'key event stream not followed yet; retrying');
-        await this.pause(Math.min(REFOLLOW_MAX_DELAY_MS, 50 * 2 ** attempt));
+        await this.sleeper.sleep(Math.min(REFOLLOW_MAX_DELAY_MS, 50 * 2 ** attempt));
       }
     }
-  }
-
-  private pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.wake = done;
-    });
   }
 
   private receive(msg: JsMsg): void {

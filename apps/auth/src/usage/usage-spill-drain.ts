@@ -1,5 +1,5 @@
 import type { Logger } from '@keyplane/observability';
-import { orAfter } from '@keyplane/runtime';
+import { orAfter, WakeableSleep } from '@keyplane/runtime';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { DrainedMessages } from './usage-spill-store.js';
 
@@ -40,7 +40,7 @@ export class UsageSpillDrain {
   /** Events published since the table was last found empty, for the line that says it is empty again. */
   private drainedSinceIdle = 0;
   private woken = false;
-  private wakeUp: (() => void) | undefined;
+  private readonly sleeper = new WakeableSleep();
   private readonly metrics: { messages: Counter; events: Counter };
 
   constructor(private readonly options: UsageSpillDrainOptions) {
@@ -71,12 +71,12 @@ export class UsageSpillDrain {
   /** A pass soon: this replica has just spilled. While the stream refuses, the backoff stands. */
   wake(): void {
     this.woken = true;
-    if (this.retryDelayMs === 0) this.wakeUp?.();
+    if (this.retryDelayMs === 0) this.sleeper.wake();
   }
 
   async stop(): Promise<void> {
     this.running = false;
-    this.wakeUp?.();
+    this.sleeper.wake();
     await orAfter(this.loop, STOP_TIMEOUT_MS, undefined);
   }
 
@@ -84,7 +84,7 @@ export class UsageSpillDrain {
     while (this.running) {
       this.woken = false;
       const waitMs = await this.pass();
-      if (this.running && waitMs > 0 && !(this.woken && this.retryDelayMs === 0)) await this.sleep(waitMs);
+      if (this.running && waitMs > 0 && !(this.woken && this.retryDelayMs === 0)) await this.sleeper.sleep(waitMs);
     }
   }
 
@@ -114,17 +114,5 @@ export class UsageSpillDrain {
     if (this.retryDelayMs === 0) this.options.logger.warn({ err: error }, 'cannot publish spilled usage events yet; retrying with backoff');
     this.retryDelayMs = this.retryDelayMs === 0 ? this.retryInitialMs : Math.min(this.retryMaxMs, this.retryDelayMs * 2);
     return this.retryDelayMs;
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const finish = () => {
-        clearTimeout(timer);
-        this.wakeUp = undefined;
-        resolve();
-      };
-      const timer = setTimeout(finish, ms);
-      this.wakeUp = finish;
-    });
   }
 }
