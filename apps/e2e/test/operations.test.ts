@@ -259,6 +259,8 @@ describe('probes, metrics and readiness of every service', () => {
       'gateway_service_requests_waiting',
       'gateway_rejected_locally_total',
       'gateway_last_used_unavailable_total',
+      'gateway_upstream_errors_total',
+      'gateway_connections_dropped_total',
     ],
     auth: [
       'auth_decide_duration_seconds',
@@ -275,6 +277,13 @@ describe('probes, metrics and readiness of every service', () => {
       'auth_usage_messages_published_total',
       'auth_usage_publish_failures_total',
       'auth_usage_events_dropped_total',
+      'auth_usage_messages_spilled_total',
+      'auth_usage_events_spilled_total',
+      'auth_usage_spill_failures_total',
+      'auth_usage_messages_drained_total',
+      'auth_usage_events_drained_total',
+      'auth_usage_spill_events',
+      'auth_key_view_refollowed_total',
     ],
     metering: [
       'metering_events_ingested_total',
@@ -287,7 +296,7 @@ describe('probes, metrics and readiness of every service', () => {
       'metering_consumer_pending',
       'metering_consumer_ack_pending',
     ],
-    keys: [],
+    keys: ['keys_commands_total', 'keys_queries_total', 'keys_outbox_relay_lag', 'keys_key_event_stream_rebuilds_total'],
     'demo-api': [],
   };
 

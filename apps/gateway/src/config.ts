@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { isValidPrefix } from '@keyplane/key-format';
-import { EnvReader, readCommonConfig, type CommonConfig } from '@keyplane/runtime';
+import { EnvReader, readCommonConfig, type CommonConfig, type ConnectionLimits } from '@keyplane/runtime';
 import { assetPath } from './assets/asset-path.js';
 import { parseTrustedProxies } from './client-address/trusted-proxies.js';
 
@@ -17,6 +17,8 @@ export interface GatewayConfig extends CommonConfig {
   routesFile: string;
   /** Peers whose `X-Forwarded-For` names the client; none by default. */
   trustedProxies: string[];
+  /** What a slow or idle client may hold on the public port. */
+  clientLimits: ConnectionLimits;
 }
 
 /** DESIGN §9: `PORT` is the public port; a bad value stops start-up naming the variable. */
@@ -37,6 +39,28 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv): GatewayConfig {
     upstreamTimeoutMs: read.int('UPSTREAM_TIMEOUT_MS', 30_000, { min: 1, max: 600_000 }),
     routesFile: read.string('ROUTES_FILE', fileURLToPath(assetPath('config/routes.json'))),
     trustedProxies: parseTrustedProxies(env.TRUSTED_PROXIES),
+    clientLimits: readClientLimits(read),
+  };
+}
+
+/**
+ * The public port faces the internet, where Node's defaults let a client that sends a header
+ * byte now and then hold a socket for up to 90 s, and one that trickles a body hold it forever.
+ * Keep-alive stays Fastify's 72 s: longer than the 60 s idle timeout of common load balancers
+ * (AWS ALB, ingress-nginx), which must give up on a connection before the gateway does.
+ */
+function readClientLimits(read: EnvReader): ConnectionLimits {
+  const headersTimeoutMs = read.int('CLIENT_HEADERS_TIMEOUT_MS', 10_000, { min: 100, max: 600_000 });
+  const requestTimeoutMs = read.int('CLIENT_REQUEST_TIMEOUT_MS', 30_000, { min: 100, max: 3_600_000 });
+  if (requestTimeoutMs < headersTimeoutMs) {
+    throw new Error(`CLIENT_REQUEST_TIMEOUT_MS (${requestTimeoutMs}) must be at least CLIENT_HEADERS_TIMEOUT_MS (${headersTimeoutMs}): the request includes its headers`);
+  }
+  return {
+    headersTimeoutMs,
+    requestTimeoutMs,
+    // Under 1 s the Keep-Alive header would advertise timeout=0.
+    keepAliveTimeoutMs: read.int('CLIENT_KEEP_ALIVE_TIMEOUT_MS', 72_000, { min: 1000, max: 3_600_000 }),
+    maxConnections: read.int('CLIENT_MAX_CONNECTIONS', 0, { max: 10_000_000 }),
   };
 }
 

@@ -33,6 +33,7 @@ export async function startGatewayService(config: GatewayConfig, options: Gatewa
     trustedProxies: config.trustedProxies,
     frameworkErrors: answerFrameworkErrorsWithJson,
     rewriteUrl: originForm,
+    connectionLimits: config.clientLimits,
   });
   const metrics = await startMetricsServer(registry, readiness, config.metricsPort, config.httpHost).catch(async (error: unknown) => {
     await service.close();

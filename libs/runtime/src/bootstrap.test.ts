@@ -5,7 +5,8 @@ import { ClientProxyFactory, MessagePattern, Payload, Transport, type ClientProx
 import { ok } from '@keyplane/contracts';
 import { request } from '@keyplane/nats';
 import { createLogger } from '@keyplane/observability';
-import { bootstrapService, type ServiceHandle } from './bootstrap.js';
+import type { Server } from 'node:http';
+import { bootstrapService, connectionsCheckingIntervalMs, type ServiceHandle } from './bootstrap.js';
 
 const NATS_URL = process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
 const REPLICA = Symbol('replica');
@@ -156,5 +157,48 @@ describe('ServiceHandle.close', () => {
       error: { status: 503, error: 'Service Unavailable', details: 'closed' },
     });
     await expect(fetch(`${service.url}/hello`)).rejects.toThrow();
+  });
+});
+
+describe('connection limits', () => {
+  const config = { natsUrl: NATS_URL, natsPrefix: freshPrefix(), httpPort: 0, httpHost: '127.0.0.1', logLevel: 'silent' as const };
+  const logger = createLogger('runtime-test', { destination: new Lines() });
+
+  it('are set on the listener, checked often enough to fire near their value', async () => {
+    const limits = { headersTimeoutMs: 1000, requestTimeoutMs: 2000, keepAliveTimeoutMs: 3000, maxConnections: 7 };
+    const service = await bootstrapService({ module: PingModule.forReplica({ name: 'd', handled: 0 }), config, logger, connectionLimits: limits });
+    try {
+      const server = service.app.getHttpServer() as Server & { connectionsCheckingInterval: number };
+      expect({
+        headersTimeout: server.headersTimeout,
+        requestTimeout: server.requestTimeout,
+        keepAliveTimeout: server.keepAliveTimeout,
+        maxConnections: server.maxConnections,
+        connectionsCheckingInterval: server.connectionsCheckingInterval,
+      }).toEqual({ headersTimeout: 1000, requestTimeout: 2000, keepAliveTimeout: 3000, maxConnections: 7, connectionsCheckingInterval: 250 });
+      expect((await fetch(`${service.url}/hello`)).status).toBe(200);
+    } finally {
+      await service.close();
+    }
+  });
+
+  it('are checked a quarter of the headers timeout apart, at most 1 s', () => {
+    const interval = (headersTimeoutMs: number) => connectionsCheckingIntervalMs({ headersTimeoutMs, requestTimeoutMs: 600_000, keepAliveTimeoutMs: 72_000, maxConnections: 0 });
+    expect([interval(100), interval(1000), interval(4000), interval(10_000), interval(600_000)]).toEqual([25, 250, 1000, 1000, 1000]);
+  });
+
+  it("leave Fastify's own when omitted (the internal ports of every other service)", async () => {
+    const service = await bootstrapService({ module: PingModule.forReplica({ name: 'e', handled: 0 }), config, logger });
+    try {
+      const server = service.app.getHttpServer() as Server;
+      expect({ headersTimeout: server.headersTimeout, requestTimeout: server.requestTimeout, keepAliveTimeout: server.keepAliveTimeout, maxConnections: server.maxConnections }).toEqual({
+        headersTimeout: 60_000,
+        requestTimeout: 0,
+        keepAliveTimeout: 72_000,
+        maxConnections: undefined,
+      });
+    } finally {
+      await service.close();
+    }
   });
 });

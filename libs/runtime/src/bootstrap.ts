@@ -1,9 +1,10 @@
 import 'reflect-metadata';
+import type { Server } from 'node:http';
 import type { INestApplication } from '@nestjs/common';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { FastifyServerOptions } from 'fastify';
+import type { FastifyHttpOptions, FastifyServerOptions } from 'fastify';
 import { natsServerOptions, PrefixedNatsServer } from '@keyplane/nats';
 import { PinoNestLogger, type Logger } from '@keyplane/observability';
 import type { CommonConfig } from './env.js';
@@ -36,6 +37,44 @@ export interface BootstrapOptions {
   maxParamLength?: number;
   /** Rewrites each request's target before it is routed (Fastify's `rewriteUrl`). */
   rewriteUrl?: FastifyServerOptions['rewriteUrl'];
+  /** How long a client may take or idle on the HTTP listener; Fastify's defaults when omitted. */
+  connectionLimits?: ConnectionLimits;
+}
+
+/** What a slow, idle or numerous client may hold on a listener that faces the internet. */
+export interface ConnectionLimits {
+  /** From a request's first byte (or the connection's opening) until its headers are complete. */
+  headersTimeoutMs: number;
+  /** From a request's first byte until its body is complete; at least `headersTimeoutMs`. */
+  requestTimeoutMs: number;
+  /** An idle keep-alive connection is closed after it (Node waits 1 s more than it advertises). */
+  keepAliveTimeoutMs: number;
+  /** Connections accepted beyond it are closed at once, unanswered; 0 for no cap. */
+  maxConnections: number;
+}
+
+/**
+ * Node checks the header and request timeouts only every `connectionsCheckingInterval` (30 s by
+ * default), so a 10 s timeout would fire anywhere up to 40 s. A quarter of the headers timeout
+ * (the shorter one), at most 1 s, makes both fire within a quarter of themselves. Each check
+ * walks only the connections awaiting a request's headers or body, not idle keep-alive ones,
+ * so checking often costs little.
+ */
+export function connectionsCheckingIntervalMs(limits: ConnectionLimits): number {
+  return Math.max(1, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4)));
+}
+
+function connectionOptions(limits: ConnectionLimits): FastifyHttpOptions<Server> {
+  return {
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    // Fastify sets `requestTimeout` on the server after creating it; Node checks it against `headersTimeout` while creating it.
+    requestTimeout: limits.requestTimeoutMs,
+    http: {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      connectionsCheckingInterval: connectionsCheckingIntervalMs(limits),
+    },
+  };
 }
 
 /**
@@ -44,7 +83,7 @@ export interface BootstrapOptions {
  * this same function.
  */
 export async function bootstrapService(options: BootstrapOptions): Promise<ServiceHandle> {
-  const { module, config, logger, queue, nats, bodyLimitBytes, trustedProxies = [], frameworkErrors, maxParamLength, rewriteUrl } = options;
+  const { module, config, logger, queue, nats, bodyLimitBytes, trustedProxies = [], frameworkErrors, maxParamLength, rewriteUrl, connectionLimits } = options;
   const app = await NestFactory.create<NestFastifyApplication>(
     module as never,
     new FastifyAdapter({
@@ -53,9 +92,12 @@ export async function bootstrapService(options: BootstrapOptions): Promise<Servi
       ...(frameworkErrors && { frameworkErrors }),
       ...(rewriteUrl && { rewriteUrl }),
       ...(maxParamLength !== undefined && { routerOptions: { maxParamLength } }),
+      ...(connectionLimits && connectionOptions(connectionLimits)),
     }),
     { logger: new PinoNestLogger(logger), abortOnError: false },
   );
+  // Node's own cap (it emits 'drop' for each connection it closes); Fastify has no option for it.
+  if (connectionLimits && connectionLimits.maxConnections > 0) app.getHttpServer().maxConnections = connectionLimits.maxConnections;
   if (queue) {
     app.connectMicroservice(
       { strategy: new PrefixedNatsServer(config.natsPrefix, {

@@ -7,6 +7,7 @@ export class GatewayMetrics {
   readonly rejectedLocally: Counter<'reason'>;
   readonly upstreamErrors: Counter<'kind'>;
   readonly lastUsedUnavailable: Counter;
+  readonly connectionsDropped: Counter;
   private countWaiting: () => number = () => 0;
 
   constructor(registry: Registry) {
@@ -38,6 +39,11 @@ export class GatewayMetrics {
     this.lastUsedUnavailable = new Counter({
       name: 'gateway_last_used_unavailable_total',
       help: 'Key management answers sent with lastUsedAt left null because metering did not answer in time',
+      registers: [registry],
+    });
+    this.connectionsDropped = new Counter({
+      name: 'gateway_connections_dropped_total',
+      help: 'Client connections closed unanswered as they were accepted, the public port holding CLIENT_MAX_CONNECTIONS',
       registers: [registry],
     });
     const waiting = () => this.countWaiting();

@@ -1,11 +1,13 @@
 import type { Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { errorBody } from '../responses/error-body.js';
+import { endWithAnswer } from './end-with-answer.js';
 import { rawJsonAnswer } from './raw-json-answer.js';
 
 /**
  * Requests Node rejects before any route runs (headers over its 16 KiB limit, a malformed
- * request line, a header timeout) still get a JSON error body, not an empty or HTML page.
+ * request line, headers or a body that did not arrive in time) still get a JSON error body,
+ * not an empty or HTML page.
  * Replaces Fastify's handler, whose body has `message` where DESIGN §6 has `details`.
  */
 export function answerClientErrorsWithJson(server: Server): void {
@@ -16,7 +18,7 @@ export function answerClientErrorsWithJson(server: Server): void {
       return;
     }
     const [status, details] = describe(error.code);
-    socket.end(rawJsonAnswer(status, errorBody(status, details)));
+    endWithAnswer(socket, rawJsonAnswer(status, errorBody(status, details)));
   });
 }
 

@@ -2,6 +2,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { errorBody } from '../responses/error-body.js';
 import { requestIdFrom } from '../responses/request-id.js';
+import { endWithAnswer } from './end-with-answer.js';
 import { rawJsonAnswer } from './raw-json-answer.js';
 
 const NOT_A_PROXY = errorBody(400, 'CONNECT is not supported: the gateway is not a forward proxy');
@@ -14,6 +15,6 @@ const NOT_A_PROXY = errorBody(400, 'CONNECT is not supported: the gateway is not
  */
 export function answerConnectWithJson(server: Server): void {
   server.on('connect', (request: IncomingMessage, socket: Duplex) => {
-    socket.end(rawJsonAnswer(400, NOT_A_PROXY, { 'X-Request-Id': requestIdFrom(request.headers['x-request-id']) }));
+    endWithAnswer(socket, rawJsonAnswer(400, NOT_A_PROXY, { 'X-Request-Id': requestIdFrom(request.headers['x-request-id']) }));
   });
 }

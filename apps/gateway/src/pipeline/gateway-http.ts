@@ -48,6 +48,7 @@ export class GatewayHttp implements OnModuleInit {
     answerClientErrorsWithJson(fastify.server);
     answerConnectWithJson(fastify.server);
     holdBackContinue(fastify.server);
+    fastify.server.on('drop', () => this.metrics.connectionsDropped.inc());
     routeEveryHttpMethod(fastify);
     void fastify.register((app, _options, done) => {
       this.routes(app).then(() => done(), done);
