@@ -78,6 +78,14 @@ describe('the dev Kubernetes overlay, as each Deployment reads it', () => {
     expect(() => loaders[name](envOf(name))).not.toThrow();
   });
 
+  it("gives the gateway's pod time to drain: the delay, then the slowest request it may still be answering", () => {
+    const [deployment] = readYaml('infra/k8s/base/gateway/deployment.yaml');
+    const config = loadGatewayConfig(envOf('gateway'));
+    const slowestRequestMs = config.clientLimits.requestTimeoutMs + config.authTimeoutMs + config.upstreamTimeoutMs;
+    expect(config.shutdownDelayMs).toBeGreaterThan(0);
+    expect(deployment.spec.template.spec.terminationGracePeriodSeconds * 1000).toBeGreaterThan(config.shutdownDelayMs + slowestRequestMs);
+  });
+
   it.each(natsUsers)('%s logs in to NATS as its own user, with a password nats-server can read', (user) => {
     const url = new URL(envOf(user).NATS_URL!);
     expect(url.username).toBe(user);

@@ -53,3 +53,19 @@ describe('loadGatewayConfig: client limits on the public port', () => {
     expect(() => loadGatewayConfig({ [name]: value })).toThrow(message);
   });
 });
+
+describe('loadGatewayConfig: shutdown delay', () => {
+  it('closes at once by default, so Ctrl-C on one machine stays instant', () => {
+    expect(loadGatewayConfig({}).shutdownDelayMs).toBe(0);
+    expect(loadGatewayConfig({ SHUTDOWN_DELAY_MS: '' }).shutdownDelayMs).toBe(0);
+  });
+
+  it('reads SHUTDOWN_DELAY_MS', () => {
+    expect(loadGatewayConfig({ SHUTDOWN_DELAY_MS: '5000' }).shutdownDelayMs).toBe(5000);
+    expect(loadGatewayConfig({ SHUTDOWN_DELAY_MS: '300000' }).shutdownDelayMs).toBe(300_000);
+  });
+
+  it.each(['-1', '5s', '1.5', '300001', ' '])('stops start-up naming SHUTDOWN_DELAY_MS when it is "%s"', (value) => {
+    expect(() => loadGatewayConfig({ SHUTDOWN_DELAY_MS: value })).toThrow(`SHUTDOWN_DELAY_MS must be an integer between 0 and 300000, got "${value}"`);
+  });
+});

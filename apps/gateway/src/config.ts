@@ -19,6 +19,8 @@ export interface GatewayConfig extends CommonConfig {
   trustedProxies: string[];
   /** What a slow or idle client may hold on the public port. */
   clientLimits: ConnectionLimits;
+  /** How long the gateway keeps serving after SIGTERM, unready, before it closes its listener. */
+  shutdownDelayMs: number;
 }
 
 /** DESIGN §9: `PORT` is the public port; a bad value stops start-up naming the variable. */
@@ -40,6 +42,8 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv): GatewayConfig {
     routesFile: read.string('ROUTES_FILE', fileURLToPath(assetPath('config/routes.json'))),
     trustedProxies: parseTrustedProxies(env.TRUSTED_PROXIES),
     clientLimits: readClientLimits(read),
+    // 0 keeps Ctrl-C instant on one machine; Kubernetes sets it (docs/operations.md, rolling updates).
+    shutdownDelayMs: read.int('SHUTDOWN_DELAY_MS', 0, { max: 300_000 }),
   };
 }
 

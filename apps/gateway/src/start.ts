@@ -3,7 +3,9 @@ import { createLogger, createMetricsRegistry, Readiness } from '@keyplane/observ
 import { bootstrapService, type ServiceHandle } from '@keyplane/runtime';
 import type { GatewayConfig } from './config.js';
 import { GatewayModule } from './gateway.module.js';
+import { gracefulListener } from './ops/graceful-listener.js';
 import { startMetricsServer } from './ops/metrics-server.js';
+import { shutdownDrain } from './ops/shutdown-drain.js';
 import { answerFrameworkErrorsWithJson } from './pipeline/framework-errors.js';
 import { originForm } from './pipeline/origin-form.js';
 import { BODY_LIMIT_BYTES } from './pipeline/gateway-http.js';
@@ -18,7 +20,10 @@ export interface GatewayHandle extends ServiceHandle {
   metricsUrl: string;
 }
 
-/** `url` is the public base URL. The route table is checked before anything listens. */
+/**
+ * `url` is the public base URL. The route table is checked before anything listens.
+ * `close()` is the shutdown SIGTERM starts: unready, `SHUTDOWN_DELAY_MS` of serving, then closed.
+ */
 export async function startGatewayService(config: GatewayConfig, options: GatewayOptions = {}): Promise<GatewayHandle> {
   const logger = createLogger('gateway', { level: config.logLevel, destination: options.logDestination });
   const routes = loadRouteTable(config.routesFile);
@@ -39,12 +44,19 @@ export async function startGatewayService(config: GatewayConfig, options: Gatewa
     await service.close();
     throw error;
   });
+  const listener = gracefulListener(service.app.getHttpServer());
   return {
     ...service,
     metricsUrl: metrics.url,
-    close: async () => {
-      await metrics.close();
-      await service.close();
-    },
+    close: shutdownDrain({
+      readiness,
+      listener,
+      delayMs: config.shutdownDelayMs,
+      logger,
+      closeRest: async () => {
+        await metrics.close();
+        await service.close();
+      },
+    }),
   };
 }
