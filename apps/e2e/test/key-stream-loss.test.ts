@@ -3,7 +3,7 @@ import { headers, type NatsConnection } from '@nats-io/transport-node';
 import type { Kysely } from 'kysely';
 import { namespace as contractsNamespace } from '@keyplane/contracts';
 import { createKysely } from '@keyplane/database';
-import { POSITION_HEADER } from '@keyplane/event-store';
+import { OUTBOX_STREAM_LOOK_BACK, POSITION_HEADER } from '@keyplane/event-store';
 import { generateKey } from '@keyplane/key-format';
 import { connectNats, encodeJson } from '@keyplane/nats';
 import type { ServiceHandle } from '@keyplane/runtime';
@@ -406,9 +406,11 @@ describe("under infra/nats/nats.conf as shipped, keys' and auth's own NATS users
     const stream = contractsNamespace('').streams.keyEvents;
     const info = await jsmAsKeys.streams.info(stream);
     before = { created: info.created, messages: info.state.messages };
-    // The one loss these users can cause: a message published by hand with keys' credentials,
-    // which does not say where the stream stands, so keys must delete the stream to remake it.
-    await jetstream(keysAsUser).publish(contractsNamespace('').subjects.keyEvents.forKey(`key_${'0'.repeat(26)}`), encodeJson({ by: 'hand' }));
+    // The one loss these users can cause: messages published by hand with keys' credentials, so
+    // many that none near the end says where the stream stands; keys must delete it to remake it.
+    for (let i = 0; i < OUTBOX_STREAM_LOOK_BACK; i++) {
+      await jetstream(keysAsUser).publish(contractsNamespace('').subjects.keyEvents.forKey(`key_${'0'.repeat(26)}`), encodeJson({ by: 'hand', i }));
+    }
     const store = createKysely<KeysDatabase>({ url: shippedDb.url, max: 1 }).withSchema('keys');
     try {
       const stored = (await store.selectFrom('events').select(['event_id', 'global_position']).orderBy('global_position').execute()).map((r) => ({

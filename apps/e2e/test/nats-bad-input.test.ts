@@ -545,8 +545,9 @@ describe('auth following the key event stream', () => {
   }
 
   /**
-   * Where the message landed: its subject and sequence. Keys remakes a stream whose last message
-   * it did not publish (docs/operations.md), so a sequence alone may come round again.
+   * Where the message landed: its subject and sequence. A stream keys made anew (after it lost
+   * history, docs/operations.md) numbers its messages from 1 again, so a sequence alone may come
+   * round again.
    */
   async function publishKeyEvent(keyId: string, bytes: Uint8Array): Promise<{ subject: string; seq: number }> {
     const subject = stack.ns.subjects.keyEvents.forKey(keyId);

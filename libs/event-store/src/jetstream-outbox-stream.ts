@@ -4,6 +4,14 @@ import { ensureStream, type StreamSpec } from '@keyplane/nats';
 import type { OutboxStream } from './outbox-relay.js';
 import { positionAt, streamInfoOrNull } from './stream-end.js';
 
+/**
+ * How far back from the stream's end to look for a message the relay published. Messages it did
+ * not publish carry no position and say nothing about what the stream kept: one appended after
+ * its events is passed over rather than taken for a stream that lost everything. Only the keys
+ * service may publish there (infra/nats/nats.conf), so a run of more than this is not expected.
+ */
+export const OUTBOX_STREAM_LOOK_BACK = 16;
+
 /** The JetStream stream a relay publishes to, as the relay checks it for lost history and makes it anew. */
 export function jetStreamOutboxStream(nc: NatsConnection, spec: StreamSpec): OutboxStream {
   let manager: JetStreamManager | undefined;
@@ -19,7 +27,7 @@ export function jetStreamOutboxStream(nc: NatsConnection, spec: StreamSpec): Out
       if (messages === 0) return { first: 0, last: 0, gaps: false };
       const at = `${info.created} ${first_seq}`;
       if (first?.at !== at) first = { at, position: await positionAt(await jsm(), spec.name, first_seq) };
-      return { first: first.position, last: await positionAt(await jsm(), spec.name, last_seq), gaps: (num_deleted ?? 0) > 0 };
+      return { first: first.position, last: await lastPosition(await jsm(), spec.name, first_seq, last_seq), gaps: (num_deleted ?? 0) > 0 };
     },
     async recreate() {
       const info = await streamInfoOrNull(await jsm(), spec.name);
@@ -29,4 +37,13 @@ export function jetStreamOutboxStream(nc: NatsConnection, spec: StreamSpec): Out
       await ensureStream(nc, spec);
     },
   };
+}
+
+/** The position of the last message that carries one, within OUTBOX_STREAM_LOOK_BACK of the end; 0 when none does. */
+async function lastPosition(jsm: JetStreamManager, stream: string, firstSeq: number, lastSeq: number): Promise<number> {
+  for (let seq = lastSeq; seq >= Math.max(firstSeq, lastSeq - OUTBOX_STREAM_LOOK_BACK + 1); seq--) {
+    const position = await positionAt(jsm, stream, seq);
+    if (position > 0) return position;
+  }
+  return 0;
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { createKysely, dropDatabase, ensureDatabase, migrateToLatest } from '@keyplane/database';
 import { connectNats, deleteStreams, ensureStream, type StreamSpec } from '@keyplane/nats';
@@ -227,6 +227,22 @@ describe('OutboxRelay with its stream: a whole stream is never touched', () => {
       created,
     });
     expect(await f.onStream()).toEqual(await f.inStore());
+  });
+
+  it('a message the relay did not publish (no position), appended after its events, is passed over: nothing is remade', async () => {
+    const { f, relay } = await published(3);
+    const { created } = await jsm.streams.info(f.spec.name);
+    await jetstream(nc).publish(f.spec.subjects[0].replace('>', 'foreign'), new TextEncoder().encode('{}'));
+    const looked = f.looks.count;
+    expect(await eventually(() => f.looks.count >= looked + 3)).toBe(true);
+    const [later] = await f.store(1);
+    relay.wake();
+    await relay.whenPublished(later.globalPosition);
+    expect({ published: f.published, losses: f.losses, created: (await jsm.streams.info(f.spec.name)).created }).toEqual({
+      published: [later.eventId],
+      losses: [],
+      created,
+    });
   });
 
   it('a stream ahead of the checkpoint (published, checkpoint not committed) is taken as it is', async () => {

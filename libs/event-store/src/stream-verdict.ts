@@ -1,6 +1,7 @@
 /**
- * What a look at the stream found: the global positions carried by its first and last messages
- * (0 when it holds none, or when the message does not say), and whether messages were removed
+ * What a look at the stream found: the global positions carried by its first message and by the
+ * last one that carries a position (0 when it holds none, or when they do not say; messages the
+ * relay did not publish carry none), and whether messages were removed
  * from inside it (a purge of one subject, a deleted message).
  */
 export interface StreamEnds {
