@@ -3,18 +3,9 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { ServiceHandle } from '@keyplane/runtime';
 import { generateKey } from '@keyplane/key-format';
 import { connectNats } from '@keyplane/nats';
-import { CapturedLogs, freshDatabase, freshNamespace, TEST_NATS_URL, waitFor, type FreshDatabase, type FreshNamespace } from '@keyplane/testing';
-import { loadAuthConfig } from '../../auth/src/config.js';
-import { startAuthService } from '../../auth/src/start.js';
-import { loadDemoApiConfig } from '../../demo-api/src/config.js';
-import { startDemoApiService } from '../../demo-api/src/start.js';
-import { loadGatewayConfig } from '../../gateway/src/config.js';
-import { startGatewayService, type GatewayHandle } from '../../gateway/src/start.js';
-import { loadKeysConfig } from '../../keys/src/config.js';
-import { startKeysService } from '../../keys/src/start.js';
-import { loadMeteringConfig } from '../../metering/src/config.js';
-import { startMeteringService } from '../../metering/src/start.js';
-import { awayFromHourEnd, hourEndWaitMs, RATE_LIMIT_HEADERS } from './stack.js';
+import { CapturedLogs, TEST_NATS_URL, waitFor } from '@keyplane/testing';
+import type { GatewayHandle } from '../../gateway/src/start.js';
+import { awayFromHourEnd, hourEndWaitMs, RATE_LIMIT_HEADERS, startStack, type Stack } from './stack.js';
 import { outageClient, UNAVAILABLE, type TimedAnswer } from './outage-client.js';
 import { SHARED_POSTGRES, TcpProxy, withPort } from './tcp-proxy.js';
 
@@ -31,8 +22,7 @@ const ACK_WAIT_MS = 2000;
 const CHECK_TIMEOUT_MS = 1000;
 const SLACK_MS = 700;
 
-let database: FreshDatabase;
-let ns: FreshNamespace;
+let stack: Stack;
 const logs = new CapturedLogs();
 const adminKey = generateKey({ environment: 'live' }).key;
 let pgKeys: TcpProxy;
@@ -40,13 +30,12 @@ let pgMetering: TcpProxy;
 let keys: ServiceHandle;
 let auth: ServiceHandle;
 let metering: ServiceHandle;
-let demo: ServiceHandle;
 let gateway: GatewayHandle;
 let nc: NatsConnection;
 let jsm: JetStreamManager;
 const unhandled: unknown[] = [];
 const onUnhandled = (reason: unknown) => unhandled.push(reason);
-const { call, createKey, burst, currentHourUsage, authUsed, metric } = outageClient({ gatewayUrl: () => gateway.url, databaseUrl: () => database.url, adminKey });
+const { call, createKey, burst, currentHourUsage, authUsed, metric } = outageClient({ gatewayUrl: () => gateway.url, databaseUrl: () => stack.databaseUrl, adminKey });
 
 /** A probe as Kubernetes or an operator's curl sends it; no answer within 5 s reads as status 0. */
 async function probe(url: string): Promise<{ status: number; ms: number; body: unknown; text: string }> {
@@ -64,8 +53,8 @@ async function probe(url: string): Promise<{ status: number; ms: number; body: u
 
 /** Messages on the key event stream for one key. */
 async function keyEventsOnStream(id: string): Promise<number> {
-  const subject = ns.ns.subjects.keyEvents.forKey(id);
-  const info = await jsm.streams.info(ns.ns.streams.keyEvents, { subjects_filter: subject });
+  const subject = stack.ns.subjects.keyEvents.forKey(id);
+  const info = await jsm.streams.info(stack.ns.streams.keyEvents, { subjects_filter: subject });
   return (info.state.subjects as Record<string, number> | undefined)?.[subject] ?? 0;
 }
 
@@ -79,7 +68,7 @@ async function auditTypes(id: string): Promise<string[]> {
 /** Usage events metering stored for the key, read from its table. */
 async function storedEvents(keyId: string): Promise<number> {
   const { default: pg } = await import('pg');
-  const client = new pg.Client({ connectionString: database.url });
+  const client = new pg.Client({ connectionString: stack.databaseUrl });
   await client.connect();
   try {
     return (await client.query('SELECT count(*)::int AS n FROM metering.usage_events WHERE key_id = $1', [keyId])).rows[0].n as number;
@@ -98,39 +87,20 @@ async function refusedWith(key: string, details: string): Promise<TimedAnswer> {
 
 beforeAll(async () => {
   process.on('unhandledRejection', onUnhandled);
-  database = await freshDatabase('e2e_degraded_stall');
-  ns = freshNamespace();
   const pgPort = Number(SHARED_POSTGRES.port || 5432);
   pgKeys = await TcpProxy.start(SHARED_POSTGRES.hostname, pgPort);
   pgMetering = await TcpProxy.start(SHARED_POSTGRES.hostname, pgPort);
-  const common = { NATS_PREFIX: ns.ns.prefix, HTTP_PORT: '0', HTTP_HOST: '127.0.0.1', NATS_URL: TEST_NATS_URL };
-  keys = await startKeysService(loadKeysConfig({ ...common, DATABASE_URL: withPort(database.url, pgKeys.port), BOOTSTRAP_ADMIN_KEY: adminKey }), {
-    logDestination: logs,
+  stack = await startStack('e2e_degraded_stall', {
+    adminKey,
+    logs,
+    authReplicas: 1,
+    databaseUrlFor: (service, url) => (service === 'keys' ? withPort(url, pgKeys.port) : service === 'metering' ? withPort(url, pgMetering.port) : url),
+    metering: { INGEST_ACK_WAIT_MS: String(ACK_WAIT_MS), INGEST_RETRY_DELAY_MS: '200' },
+    gatewayEnv: { AUTH_TIMEOUT_MS: String(AUTH_TIMEOUT_MS), KEYS_TIMEOUT_MS: String(KEYS_TIMEOUT_MS), METERING_TIMEOUT_MS: String(METERING_TIMEOUT_MS) },
   });
-  auth = await startAuthService(loadAuthConfig({ ...common, DATABASE_URL: database.url, DATABASE_POOL_SIZE: '4' }), { logDestination: logs });
-  metering = await startMeteringService(
-    loadMeteringConfig({
-      ...common,
-      DATABASE_URL: withPort(database.url, pgMetering.port),
-      INGEST_ACK_WAIT_MS: String(ACK_WAIT_MS),
-      INGEST_RETRY_DELAY_MS: '200',
-    }),
-    { logDestination: logs },
-  );
-  demo = await startDemoApiService(loadDemoApiConfig({ PORT: '0', HOST: '127.0.0.1' }), { logDestination: logs });
-  gateway = await startGatewayService(
-    loadGatewayConfig({
-      ...common,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      METRICS_PORT: '0',
-      UPSTREAM_URL: demo.url,
-      AUTH_TIMEOUT_MS: String(AUTH_TIMEOUT_MS),
-      KEYS_TIMEOUT_MS: String(KEYS_TIMEOUT_MS),
-      METERING_TIMEOUT_MS: String(METERING_TIMEOUT_MS),
-    }),
-    { logDestination: logs },
-  );
+  ({ keys, gateway } = stack);
+  [auth] = stack.auth;
+  metering = stack.metering()!;
   nc = await connectNats({ url: TEST_NATS_URL, name: 'degraded-stall-test' });
   jsm = await jetstreamManager(nc);
   await awayFromHourEnd(90);
@@ -138,11 +108,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const proxy of [pgKeys, pgMetering]) proxy?.release();
-  for (const service of [gateway, demo, auth, metering, keys]) await service?.close().catch(() => undefined);
+  await stack?.close().catch(() => undefined);
   for (const proxy of [pgKeys, pgMetering]) await proxy?.cut();
   await nc?.close().catch(() => undefined);
-  await ns?.cleanup().catch(() => undefined);
-  await database?.drop().catch(() => undefined);
   process.off('unhandledRejection', onUnhandled);
 }, 60_000);
 
@@ -263,7 +231,7 @@ describe("keys' Postgres stalled while management calls come in", () => {
   });
 
   it("auth's key view has applied the whole key event stream", async () => {
-    const { state } = await jsm.streams.info(ns.ns.streams.keyEvents);
+    const { state } = await jsm.streams.info(stack.ns.streams.keyEvents);
     await waitFor('auth caught up', async () => (await metric(auth.url, 'auth_key_view_sequence')) === state.last_seq, 5000, 50);
   });
 });
@@ -345,7 +313,7 @@ describe("metering's Postgres stalled past the ack wait while traffic flows", ()
   let duplicatesBefore = 0;
 
   const consumerState = async () => {
-    const info = await jsm.consumers.info(ns.ns.streams.usageEvents, 'metering');
+    const info = await jsm.consumers.info(stack.ns.streams.usageEvents, 'metering');
     return { pending: info.num_pending, ackPending: info.num_ack_pending, redelivered: info.num_redelivered };
   };
 

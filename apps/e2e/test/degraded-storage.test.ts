@@ -2,19 +2,12 @@ import { jetstreamManager, DiscardPolicy, type JetStreamManager } from '@nats-io
 import type { ServiceHandle } from '@keyplane/runtime';
 import { generateKey } from '@keyplane/key-format';
 import { connectNats, ensureStream } from '@keyplane/nats';
-import { CapturedLogs, freshDatabase, freshNamespace, TEST_NATS_URL, waitFor, type FreshDatabase, type FreshNamespace } from '@keyplane/testing';
+import { CapturedLogs, TEST_NATS_URL, waitFor } from '@keyplane/testing';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { loadAuthConfig } from '../../auth/src/config.js';
 import { startAuthService } from '../../auth/src/start.js';
-import { loadDemoApiConfig } from '../../demo-api/src/config.js';
-import { startDemoApiService } from '../../demo-api/src/start.js';
-import { loadGatewayConfig } from '../../gateway/src/config.js';
-import { startGatewayService, type GatewayHandle } from '../../gateway/src/start.js';
-import { loadKeysConfig } from '../../keys/src/config.js';
-import { startKeysService } from '../../keys/src/start.js';
-import { loadMeteringConfig } from '../../metering/src/config.js';
-import { startMeteringService } from '../../metering/src/start.js';
-import { awayFromHourEnd, hourEndWaitMs, sleep } from './stack.js';
+import type { GatewayHandle } from '../../gateway/src/start.js';
+import { awayFromHourEnd, hourEndWaitMs, sleep, startStack, type Stack } from './stack.js';
 import { outageClient, UNAVAILABLE, type TimedAnswer } from './outage-client.js';
 import { SHARED_POSTGRES, TcpProxy, withPort } from './tcp-proxy.js';
 
@@ -28,8 +21,7 @@ const KEYS_PUBLISH_TIMEOUT_MS = 1500;
 const METERING_TIMEOUT_MS = 1000;
 const SLACK_MS = 700;
 
-let database: FreshDatabase;
-let ns: FreshNamespace;
+let stack: Stack;
 const logs = new CapturedLogs();
 const adminKey = generateKey({ environment: 'live' }).key;
 let pgKeys: TcpProxy;
@@ -37,13 +29,12 @@ let pgMetering: TcpProxy;
 let keys: ServiceHandle;
 let auth: ServiceHandle;
 let metering: ServiceHandle;
-let demo: ServiceHandle;
 let gateway: GatewayHandle;
 let nc: NatsConnection;
 let jsm: JetStreamManager;
 const unhandled: unknown[] = [];
 const onUnhandled = (reason: unknown) => unhandled.push(reason);
-const { call, createKey, burst, currentHourUsage, authUsed, metric } = outageClient({ gatewayUrl: () => gateway.url, databaseUrl: () => database.url, adminKey });
+const { call, createKey, burst, currentHourUsage, authUsed, metric } = outageClient({ gatewayUrl: () => gateway.url, databaseUrl: () => stack.databaseUrl, adminKey });
 
 /** auth's hour counter once unspent leased units went back (QUOTA_LEASE_IDLE_MS, 1 s). */
 async function authUsedSettled(id: string, expected: number): Promise<number> {
@@ -74,34 +65,22 @@ async function settledUsage(id: string, expected: number, timeoutMs = 15_000) {
 
 beforeAll(async () => {
   process.on('unhandledRejection', onUnhandled);
-  database = await freshDatabase('e2e_degraded_storage');
-  ns = freshNamespace();
   const pgPort = Number(SHARED_POSTGRES.port || 5432);
   pgKeys = await TcpProxy.start(SHARED_POSTGRES.hostname, pgPort);
   pgMetering = await TcpProxy.start(SHARED_POSTGRES.hostname, pgPort);
-  const common = { NATS_PREFIX: ns.ns.prefix, HTTP_PORT: '0', HTTP_HOST: '127.0.0.1', NATS_URL: TEST_NATS_URL };
-  keys = await startKeysService(loadKeysConfig({ ...common, DATABASE_URL: withPort(database.url, pgKeys.port), BOOTSTRAP_ADMIN_KEY: adminKey }), {
-    logDestination: logs,
-    publishTimeoutMs: KEYS_PUBLISH_TIMEOUT_MS,
+  stack = await startStack('e2e_degraded_storage', {
+    adminKey,
+    logs,
+    authReplicas: 1,
+    databaseUrlFor: (service, url) => (service === 'keys' ? withPort(url, pgKeys.port) : service === 'metering' ? withPort(url, pgMetering.port) : url),
+    keysPublishTimeoutMs: KEYS_PUBLISH_TIMEOUT_MS,
+    metering: { INGEST_RETRY_DELAY_MS: '200' },
+    // The gateway's own default AUTH_TIMEOUT_MS, not the stack's longer one.
+    gatewayEnv: { AUTH_TIMEOUT_MS: '1000', KEYS_TIMEOUT_MS: String(KEYS_TIMEOUT_MS), METERING_TIMEOUT_MS: String(METERING_TIMEOUT_MS) },
   });
-  auth = await startAuthService(loadAuthConfig({ ...common, DATABASE_URL: database.url, DATABASE_POOL_SIZE: '4' }), { logDestination: logs });
-  metering = await startMeteringService(
-    loadMeteringConfig({ ...common, DATABASE_URL: withPort(database.url, pgMetering.port), INGEST_ACK_WAIT_MS: '2000', INGEST_RETRY_DELAY_MS: '200' }),
-    { logDestination: logs },
-  );
-  demo = await startDemoApiService(loadDemoApiConfig({ PORT: '0', HOST: '127.0.0.1' }), { logDestination: logs });
-  gateway = await startGatewayService(
-    loadGatewayConfig({
-      ...common,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      METRICS_PORT: '0',
-      UPSTREAM_URL: demo.url,
-      KEYS_TIMEOUT_MS: String(KEYS_TIMEOUT_MS),
-      METERING_TIMEOUT_MS: String(METERING_TIMEOUT_MS),
-    }),
-    { logDestination: logs },
-  );
+  ({ keys, gateway } = stack);
+  [auth] = stack.auth;
+  metering = stack.metering()!;
   nc = await connectNats({ url: TEST_NATS_URL, name: 'degraded-storage-test' });
   jsm = await jetstreamManager(nc);
   await awayFromHourEnd(90);
@@ -109,11 +88,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const proxy of [pgKeys, pgMetering]) await proxy?.open().catch(() => undefined);
-  for (const service of [gateway, demo, auth, metering, keys]) await service?.close().catch(() => undefined);
+  await stack?.close().catch(() => undefined);
   for (const proxy of [pgKeys, pgMetering]) await proxy?.cut();
   await nc?.close().catch(() => undefined);
-  await ns?.cleanup().catch(() => undefined);
-  await database?.drop().catch(() => undefined);
   process.off('unhandledRejection', onUnhandled);
 }, 60_000);
 
@@ -208,13 +185,13 @@ describe('usage stream refusing writes while core NATS works (auth README "JetSt
     usageOutage(
       'full',
       async () => {
-        const info = await jsm.streams.info(ns.ns.streams.usageEvents);
+        const info = await jsm.streams.info(stack.ns.streams.usageEvents);
         original = { max_msgs: info.config.max_msgs, discard: info.config.discard };
-        await jsm.streams.update(ns.ns.streams.usageEvents, { ...info.config, max_msgs: Math.max(1, info.state.messages), discard: DiscardPolicy.New });
+        await jsm.streams.update(stack.ns.streams.usageEvents, { ...info.config, max_msgs: Math.max(1, info.state.messages), discard: DiscardPolicy.New });
       },
       async () => {
-        const info = await jsm.streams.info(ns.ns.streams.usageEvents);
-        await jsm.streams.update(ns.ns.streams.usageEvents, { ...info.config, max_msgs: original?.max_msgs ?? -1, discard: original?.discard ?? DiscardPolicy.Old });
+        const info = await jsm.streams.info(stack.ns.streams.usageEvents);
+        await jsm.streams.update(stack.ns.streams.usageEvents, { ...info.config, max_msgs: original?.max_msgs ?? -1, discard: original?.discard ?? DiscardPolicy.Old });
       },
     );
   });
@@ -223,12 +200,12 @@ describe('usage stream refusing writes while core NATS works (auth README "JetSt
     usageOutage(
       'subject',
       async () => {
-        const info = await jsm.streams.info(ns.ns.streams.usageEvents);
-        await jsm.streams.update(ns.ns.streams.usageEvents, { ...info.config, subjects: [`${ns.ns.subjects.usageEvents}-parked`] });
+        const info = await jsm.streams.info(stack.ns.streams.usageEvents);
+        await jsm.streams.update(stack.ns.streams.usageEvents, { ...info.config, subjects: [`${stack.ns.subjects.usageEvents}-parked`] });
       },
       async () => {
-        const info = await jsm.streams.info(ns.ns.streams.usageEvents);
-        await jsm.streams.update(ns.ns.streams.usageEvents, { ...info.config, subjects: [ns.ns.subjects.usageEvents] });
+        const info = await jsm.streams.info(stack.ns.streams.usageEvents);
+        await jsm.streams.update(stack.ns.streams.usageEvents, { ...info.config, subjects: [stack.ns.subjects.usageEvents] });
       },
     );
   });
@@ -245,24 +222,24 @@ describe('key event stream refusing writes (keys README: 503, stored, published 
   let revokedInMs = -1;
 
   const keySubjectCount = async (id: string) => {
-    const info = await jsm.streams.info(ns.ns.streams.keyEvents, { subjects_filter: ns.ns.subjects.keyEvents.forKey(id) });
-    return (info.state.subjects as Record<string, number> | undefined)?.[ns.ns.subjects.keyEvents.forKey(id)] ?? 0;
+    const info = await jsm.streams.info(stack.ns.streams.keyEvents, { subjects_filter: stack.ns.subjects.keyEvents.forKey(id) });
+    return (info.state.subjects as Record<string, number> | undefined)?.[stack.ns.subjects.keyEvents.forKey(id)] ?? 0;
   };
 
   beforeAll(async () => {
     victim = await createKey('victim');
     expect((await call('GET', '/v1/flows', victim.key)).status).toBe(200);
     messagesBefore = await keySubjectCount(victim.id);
-    const info = await jsm.streams.info(ns.ns.streams.keyEvents);
+    const info = await jsm.streams.info(stack.ns.streams.keyEvents);
     const original = { ...info.config };
-    await jsm.streams.update(ns.ns.streams.keyEvents, { ...info.config, max_msgs: Math.max(1, info.state.messages), discard: DiscardPolicy.New });
+    await jsm.streams.update(stack.ns.streams.keyEvents, { ...info.config, max_msgs: Math.max(1, info.state.messages), discard: DiscardPolicy.New });
     try {
       revoke = await call('POST', `/v1/api-keys/${victim.id}/revoke`);
       storedState = await call('GET', `/v1/api-keys/${victim.id}`);
       duringOutage = await burst(3, victim.key);
     } finally {
-      const now = await jsm.streams.info(ns.ns.streams.keyEvents);
-      await jsm.streams.update(ns.ns.streams.keyEvents, { ...now.config, max_msgs: original.max_msgs, discard: original.discard });
+      const now = await jsm.streams.info(stack.ns.streams.keyEvents);
+      await jsm.streams.update(stack.ns.streams.keyEvents, { ...now.config, max_msgs: original.max_msgs, discard: original.discard });
     }
     const restored = Date.now();
     for (;;) {
@@ -451,11 +428,11 @@ describe('a small usage queue during a usage stream outage (auth README "Capacit
   beforeAll(async () => {
     small = await startAuthService(
       loadAuthConfig({
-        NATS_PREFIX: ns.ns.prefix,
+        NATS_PREFIX: stack.ns.prefix,
         HTTP_PORT: '0',
         HTTP_HOST: '127.0.0.1',
         NATS_URL: TEST_NATS_URL,
-        DATABASE_URL: database.url,
+        DATABASE_URL: stack.databaseUrl,
         DATABASE_POOL_SIZE: '4',
         USAGE_QUEUE_CAPACITY: String(CAPACITY),
       }),
@@ -464,17 +441,17 @@ describe('a small usage queue during a usage stream outage (auth README "Capacit
     key = await createKey('capacity', ['FLOWS:READ'], { hour: 10_000, day: 100_000 });
     const mainBefore = await usageDropped();
     const logsBefore = logs.lines.length;
-    const info = await jsm.streams.info(ns.ns.streams.usageEvents);
+    const info = await jsm.streams.info(stack.ns.streams.usageEvents);
     const original = { max_msgs: info.config.max_msgs, discard: info.config.discard };
-    await jsm.streams.update(ns.ns.streams.usageEvents, { ...info.config, max_msgs: Math.max(1, info.state.messages), discard: DiscardPolicy.New });
+    await jsm.streams.update(stack.ns.streams.usageEvents, { ...info.config, max_msgs: Math.max(1, info.state.messages), discard: DiscardPolicy.New });
     try {
       for (let i = 0; i < 10; i++) {
         answers.push(...(await burst(30, key.key)));
         await sleep(200);
       }
     } finally {
-      const now = await jsm.streams.info(ns.ns.streams.usageEvents);
-      await jsm.streams.update(ns.ns.streams.usageEvents, { ...now.config, max_msgs: original.max_msgs, discard: original.discard });
+      const now = await jsm.streams.info(stack.ns.streams.usageEvents);
+      await jsm.streams.update(stack.ns.streams.usageEvents, { ...now.config, max_msgs: original.max_msgs, discard: original.discard });
     }
     await waitFor(
       'both replicas to drain',
@@ -511,16 +488,16 @@ describe('usage stream deleted while core NATS works, then recreated', () => {
     usageOutage(
       'deleted',
       async () => {
-        await jsm.streams.delete(ns.ns.streams.usageEvents);
+        await jsm.streams.delete(stack.ns.streams.usageEvents);
       },
       async () => {
-        await ensureStream(nc, { name: ns.ns.streams.usageEvents, subjects: [ns.ns.subjects.usageEvents] });
+        await ensureStream(nc, { name: stack.ns.streams.usageEvents, subjects: [stack.ns.subjects.usageEvents] });
       },
     );
   });
 
   it('metering has its durable consumer on the recreated stream again', async () => {
-    const consumer = await jsm.consumers.info(ns.ns.streams.usageEvents, 'metering').then(
+    const consumer = await jsm.consumers.info(stack.ns.streams.usageEvents, 'metering').then(
       (info) => ({ exists: true, pending: info.num_pending }),
       (error: unknown) => ({ exists: false, error: String(error) }),
     );

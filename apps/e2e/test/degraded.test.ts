@@ -2,18 +2,9 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import type { ServiceHandle } from '@keyplane/runtime';
 import { generateKey } from '@keyplane/key-format';
 import { connectNats } from '@keyplane/nats';
-import { CapturedLogs, freshDatabase, freshNamespace, TEST_NATS_URL, waitFor, type FreshDatabase, type FreshNamespace } from '@keyplane/testing';
-import { loadAuthConfig } from '../../auth/src/config.js';
-import { startAuthService } from '../../auth/src/start.js';
-import { loadDemoApiConfig } from '../../demo-api/src/config.js';
-import { startDemoApiService } from '../../demo-api/src/start.js';
-import { loadGatewayConfig } from '../../gateway/src/config.js';
-import { startGatewayService, type GatewayHandle } from '../../gateway/src/start.js';
-import { loadKeysConfig } from '../../keys/src/config.js';
-import { startKeysService } from '../../keys/src/start.js';
-import { loadMeteringConfig } from '../../metering/src/config.js';
-import { startMeteringService } from '../../metering/src/start.js';
-import { awayFromHourEnd, hourEndWaitMs, sleep } from './stack.js';
+import { CapturedLogs, TEST_NATS_URL, waitFor } from '@keyplane/testing';
+import type { GatewayHandle } from '../../gateway/src/start.js';
+import { awayFromHourEnd, hourEndWaitMs, sleep, startStack, type Stack } from './stack.js';
 import { outageClient, UNAVAILABLE, type TimedAnswer } from './outage-client.js';
 import { SHARED_NATS, SHARED_POSTGRES, TcpProxy, withPort } from './tcp-proxy.js';
 
@@ -27,8 +18,7 @@ const KEYS_TIMEOUT_MS = 1500;
 const METERING_TIMEOUT_MS = 1000;
 const SLACK_MS = 700;
 
-let database: FreshDatabase;
-let ns: FreshNamespace;
+let stack: Stack;
 const logs = new CapturedLogs();
 const adminKey = generateKey({ environment: 'live' }).key;
 let pgAuth: TcpProxy;
@@ -39,19 +29,16 @@ let natsMetering: TcpProxy;
 let keys: ServiceHandle;
 let auth: ServiceHandle;
 let metering: ServiceHandle;
-let demo: ServiceHandle;
 let gateway: GatewayHandle;
 const unhandled: unknown[] = [];
 const onUnhandled = (reason: unknown) => unhandled.push(reason);
-const { call, createKey, burst, currentHourUsage, authUsed, metric } = outageClient({ gatewayUrl: () => gateway.url, databaseUrl: () => database.url, adminKey });
+const { call, createKey, burst, currentHourUsage, authUsed, metric } = outageClient({ gatewayUrl: () => gateway.url, databaseUrl: () => stack.databaseUrl, adminKey });
 
 /** Decisions auth made (every outcome but the quota store failing and bad messages). */
 const decisionsMade = () => metric(auth.url, 'auth_decisions_total{', (line) => !line.includes('outcome="error"') && !line.includes('outcome="bad_request"'));
 
 beforeAll(async () => {
   process.on('unhandledRejection', onUnhandled);
-  database = await freshDatabase('e2e_degraded');
-  ns = freshNamespace();
   const pgPort = Number(SHARED_POSTGRES.port || 5432);
   const natsPort = Number(SHARED_NATS.port || 4222);
   pgAuth = await TcpProxy.start(SHARED_POSTGRES.hostname, pgPort);
@@ -59,34 +46,19 @@ beforeAll(async () => {
   natsGateway = await TcpProxy.start(SHARED_NATS.hostname, natsPort);
   natsKeys = await TcpProxy.start(SHARED_NATS.hostname, natsPort);
   natsMetering = await TcpProxy.start(SHARED_NATS.hostname, natsPort);
-  const common = { NATS_PREFIX: ns.ns.prefix, HTTP_PORT: '0', HTTP_HOST: '127.0.0.1' };
-  const nats = (proxy: TcpProxy) => `nats://127.0.0.1:${proxy.port}`;
-  keys = await startKeysService(loadKeysConfig({ ...common, NATS_URL: nats(natsKeys), DATABASE_URL: database.url, BOOTSTRAP_ADMIN_KEY: adminKey }), {
-    logDestination: logs,
+  const natsForwarders = { keys: natsKeys, auth: natsAuth, metering: natsMetering, gateway: natsGateway };
+  stack = await startStack('e2e_degraded', {
+    adminKey,
+    logs,
+    authReplicas: 1,
+    nats: { urlFor: (user) => `nats://127.0.0.1:${natsForwarders[user].port}` },
+    databaseUrlFor: (service, url) => (service === 'auth' ? withPort(url, pgAuth.port) : url),
+    metering: {},
+    gatewayEnv: { AUTH_TIMEOUT_MS: String(AUTH_TIMEOUT_MS), KEYS_TIMEOUT_MS: String(KEYS_TIMEOUT_MS), METERING_TIMEOUT_MS: String(METERING_TIMEOUT_MS) },
   });
-  auth = await startAuthService(
-    loadAuthConfig({ ...common, NATS_URL: nats(natsAuth), DATABASE_URL: withPort(database.url, pgAuth.port), DATABASE_POOL_SIZE: '4' }),
-    { logDestination: logs },
-  );
-  metering = await startMeteringService(
-    loadMeteringConfig({ ...common, NATS_URL: nats(natsMetering), DATABASE_URL: database.url, INGEST_ACK_WAIT_MS: '2000', INGEST_RETRY_DELAY_MS: '100' }),
-    { logDestination: logs },
-  );
-  demo = await startDemoApiService(loadDemoApiConfig({ PORT: '0', HOST: '127.0.0.1' }), { logDestination: logs });
-  gateway = await startGatewayService(
-    loadGatewayConfig({
-      ...common,
-      NATS_URL: nats(natsGateway),
-      PORT: '0',
-      HOST: '127.0.0.1',
-      METRICS_PORT: '0',
-      UPSTREAM_URL: demo.url,
-      AUTH_TIMEOUT_MS: String(AUTH_TIMEOUT_MS),
-      KEYS_TIMEOUT_MS: String(KEYS_TIMEOUT_MS),
-      METERING_TIMEOUT_MS: String(METERING_TIMEOUT_MS),
-    }),
-    { logDestination: logs },
-  );
+  ({ keys, gateway } = stack);
+  [auth] = stack.auth;
+  metering = stack.metering()!;
   await awayFromHourEnd(90);
 }, 60_000 + hourEndWaitMs(90));
 
@@ -97,10 +69,8 @@ afterAll(async () => {
     proxy.release();
     await proxy.open().catch(() => undefined);
   }
-  for (const service of [gateway, demo, auth, metering, keys]) await service?.close().catch(() => undefined);
+  await stack?.close().catch(() => undefined);
   for (const proxy of [pgAuth, natsAuth, natsGateway, natsKeys, natsMetering]) await proxy?.cut();
-  await ns?.cleanup().catch(() => undefined);
-  await database?.drop().catch(() => undefined);
   process.off('unhandledRejection', onUnhandled);
 }, 60_000);
 
@@ -554,7 +524,7 @@ describe('NDJSON usage event streams', () => {
   it('a client leaving mid-stream stops the gateway asking metering for pages', async () => {
     const spy = await connectNats({ url: TEST_NATS_URL, name: 'degraded-spy' });
     let asked = 0;
-    const sub = spy.subscribe(ns.ns.subjects.metering.events, { callback: () => void asked++ });
+    const sub = spy.subscribe(stack.ns.subjects.metering.events, { callback: () => void asked++ });
     await spy.flush();
     natsMetering.delayMs = 150;
     let atLeave = 0;

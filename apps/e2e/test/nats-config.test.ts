@@ -26,7 +26,7 @@ async function connectAs(user: NatsUser): Promise<NatsConnection> {
 beforeAll(async () => {
   server = await startConfiguredNats();
   try {
-    stack = await startStack('e2e_nats_config', { nats: server, metering: { INGEST_LINGER_MS: '0' } });
+    stack = await startStack('e2e_nats_config', { nats: { urlFor: (user) => server.urlFor(user), ownServer: true }, metering: { INGEST_LINGER_MS: '0' } });
   } catch (error) {
     await server.stop();
     throw error;

@@ -26,8 +26,18 @@ export interface StackOptions {
   gatewayEnv?: Record<string, string>;
   /** Also run metering, with these settings over the test defaults; only the files about usage pay for it. */
   metering?: Record<string, string>;
-  /** A NATS server of the test's own, each service logging in as its own user, with no subject prefix. */
-  nats?: { urlFor(user: NatsUser): string };
+  /**
+   * Where each service reaches NATS: a forwarder of its own to the shared server, or (`ownServer`)
+   * a NATS server of the test's own, each service logging in as its own user, with no subject prefix.
+   */
+  nats?: { urlFor(user: NatsUser): string; ownServer?: boolean };
+  /** Where each service that has a database reaches it (a forwarder of its own), given the stack's database URL. */
+  databaseUrlFor?: (service: 'keys' | 'auth' | 'metering', url: string) => string;
+  /** How long keys' command replies wait for the key event stream. */
+  keysPublishTimeoutMs?: number;
+  /** The bootstrap admin key, and where every service's log lines go, when the test holds them itself. */
+  adminKey?: string;
+  logs?: CapturedLogs;
 }
 
 export interface Answer {
@@ -88,11 +98,12 @@ const REQUEST_TIMEOUT_MS = 10_000;
 export async function startStack(label: string, options: StackOptions = {}): Promise<Stack> {
   const database: FreshDatabase = await freshDatabase(label);
   // On a server of its own, the stack needs no prefix, and its streams go with that server.
-  const namespace: FreshNamespace = options.nats ? { ns: contractsNamespace(''), cleanup: async () => undefined } : freshNamespace();
-  const logs = new CapturedLogs();
-  const adminKey = generateKey({ environment: 'live' }).key;
+  const namespace: FreshNamespace = options.nats?.ownServer ? { ns: contractsNamespace(''), cleanup: async () => undefined } : freshNamespace();
+  const logs = options.logs ?? new CapturedLogs();
+  const adminKey = options.adminKey ?? generateKey({ environment: 'live' }).key;
   const common = { NATS_PREFIX: namespace.ns.prefix, HTTP_PORT: '0', HTTP_HOST: '127.0.0.1' };
   const natsUrl = (user: NatsUser) => ({ NATS_URL: options.nats?.urlFor(user) ?? TEST_NATS_URL });
+  const databaseUrl = (service: 'keys' | 'auth' | 'metering') => ({ DATABASE_URL: options.databaseUrlFor?.(service, database.url) ?? database.url });
   const running: { name: string; service: { close(): Promise<void> } }[] = [];
   const stop = async (name: string) => {
     for (const entry of running.filter((r) => r.name === name)) {
@@ -102,20 +113,21 @@ export async function startStack(label: string, options: StackOptions = {}): Pro
   };
 
   try {
-    const keys = await startKeysService(loadKeysConfig({ ...common, ...natsUrl('keys'), DATABASE_URL: database.url, BOOTSTRAP_ADMIN_KEY: adminKey }), {
+    const keys = await startKeysService(loadKeysConfig({ ...common, ...natsUrl('keys'), ...databaseUrl('keys'), BOOTSTRAP_ADMIN_KEY: adminKey }), {
       logDestination: logs,
+      publishTimeoutMs: options.keysPublishTimeoutMs,
     });
     running.push({ name: 'keys', service: keys });
     const auth: ServiceHandle[] = [];
     for (let i = 0; i < (options.authReplicas ?? 2); i++) {
-      const replica = await startAuthService(loadAuthConfig({ ...common, ...natsUrl('auth'), DATABASE_URL: database.url, DATABASE_POOL_SIZE: '4' }), {
+      const replica = await startAuthService(loadAuthConfig({ ...common, ...natsUrl('auth'), ...databaseUrl('auth'), DATABASE_POOL_SIZE: '4' }), {
         logDestination: logs,
       });
       auth.push(replica);
       running.push({ name: 'auth', service: replica });
     }
     const meteringConfig = options.metering
-      ? loadMeteringConfig({ ...common, ...natsUrl('metering'), DATABASE_URL: database.url, INGEST_ACK_WAIT_MS: '2000', INGEST_RETRY_DELAY_MS: '100', ...options.metering })
+      ? loadMeteringConfig({ ...common, ...natsUrl('metering'), ...databaseUrl('metering'), INGEST_ACK_WAIT_MS: '2000', INGEST_RETRY_DELAY_MS: '100', ...options.metering })
       : null;
     let metering: ServiceHandle | undefined;
     const startMetering = async () => {
