@@ -261,6 +261,7 @@ describe('probes, metrics and readiness of every service', () => {
       'gateway_last_used_unavailable_total',
       'gateway_upstream_errors_total',
       'gateway_connections_dropped_total',
+      'gateway_stalled_readers_closed_total',
     ],
     auth: [
       'auth_decide_duration_seconds',

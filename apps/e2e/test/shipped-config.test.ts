@@ -78,10 +78,10 @@ describe('the dev Kubernetes overlay, as each Deployment reads it', () => {
     expect(() => loaders[name](envOf(name))).not.toThrow();
   });
 
-  it("gives the gateway's pod time to drain: the delay, then the slowest request it may still be answering", () => {
+  it("gives the gateway's pod time to drain: the delay, then the slowest request it may still be answering, to a client that then stops reading", () => {
     const [deployment] = readYaml('infra/k8s/base/gateway/deployment.yaml');
     const config = loadGatewayConfig(envOf('gateway'));
-    const slowestRequestMs = config.clientLimits.requestTimeoutMs + config.authTimeoutMs + config.upstreamTimeoutMs;
+    const slowestRequestMs = config.clientLimits.requestTimeoutMs + config.authTimeoutMs + config.upstreamTimeoutMs + config.clientLimits.sendTimeoutMs;
     expect(config.shutdownDelayMs).toBeGreaterThan(0);
     expect(deployment.spec.template.spec.terminationGracePeriodSeconds * 1000).toBeGreaterThan(config.shutdownDelayMs + slowestRequestMs);
   });

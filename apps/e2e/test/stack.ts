@@ -83,7 +83,7 @@ export interface Stack {
    * subject as the gateway would for a caller of that account: no endpoint creates accounts.
    */
   createAccountAdmin(accountId: string): Promise<{ key: string; id: string }>;
-  /** One more gateway on this stack's services (closed with the stack), with these settings over the stack's. */
+  /** One more gateway on this stack's services and upstream (closed with the stack), with these settings over the stack's. */
   startGateway(env: Record<string, string>): Promise<GatewayHandle>;
   stopAuth(): Promise<void>;
   stopKeys(): Promise<void>;
@@ -146,7 +146,7 @@ export async function startStack(label: string, options: StackOptions = {}): Pro
           PORT: '0',
           HOST: '127.0.0.1',
           METRICS_PORT: '0',
-          UPSTREAM_URL: demo.url,
+          UPSTREAM_URL: options.upstreamUrl ?? demo.url,
           // Generous: the whole suite shares 2 cores, and a decision held up longer than this
           // under that load would be a test failure, not a finding. No responders is immediate.
           AUTH_TIMEOUT_MS: '2000',
@@ -158,7 +158,7 @@ export async function startStack(label: string, options: StackOptions = {}): Pro
       running.push({ name: 'gateway', service: started });
       return started;
     };
-    const gateway = await startGateway({ ...(options.upstreamUrl && { UPSTREAM_URL: options.upstreamUrl }), ...options.gatewayEnv });
+    const gateway = await startGateway({ ...options.gatewayEnv });
 
     const call = async (method: string, path: string, { key = adminKey, body, headers = {} }: CallOptions = {}): Promise<Answer> => {
       const response = await fetch(`${gateway.url}${path}`, {

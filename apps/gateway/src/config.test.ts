@@ -33,12 +33,12 @@ describe('loadGatewayConfig', () => {
 
 describe('loadGatewayConfig: client limits on the public port', () => {
   it('bounds slow headers and bodies by default, and keeps idle connections longer than a load balancer does', () => {
-    expect(loadGatewayConfig({}).clientLimits).toEqual({ headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 72_000, maxConnections: 0 });
+    expect(loadGatewayConfig({}).clientLimits).toEqual({ headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, keepAliveTimeoutMs: 72_000, maxConnections: 0, sendTimeoutMs: 30_000 });
   });
 
   it('reads each from its variable', () => {
-    const env = { CLIENT_HEADERS_TIMEOUT_MS: '1000', CLIENT_REQUEST_TIMEOUT_MS: '2000', CLIENT_KEEP_ALIVE_TIMEOUT_MS: '620000', CLIENT_MAX_CONNECTIONS: '5000' };
-    expect(loadGatewayConfig(env).clientLimits).toEqual({ headersTimeoutMs: 1000, requestTimeoutMs: 2000, keepAliveTimeoutMs: 620_000, maxConnections: 5000 });
+    const env = { CLIENT_HEADERS_TIMEOUT_MS: '1000', CLIENT_REQUEST_TIMEOUT_MS: '2000', CLIENT_KEEP_ALIVE_TIMEOUT_MS: '620000', CLIENT_MAX_CONNECTIONS: '5000', CLIENT_SEND_TIMEOUT_MS: '60000' };
+    expect(loadGatewayConfig(env).clientLimits).toEqual({ headersTimeoutMs: 1000, requestTimeoutMs: 2000, keepAliveTimeoutMs: 620_000, maxConnections: 5000, sendTimeoutMs: 60_000 });
   });
 
   it.each([
@@ -49,6 +49,8 @@ describe('loadGatewayConfig: client limits on the public port', () => {
     ['CLIENT_KEEP_ALIVE_TIMEOUT_MS', '0', 'CLIENT_KEEP_ALIVE_TIMEOUT_MS must be an integer between 1000 and 3600000, got "0"'],
     ['CLIENT_KEEP_ALIVE_TIMEOUT_MS', '1.5e3', 'CLIENT_KEEP_ALIVE_TIMEOUT_MS must be an integer between 1000 and 3600000, got "1.5e3"'],
     ['CLIENT_MAX_CONNECTIONS', '-5', 'CLIENT_MAX_CONNECTIONS must be an integer between 0 and 10000000, got "-5"'],
+    ['CLIENT_SEND_TIMEOUT_MS', '999', 'CLIENT_SEND_TIMEOUT_MS must be an integer between 1000 and 3600000, got "999"'],
+    ['CLIENT_SEND_TIMEOUT_MS', '30s', 'CLIENT_SEND_TIMEOUT_MS must be an integer between 1000 and 3600000, got "30s"'],
   ])('stops start-up naming %s when it is %s', (name, value, message) => {
     expect(() => loadGatewayConfig({ [name]: value })).toThrow(message);
   });

@@ -18,9 +18,14 @@ export interface GatewayConfig extends CommonConfig {
   /** Peers whose `X-Forwarded-For` names the client; none by default. */
   trustedProxies: string[];
   /** What a slow or idle client may hold on the public port. */
-  clientLimits: ConnectionLimits;
+  clientLimits: ClientLimits;
   /** How long the gateway keeps serving after SIGTERM, unready, before it closes its listener. */
   shutdownDelayMs: number;
+}
+
+export interface ClientLimits extends ConnectionLimits {
+  /** How long a client may take no byte of an answer the gateway has bytes waiting for. */
+  sendTimeoutMs: number;
 }
 
 /** DESIGN §9: `PORT` is the public port; a bad value stops start-up naming the variable. */
@@ -49,11 +54,12 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv): GatewayConfig {
 
 /**
  * The public port faces the internet, where Node's defaults let a client that sends a header
- * byte now and then hold a socket for up to 90 s, and one that trickles a body hold it forever.
+ * byte now and then hold a socket for up to 90 s, one that trickles a body hold it forever, and
+ * one that stops reading a large answer hold its socket and an upstream connection forever.
  * Keep-alive stays Fastify's 72 s: longer than the 60 s idle timeout of common load balancers
  * (AWS ALB, ingress-nginx), which must give up on a connection before the gateway does.
  */
-function readClientLimits(read: EnvReader): ConnectionLimits {
+function readClientLimits(read: EnvReader): ClientLimits {
   const headersTimeoutMs = read.int('CLIENT_HEADERS_TIMEOUT_MS', 10_000, { min: 100, max: 600_000 });
   const requestTimeoutMs = read.int('CLIENT_REQUEST_TIMEOUT_MS', 30_000, { min: 100, max: 3_600_000 });
   if (requestTimeoutMs < headersTimeoutMs) {
@@ -65,6 +71,7 @@ function readClientLimits(read: EnvReader): ConnectionLimits {
     // Under 1 s the Keep-Alive header would advertise timeout=0.
     keepAliveTimeoutMs: read.int('CLIENT_KEEP_ALIVE_TIMEOUT_MS', 72_000, { min: 1000, max: 3_600_000 }),
     maxConnections: read.int('CLIENT_MAX_CONNECTIONS', 0, { max: 10_000_000 }),
+    sendTimeoutMs: read.int('CLIENT_SEND_TIMEOUT_MS', 30_000, { min: 1000, max: 3_600_000 }),
   };
 }
 

@@ -3,9 +3,12 @@ import { createLogger, createMetricsRegistry, Readiness } from '@keyplane/observ
 import { bootstrapService, type ServiceHandle } from '@keyplane/runtime';
 import type { GatewayConfig } from './config.js';
 import { GatewayModule } from './gateway.module.js';
+import { trackAnswers } from './ops/answers-in-flight.js';
+import { GatewayMetrics } from './ops/gateway-metrics.js';
 import { gracefulListener } from './ops/graceful-listener.js';
 import { startMetricsServer } from './ops/metrics-server.js';
 import { shutdownDrain } from './ops/shutdown-drain.js';
+import { closeStalledReaders } from './ops/stalled-readers.js';
 import { answerFrameworkErrorsWithJson } from './pipeline/framework-errors.js';
 import { originForm } from './pipeline/origin-form.js';
 import { BODY_LIMIT_BYTES } from './pipeline/gateway-http.js';
@@ -44,7 +47,17 @@ export async function startGatewayService(config: GatewayConfig, options: Gatewa
     await service.close();
     throw error;
   });
-  const listener = gracefulListener(service.app.getHttpServer());
+  const server = service.app.getHttpServer();
+  const answers = trackAnswers(server);
+  const gatewayMetrics = service.app.get(GatewayMetrics);
+  const stalledReaders = closeStalledReaders(answers, {
+    timeoutMs: config.clientLimits.sendTimeoutMs,
+    onClosed: (response) => {
+      gatewayMetrics.stalledReadersClosed.inc();
+      logger.debug({ requestId: response.getHeader('x-request-id') }, 'client took no byte of its answer for CLIENT_SEND_TIMEOUT_MS: connection closed');
+    },
+  });
+  const listener = gracefulListener(server, answers);
   return {
     ...service,
     metricsUrl: metrics.url,
@@ -54,6 +67,7 @@ export async function startGatewayService(config: GatewayConfig, options: Gatewa
       delayMs: config.shutdownDelayMs,
       logger,
       closeRest: async () => {
+        stalledReaders.stop();
         await metrics.close();
         await service.close();
       },

@@ -8,6 +8,7 @@ export class GatewayMetrics {
   readonly upstreamErrors: Counter<'kind'>;
   readonly lastUsedUnavailable: Counter;
   readonly connectionsDropped: Counter;
+  readonly stalledReadersClosed: Counter;
   private countWaiting: () => number = () => 0;
 
   constructor(registry: Registry) {
@@ -44,6 +45,11 @@ export class GatewayMetrics {
     this.connectionsDropped = new Counter({
       name: 'gateway_connections_dropped_total',
       help: 'Client connections closed unanswered as they were accepted, the public port holding CLIENT_MAX_CONNECTIONS',
+      registers: [registry],
+    });
+    this.stalledReadersClosed = new Counter({
+      name: 'gateway_stalled_readers_closed_total',
+      help: 'Client connections closed mid-answer because the client took no byte of it for CLIENT_SEND_TIMEOUT_MS',
       registers: [registry],
     });
     const waiting = () => this.countWaiting();

@@ -15,19 +15,12 @@ export interface GracefulListener {
  * answers requests that arrive meanwhile, with a body not in the gateway's error shape), so
  * this runs before it and leaves it no connection to answer.
  */
-export function gracefulListener(server: Server): GracefulListener {
-  const answering = new Set<ServerResponse>();
-  let closing = false;
-  // Prepended so the header is set before any other listener can answer.
-  server.prependListener('request', (_request, response: ServerResponse) => {
-    if (closing) return lastOnItsConnection(response);
-    answering.add(response);
-    response.once('close', () => answering.delete(response));
-  });
+export function gracefulListener(server: Server, answers: ReadonlySet<ServerResponse>): GracefulListener {
   return {
     close() {
-      closing = true;
-      for (const response of answering) lastOnItsConnection(response);
+      // Prepended so the header is set before any other listener can answer.
+      server.prependListener('request', (_request, response: ServerResponse) => lastOnItsConnection(response));
+      for (const response of answers) lastOnItsConnection(response);
       // The error (not running) means it is closed already.
       return new Promise((resolve) => server.close(() => resolve()));
     },

@@ -67,7 +67,9 @@ export class GatewayHttp implements OnModuleInit {
       metrics.requests.inc({ route: routeLabel(request), status: reply.statusCode });
       done();
     });
-    await app.register(replyFrom, { base: config.upstreamUrl, disableRequestLogging: true, undici: { connections: 128 } });
+    // No cap on upstream connections (reply-from's default is 128): slow readers' answers held every connection of a
+    // capped pool while other clients' requests queued behind them. The upstream sees the clients' own concurrency.
+    await app.register(replyFrom, { base: config.upstreamUrl, disableRequestLogging: true, undici: { connections: null } });
 
     const dashboard = loadDashboard();
     const sendDashboard = (_request: FastifyRequest, reply: FastifyReply) => reply.headers(dashboard.headers).send(dashboard.html);

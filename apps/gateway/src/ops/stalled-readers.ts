@@ -1,0 +1,56 @@
+import type { ServerResponse } from 'node:http';
+
+export interface StalledReaderOptions {
+  /** How long a client may take no byte of its answer while the gateway has some waiting for it. */
+  timeoutMs: number;
+  /** Called for each connection closed, after it is. */
+  onClosed: (response: ServerResponse) => void;
+}
+
+export interface StalledReaderCheck {
+  stop(): void;
+}
+
+/** Where a stalled answer stood when it was first seen: bytes the client had taken, and when. */
+interface Stall {
+  taken: number;
+  since: number;
+}
+
+/**
+ * Closes the connection of a client that takes no byte of its answer for `timeoutMs` while the
+ * gateway has bytes waiting to send it (nginx's `send_timeout`). Without it a client that stops
+ * reading a proxied answer too large for the socket buffers holds its socket and, through the
+ * answer's back-pressure, a connection to the upstream for ever: enough of them (one key, a few
+ * hundred sockets) left every other client's proxied request queued behind them.
+ *
+ * Checked every quarter of the timeout (at most every second) over the answers in flight, so a
+ * stall is cut between `timeoutMs` and `timeoutMs` plus two checks after it began. A client still
+ * reading, however slowly, completes a write now and then and is left alone; so is an answer
+ * still waiting for the upstream, which has nothing to send (`UPSTREAM_TIMEOUT_MS` bounds that).
+ */
+export function closeStalledReaders(answers: Iterable<ServerResponse>, { timeoutMs, onClosed }: StalledReaderOptions): StalledReaderCheck {
+  const stalls = new WeakMap<ServerResponse, Stall>();
+  const check = () => {
+    const now = Date.now();
+    for (const response of answers) {
+      const socket = response.socket;
+      // Bytes written to the socket and not yet taken by the kernel: what the client has not read.
+      if (socket === null || socket.destroyed || socket.writableLength === 0) {
+        stalls.delete(response);
+        continue;
+      }
+      const taken = socket.bytesWritten - socket.writableLength;
+      const stall = stalls.get(response);
+      if (stall === undefined || stall.taken !== taken) {
+        stalls.set(response, { taken, since: now });
+      } else if (now - stall.since >= timeoutMs) {
+        socket.destroy();
+        onClosed(response);
+      }
+    }
+  };
+  const timer = setInterval(check, Math.max(1, Math.min(1000, Math.floor(timeoutMs / 4))));
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
+}
