@@ -8,7 +8,7 @@ import type { GatewayConfig } from '../config.js';
 import { loadDashboard } from '../dashboard/dashboard.js';
 import { ManagementApi } from '../management/management-api.js';
 import { GatewayMetrics } from '../ops/gateway-metrics.js';
-import { proxyToUpstream } from '../proxy/upstream.js';
+import { proxyToUpstream, UPSTREAM_CONNECTIONS } from '../proxy/upstream.js';
 import { errorBody } from '../responses/error-body.js';
 import { RouteMatcher } from '../routes/route-matcher.js';
 import { GATEWAY_CONFIG, LOGGER } from '../tokens.js';
@@ -67,9 +67,7 @@ export class GatewayHttp implements OnModuleInit {
       metrics.requests.inc({ route: routeLabel(request), status: reply.statusCode });
       done();
     });
-    // No cap on upstream connections (reply-from's default is 128): slow readers' answers held every connection of a
-    // capped pool while other clients' requests queued behind them. The upstream sees the clients' own concurrency.
-    await app.register(replyFrom, { base: config.upstreamUrl, disableRequestLogging: true, undici: { connections: null } });
+    await app.register(replyFrom, { base: config.upstreamUrl, disableRequestLogging: true, undici: UPSTREAM_CONNECTIONS });
 
     const dashboard = loadDashboard();
     const sendDashboard = (_request: FastifyRequest, reply: FastifyReply) => reply.headers(dashboard.headers).send(dashboard.html);

@@ -14,6 +14,17 @@ export interface ProxyDeps {
   timeoutMs: number;
 }
 
+/**
+ * How `@fastify/reply-from` connects to the upstream:
+ * - no cap on connections (its default is 128): slow readers' answers held every connection of
+ *   a capped pool while other clients' requests queued behind them; the upstream now sees the
+ *   clients' own concurrency, which `CLIENT_MAX_CONNECTIONS` caps;
+ * - certificates checked: reply-from turns the check off (its `tls` option) unless told otherwise, and a forged
+ *   upstream would receive every request with its `X-Keyplane-*` identity headers. A private
+ *   CA is trusted through Node's `NODE_EXTRA_CA_CERTS`.
+ */
+export const UPSTREAM_CONNECTIONS = { connections: null, connect: { rejectUnauthorized: true } };
+
 const BAD_GATEWAY = errorBody(502, UPSTREAM_UNAVAILABLE);
 const GATEWAY_TIMEOUT = errorBody(504, 'Upstream did not answer in time');
 
