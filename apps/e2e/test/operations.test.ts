@@ -262,6 +262,7 @@ describe('probes, metrics and readiness of every service', () => {
       'gateway_upstream_errors_total',
       'gateway_connections_dropped_total',
       'gateway_stalled_readers_closed_total',
+      'gateway_open_connections',
     ],
     auth: [
       'auth_decide_duration_seconds',

@@ -1,4 +1,3 @@
-import type { Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { waitFor } from '@keyplane/testing';
 import type { GatewayHandle } from '../../gateway/src/start.js';
@@ -82,6 +81,7 @@ class Client {
   }
 }
 
+const openConnections = (gateway: GatewayHandle) => metricTotal(gateway.metricsUrl, 'gateway_open_connections');
 const decisions = () => metricTotal(stack.gateway.metricsUrl, 'gateway_auth_decision_seconds_count');
 const rejectedLocally = () => metricTotal(stack.gateway.metricsUrl, 'gateway_rejected_locally_total');
 const waiting = () => metricTotal(stack.gateway.metricsUrl, 'gateway_service_requests_waiting');
@@ -189,7 +189,7 @@ describe('keep-alive connections', () => {
 });
 
 describe('CLIENT_MAX_CONNECTIONS', () => {
-  it('closes connections past the cap as they are accepted, unanswered, and counts them; those within are served, and a freed place is taken again', async () => {
+  it('closes connections past the cap as they are accepted, unanswered, and counts them; those within are served, and a freed place is taken again; gateway_open_connections follows', async () => {
     const capped = await stack.startGateway({ ...LIMITS, CLIENT_KEEP_ALIVE_TIMEOUT_MS: '60000', CLIENT_MAX_CONNECTIONS: '2' });
     const health = 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n';
     const first = new Client(capped);
@@ -205,14 +205,15 @@ describe('CLIENT_MAX_CONNECTIONS', () => {
 
     expect(third.received).toBe('');
     expect(await metricTotal(capped.metricsUrl, 'gateway_connections_dropped_total')).toBe(1);
+    expect(await openConnections(capped)).toBe(2);
     first.write(health);
     expect((await first.answers(2))[1]!.head).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
 
     second.socket.destroy();
-    const server = capped.app.getHttpServer() as Server;
-    await waitFor('the gateway to see a connection go', () => new Promise<boolean>((resolve) => server.getConnections((_error, count) => resolve(count === 1))));
+    await waitFor('the gateway to see a connection go', async () => (await openConnections(capped)) === 1);
     const fourth = new Client(capped);
     fourth.write(health);
     expect((await fourth.answers(1))[0]!.head).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(await openConnections(capped)).toBe(2);
   });
 });

@@ -10,6 +10,7 @@ export class GatewayMetrics {
   readonly connectionsDropped: Counter;
   readonly stalledReadersClosed: Counter;
   private countWaiting: () => number = () => 0;
+  private countConnections: () => Promise<number> = async () => 0;
 
   constructor(registry: Registry) {
     this.requests = new Counter({
@@ -52,6 +53,15 @@ export class GatewayMetrics {
       help: 'Client connections closed mid-answer because the client took no byte of it for CLIENT_SEND_TIMEOUT_MS',
       registers: [registry],
     });
+    const connections = () => this.countConnections();
+    new Gauge({
+      name: 'gateway_open_connections',
+      help: 'Client connections open on the public port, idle keep-alive ones included: what CLIENT_MAX_CONNECTIONS would cap',
+      registers: [registry],
+      async collect() {
+        this.set(await connections());
+      },
+    });
     const waiting = () => this.countWaiting();
     new Gauge({
       name: 'gateway_service_requests_waiting',
@@ -61,6 +71,11 @@ export class GatewayMetrics {
         this.set(waiting());
       },
     });
+  }
+
+  /** The public listener, once built, says how many connections it holds. */
+  countOpenConnections(count: () => Promise<number>): void {
+    this.countConnections = count;
   }
 
   /** The NATS client, once built, says how many of its requests await a reply. */

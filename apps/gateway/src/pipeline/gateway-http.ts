@@ -49,6 +49,7 @@ export class GatewayHttp implements OnModuleInit {
     answerConnectWithJson(fastify.server);
     holdBackContinue(fastify.server);
     fastify.server.on('drop', () => this.metrics.connectionsDropped.inc());
+    this.metrics.countOpenConnections(() => new Promise((resolve) => fastify.server.getConnections((error, count) => resolve(error ? Number.NaN : count))));
     routeEveryHttpMethod(fastify);
     void fastify.register((app, _options, done) => {
       this.routes(app).then(() => done(), done);
