@@ -1,4 +1,6 @@
-import { KeyEvent, type IssuedKey, type KeyObject, type RotatedKey } from '@keyplane/contracts';
+import { NatsRecordBuilder } from '@nestjs/microservices';
+import { headers } from '@nats-io/transport-node';
+import { KeyEvent, REPLY_WITHIN_HEADER, type IssuedKey, type KeyObject, type RotatedKey } from '@keyplane/contracts';
 import { hashKey } from '@keyplane/key-format';
 import { readStream } from '@keyplane/event-store';
 import { asEventStore } from '../src/db/as-event-store.js';
@@ -198,6 +200,48 @@ describe('rotating, updating and revoking', () => {
     const revoked = { ok: false, error: { status: 409, error: 'Conflict', details: `API key ${key.id} is revoked` } };
     expect(await env.send(subjects().rotate, { actor: admin, keyId: key.id, gracePeriodSeconds: 0, secret: newSecret().fingerprint })).toEqual(revoked);
     expect(await env.send(subjects().update, { actor: admin, keyId: key.id, name: 'again' })).toEqual(revoked);
+  });
+});
+
+describe("the caller's wait (Keyplane-Reply-Within-Ms)", () => {
+  const within = (payload: unknown, value: string) => {
+    const wait = headers();
+    wait.set(REPLY_WITHIN_HEADER, value);
+    return new NatsRecordBuilder(payload).setHeaders(wait).build();
+  };
+  const issueRequest = () => ({ actor: admin, name: 'waited for', environment: 'live', permissions: ['FLOWS:READ'], secret: newSecret().fingerprint });
+  const streamLength = async () => (await streamMessages(env.nc, env.ns.streams.keyEvents)).length;
+
+  it('long enough, the command runs as without it', async () => {
+    now = new Date(NOW);
+    const reply = await env.send<IssuedKey>(subjects().issue, within(issueRequest(), '10000'));
+    expect(reply.ok).toBe(true);
+  });
+
+  it('too short to commit in (less than the reply margin), the command is refused with 503 and nothing is stored or published', async () => {
+    const [events, onStream] = [await countEvents(env.db), await streamLength()];
+    const { key } = await issueKey();
+
+    const replies = [
+      await env.send(subjects().issue, within(issueRequest(), '1')),
+      await env.send(subjects().revoke, within({ actor: admin, keyId: key.id, reason: 'late' }, '1')),
+    ];
+
+    const refused = { ok: false, error: { status: 503, error: 'Service Unavailable', details: 'Keys service could not make the change in time: nothing was changed' } };
+    expect(replies).toEqual([refused, refused]);
+    expect({ events: await countEvents(env.db), onStream: await streamLength() }).toEqual({ events: events + 1, onStream: onStream + 1 });
+    expect(await env.send<KeyObject>(subjects().get, { actor: admin, keyId: key.id })).toMatchObject({ ok: true, value: { status: 'active' } });
+    expect(await storedEvents(key.id)).toHaveLength(1);
+  });
+
+  it('malformed, the command is refused with a 400 naming the header, and nothing is stored', async () => {
+    const events = await countEvents(env.db);
+    const reply = await env.send(subjects().issue, within(issueRequest(), 'soon'));
+    expect(reply).toEqual({
+      ok: false,
+      error: { status: 400, error: 'Bad Request', details: 'Keyplane-Reply-Within-Ms header: must be a whole number of milliseconds from 1 to 999999999' },
+    });
+    expect(await countEvents(env.db)).toBe(events);
   });
 });
 

@@ -1,7 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { ClientProxy } from '@nestjs/microservices';
+import { NatsRecordBuilder, type ClientProxy } from '@nestjs/microservices';
+import { headers } from '@nats-io/transport-node';
 import {
   namespace,
+  REPLY_WITHIN_HEADER,
   type AuditEventsRequest,
   type AuditPage,
   type GetKeyRequest,
@@ -35,13 +37,20 @@ export class KeysClient {
     this.subjects = namespace(config.natsPrefix).subjects.keys;
   }
 
-  issue = (body: IssueKeyRequest) => this.send<IssuedKey>(this.subjects.issue, body);
+  issue = (body: IssueKeyRequest) => this.command<IssuedKey>(this.subjects.issue, body);
   list = (body: Input<ListKeysRequest>) => this.send<KeyPage>(this.subjects.list, body);
   get = (body: GetKeyRequest) => this.send<KeyObject>(this.subjects.get, body);
-  update = (body: UpdateKeyRequest) => this.send<{ key: KeyObject }>(this.subjects.update, body);
-  rotate = (body: RotateKeyRequest) => this.send<RotatedKey>(this.subjects.rotate, body);
-  revoke = (body: RevokeKeyRequest) => this.send<{ key: KeyObject }>(this.subjects.revoke, body);
+  update = (body: UpdateKeyRequest) => this.command<{ key: KeyObject }>(this.subjects.update, body);
+  rotate = (body: RotateKeyRequest) => this.command<RotatedKey>(this.subjects.rotate, body);
+  revoke = (body: RevokeKeyRequest) => this.command<{ key: KeyObject }>(this.subjects.revoke, body);
   audit = (body: Input<AuditEventsRequest>) => this.send<AuditPage>(this.subjects.audit, body);
+
+  /** A change, sent with how long the gateway waits for it: keys commits nothing after that. */
+  private command<T>(subject: string, body: unknown): Promise<Reply<T>> {
+    const wait = headers();
+    wait.set(REPLY_WITHIN_HEADER, String(this.config.keysTimeoutMs));
+    return this.send<T>(subject, new NatsRecordBuilder(body).setHeaders(wait).build());
+  }
 
   private send<T>(subject: string, body: unknown): Promise<Reply<T>> {
     return serviceRequest<T>(this.client, subject, body, this.config.keysTimeoutMs, KEYS_UNAVAILABLE);

@@ -10,7 +10,7 @@ import { evolve } from '../key/evolve.js';
 import { initialState, type IssuedKeyState } from '../key/state.js';
 import { keyStreamId } from '../key/stream-id.js';
 import type { Clock } from '../tokens.js';
-import { SecretInUse, storeKeyEvents } from './store-key-events.js';
+import { PastDeadline, SecretInUse, storeKeyEvents } from './store-key-events.js';
 
 export type CommandOutcome =
   | { ok: true; state: IssuedKeyState; events: KeyEvent[]; now: string }
@@ -25,6 +25,7 @@ export interface KeyCommandHandlerOptions {
 }
 
 const MAX_ATTEMPTS = 5;
+const NOT_MADE_IN_TIME = serviceError(503, 'Keys service could not make the change in time: nothing was changed');
 // Enough ids for the command that emits the most events: an update changing name, permissions and limits.
 const EVENT_IDS_PER_COMMAND = 3;
 
@@ -33,12 +34,17 @@ const EVENT_IDS_PER_COMMAND = 3;
  * on. Losing a race to another writer means deciding again on the newer state, so
  * concurrent commands on a key serialize instead of overwriting each other.
  * The outcome is returned only once its events are on the key event stream.
+ *
+ * With a `deadline` (a `performance.now()` value: see reply-deadline.ts) nothing is committed
+ * after it: a command held up past its caller's wait, by a slow or stalled Postgres, is rolled
+ * back instead of carried out unseen, and the wait for the stream ends with it.
  */
 export class KeyCommandHandler {
   constructor(private readonly options: KeyCommandHandlerOptions) {}
 
-  async execute(keyId: string, commandFor: (metadata: CommandMetadata) => KeyCommand): Promise<CommandOutcome> {
+  async execute(keyId: string, commandFor: (metadata: CommandMetadata) => KeyCommand, deadline: number | null = null): Promise<CommandOutcome> {
     const { db, clock } = this.options;
+    const inTime = () => deadline === null || performance.now() < deadline;
     for (let attempt = 1; ; attempt++) {
       const history = await readStream(asEventStore(db), keyStreamId(keyId));
       const state = history.map((stored) => KeyEvent.parse(stored.data)).reduce(evolve, initialState());
@@ -51,12 +57,14 @@ export class KeyCommandHandler {
       const version = history.at(-1)?.streamVersion ?? 0;
       if (decision.events.length === 0) {
         // Nothing new, but an earlier change may still be on its way to the stream.
-        return this.oncePublished(history.at(-1)?.globalPosition ?? 0, { ok: true, state: next, events: [], now });
+        return this.oncePublished(history.at(-1)?.globalPosition ?? 0, { ok: true, state: next, events: [], now }, deadline);
       }
+      if (!inTime()) return { ok: false, error: NOT_MADE_IN_TIME };
       try {
-        const stored = await storeKeyEvents(db, version, decision.events, next);
-        return this.oncePublished(stored.at(-1)!.globalPosition, { ok: true, state: next, events: decision.events, now });
+        const stored = await storeKeyEvents(db, version, decision.events, next, inTime);
+        return this.oncePublished(stored.at(-1)!.globalPosition, { ok: true, state: next, events: decision.events, now }, deadline);
       } catch (error) {
+        if (error instanceof PastDeadline) return { ok: false, error: NOT_MADE_IN_TIME };
         if (error instanceof SecretInUse) return { ok: false, error: conflict('secret: already in use by an API key') };
         if (!(error instanceof ConcurrencyConflict)) throw error;
         if (attempt === MAX_ATTEMPTS) return { ok: false, error: conflict(`API key ${keyId} is being changed concurrently; retry`) };
@@ -64,10 +72,11 @@ export class KeyCommandHandler {
     }
   }
 
-  private async oncePublished(position: number, outcome: CommandOutcome): Promise<CommandOutcome> {
+  private async oncePublished(position: number, outcome: CommandOutcome, deadline: number | null): Promise<CommandOutcome> {
     const { relay, publishTimeoutMs } = this.options;
     relay.wake();
-    const published = await orAfter(relay.whenPublished(position).then(() => true), publishTimeoutMs, false);
+    const waitMs = deadline === null ? publishTimeoutMs : Math.max(0, Math.min(publishTimeoutMs, deadline - performance.now()));
+    const published = await orAfter(relay.whenPublished(position).then(() => true), waitMs, false);
     if (published) return outcome;
     return { ok: false, error: serviceError(503, 'Key event stream unavailable: the change is stored and takes effect once published') };
   }

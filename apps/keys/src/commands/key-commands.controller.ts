@@ -1,5 +1,5 @@
 import { Controller, Inject } from '@nestjs/common';
-import { MessagePattern, Payload } from '@nestjs/microservices';
+import { Ctx, MessagePattern, NatsContext, Payload } from '@nestjs/microservices';
 import {
   fail,
   IssueKeyRequest,
@@ -17,10 +17,11 @@ import type { z } from 'zod';
 import { newKeyId } from '../ids.js';
 import { toKeyObject } from '../key/key-object.js';
 import { handleMessage } from '../messaging/handle-message.js';
-import { KeysMetrics } from '../metrics/keys-metrics.js';
+import { KeysMetrics, type ResultLabel } from '../metrics/keys-metrics.js';
 import { subjects } from '../subjects.js';
 import { LOGGER } from '../tokens.js';
 import { KeyCommandHandler, type CommandOutcome } from './key-command-handler.js';
+import { replyDeadline } from './reply-deadline.js';
 import { issueCommand, revokeCommand, rotateCommand, updateCommand } from './to-command.js';
 
 @Controller()
@@ -32,40 +33,52 @@ export class KeyCommandsController {
   ) {}
 
   @MessagePattern(subjects.issue)
-  issue(@Payload() payload: unknown): Promise<Reply<IssuedKey>> {
-    return this.handle('issue', IssueKeyRequest, payload, async (request) => {
+  issue(@Payload() payload: unknown, @Ctx() context: NatsContext): Promise<Reply<IssuedKey>> {
+    return this.handle('issue', IssueKeyRequest, payload, context, async (request, deadline) => {
       const keyId = newKeyId();
-      const outcome = await this.handler.execute(keyId, (metadata) => issueCommand(keyId, request, metadata));
+      const outcome = await this.handler.execute(keyId, (metadata) => issueCommand(keyId, request, metadata), deadline);
       return withKey(outcome, (key) => ({ key }));
     });
   }
 
   @MessagePattern(subjects.rotate)
-  rotate(@Payload() payload: unknown): Promise<Reply<RotatedKey>> {
-    return this.handle('rotate', RotateKeyRequest, payload, async (request) => {
-      const outcome = await this.handler.execute(request.keyId, (metadata) => rotateCommand(request, metadata));
+  rotate(@Payload() payload: unknown, @Ctx() context: NatsContext): Promise<Reply<RotatedKey>> {
+    return this.handle('rotate', RotateKeyRequest, payload, context, async (request, deadline) => {
+      const outcome = await this.handler.execute(request.keyId, (metadata) => rotateCommand(request, metadata), deadline);
       return withKey(outcome, (key, state) => ({ key, previousKeyExpiresAt: state.previousKeyExpiresAt! }));
     });
   }
 
   @MessagePattern(subjects.revoke)
-  revoke(@Payload() payload: unknown): Promise<Reply<{ key: KeyObject }>> {
-    return this.handle('revoke', RevokeKeyRequest, payload, async (request) => {
-      const outcome = await this.handler.execute(request.keyId, (metadata) => revokeCommand(request, metadata));
+  revoke(@Payload() payload: unknown, @Ctx() context: NatsContext): Promise<Reply<{ key: KeyObject }>> {
+    return this.handle('revoke', RevokeKeyRequest, payload, context, async (request, deadline) => {
+      const outcome = await this.handler.execute(request.keyId, (metadata) => revokeCommand(request, metadata), deadline);
       return withKey(outcome, (key) => ({ key }));
     });
   }
 
   @MessagePattern(subjects.update)
-  update(@Payload() payload: unknown): Promise<Reply<{ key: KeyObject }>> {
-    return this.handle('update', UpdateKeyRequest, payload, async (request) => {
-      const outcome = await this.handler.execute(request.keyId, (metadata) => updateCommand(request, metadata));
+  update(@Payload() payload: unknown, @Ctx() context: NatsContext): Promise<Reply<{ key: KeyObject }>> {
+    return this.handle('update', UpdateKeyRequest, payload, context, async (request, deadline) => {
+      const outcome = await this.handler.execute(request.keyId, (metadata) => updateCommand(request, metadata), deadline);
       return withKey(outcome, (key) => ({ key }));
     });
   }
 
-  private handle<S extends z.ZodType, T>(name: string, schema: S, payload: unknown, work: (request: z.infer<S>) => Promise<Reply<T>>) {
-    return handleMessage({ name, schema, payload, logger: this.logger, record: (result) => this.metrics.command(name, result) }, work);
+  private async handle<S extends z.ZodType, T>(
+    name: string,
+    schema: S,
+    payload: unknown,
+    context: NatsContext,
+    work: (request: z.infer<S>, deadline: number | null) => Promise<Reply<T>>,
+  ): Promise<Reply<T>> {
+    const record = (result: ResultLabel) => this.metrics.command(name, result);
+    const deadline = replyDeadline(context.getHeaders(), performance.now());
+    if (!deadline.ok) {
+      record('400');
+      return fail(deadline.error);
+    }
+    return handleMessage({ name, schema, payload, logger: this.logger, record }, (request) => work(request, deadline.at));
   }
 }
 

@@ -11,6 +11,14 @@ import { secretInUse } from '../read-model/secret-in-use.js';
 const UNIQUE_VIOLATION = '23505';
 const SECRET_HASH_CONSTRAINT = 'api_keys_secret_hash_key';
 
+/** The command's caller has stopped waiting: its transaction is rolled back rather than committed. */
+export class PastDeadline extends Error {
+  constructor() {
+    super('past the caller\'s deadline');
+    this.name = 'PastDeadline';
+  }
+}
+
 /** A new secret whose hash some key already holds: the gateway sent a fingerprint twice. */
 export class SecretInUse extends Error {
   constructor() {
@@ -22,13 +30,15 @@ export class SecretInUse extends Error {
 /**
  * Appends the key's new events and writes its read-model row in one transaction, so a
  * query right after the reply sees the change, and a failed append leaves no trace.
- * Throws ConcurrencyConflict when the stream moved past `expectedVersion`.
+ * Throws ConcurrencyConflict when the stream moved past `expectedVersion`, and PastDeadline,
+ * having written nothing, when `inTime` says no just before the commit.
  */
 export async function storeKeyEvents(
   db: Kysely<Database>,
   expectedVersion: number,
   events: KeyEvent[],
   state: IssuedKeyState,
+  inTime: () => boolean = () => true,
 ): Promise<StoredEvent[]> {
   try {
     return await db.transaction().execute(async (trx) => {
@@ -40,6 +50,8 @@ export async function storeKeyEvents(
         events.map((event) => ({ eventId: event.eventId, type: event.type, occurredAt: event.occurredAt, data: KeyEvent.parse(event) })),
       );
       await saveKeyRow(trx, state, expectedVersion + events.length);
+      // The statements above may have waited on a stalled Postgres for as long as it stalled.
+      if (!inTime()) throw new PastDeadline();
       return stored;
     });
   } catch (error) {

@@ -13,6 +13,14 @@ export const KeyName = StorableText.trim().min(1, 'must not be empty').max(200, 
 export const PermissionList = z.array(z.string().max(64, 'must be at most 64 characters')).max(64, 'must list at most 64 permissions');
 export const RevokeReason = StorableText.max(500, 'must be at most 500 characters');
 
+/**
+ * NATS header on a key command: how long, in milliseconds from when it was sent, its caller
+ * waits for the reply. Keys commits no change after that (less a margin for the reply's way
+ * back), so a caller that stopped waiting was most likely refused, not obeyed. Optional: a
+ * command without it runs to the end, however long that takes.
+ */
+export const REPLY_WITHIN_HEADER = 'Keyplane-Reply-Within-Ms';
+
 export const IssueKeyRequest = z.strictObject({
   actor: Actor,
   name: KeyName,
