@@ -1,8 +1,8 @@
 import { Agent, createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
-import { freePort, TEST_NATS_URL, waitFor } from '@keyplane/testing';
+import { waitFor } from '@keyplane/testing';
 import { outageClient } from './outage-client.js';
-import { buildOnce, startServiceProcess } from './service-process.js';
+import { startGatewayProcess } from './service-process.js';
 import { RATE_LIMIT_HEADERS, startStack, type Stack } from './stack.js';
 
 // A rolling update stops a gateway while clients are still sent to it: what they see between
@@ -190,24 +190,13 @@ describe('the gateway shutting down with clients still sending', () => {
 
 describe('the gateway process on SIGTERM', () => {
   it('turns unready, keeps serving for SHUTDOWN_DELAY_MS, then exits 0 having logged both ends of the drain', async () => {
-    buildOnce();
-    const [port, metricsPort] = [await freePort(), await freePort()];
     const delayMs = 3000;
-    const gateway = await startServiceProcess('gateway', port, {
-      NATS_URL: TEST_NATS_URL,
-      NATS_PREFIX: stack.ns.prefix,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      METRICS_PORT: String(metricsPort),
-      UPSTREAM_URL: upstreamUrl,
-      AUTH_TIMEOUT_MS: '2000',
-      SHUTDOWN_DELAY_MS: String(delayMs),
-    });
+    const gateway = await startGatewayProcess(stack.ns.prefix, upstreamUrl, { SHUTDOWN_DELAY_MS: String(delayMs) });
     try {
       const signalled = Date.now();
       gateway.child.kill('SIGTERM');
       const readyz = await waitFor('/readyz 503', async () => {
-        const response = await fetch(`http://127.0.0.1:${metricsPort}/readyz`);
+        const response = await fetch(`${gateway.metricsUrl}/readyz`);
         return response.status === 503 ? response.json() : undefined;
       }, 5000, 20);
       const during = await send(gateway.url, '/v1/records/during', false);

@@ -1,7 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { waitFor } from '@keyplane/testing';
+import { freePort, TEST_NATS_URL, waitFor } from '@keyplane/testing';
 
 // A service as its own process, started from the build as the container starts it, for what
 // only a process shows: what it prints, how it exits, and that a SIGKILL loses what was in its
@@ -62,4 +62,27 @@ export async function startServiceProcess(name: string, port: number, env: Recor
   );
   if (started === 'exited') throw new Error(`${name} exited during start-up:\n${proc.output()}`);
   return { ...proc, url };
+}
+
+export interface GatewayProcess extends ListeningService {
+  /** Its internal port: `/metrics`, `/healthz`, `/readyz`. */
+  metricsUrl: string;
+}
+
+/** The built gateway as its own process, on free ports, serving a stack's NATS namespace in front of `upstreamUrl`; `env` over that. */
+export async function startGatewayProcess(natsPrefix: string, upstreamUrl: string, env: Record<string, string> = {}): Promise<GatewayProcess> {
+  buildOnce();
+  const [port, metricsPort] = [await freePort(), await freePort()];
+  const gateway = await startServiceProcess('gateway', port, {
+    NATS_URL: TEST_NATS_URL,
+    NATS_PREFIX: natsPrefix,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    METRICS_PORT: String(metricsPort),
+    UPSTREAM_URL: upstreamUrl,
+    // Generous, as in startStack: the whole suite shares 2 cores.
+    AUTH_TIMEOUT_MS: '2000',
+    ...env,
+  });
+  return { ...gateway, metricsUrl: `http://127.0.0.1:${metricsPort}` };
 }

@@ -4,8 +4,7 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, TEST_NATS_URL } from '@keyplane/testing';
-import { buildOnce, startServiceProcess } from './service-process.js';
+import { startGatewayProcess } from './service-process.js';
 import { startStack, type Stack } from './stack.js';
 
 // An https UPSTREAM_URL (apps/gateway README, "Upstream"): the gateway checks the upstream's
@@ -54,18 +53,7 @@ it('refuses an upstream whose certificate it does not trust: 502 in the error sh
 });
 
 it('proxies to it once its CA is named in NODE_EXTRA_CA_CERTS', async () => {
-  buildOnce();
-  const [port, metricsPort] = [await freePort(), await freePort()];
-  const gateway = await startServiceProcess('gateway', port, {
-    NATS_URL: TEST_NATS_URL,
-    NATS_PREFIX: stack.ns.prefix,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    METRICS_PORT: String(metricsPort),
-    UPSTREAM_URL: upstreamUrl,
-    AUTH_TIMEOUT_MS: '2000',
-    NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem'),
-  });
+  const gateway = await startGatewayProcess(stack.ns.prefix, upstreamUrl, { NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') });
   try {
     const answer = await fetch(`${gateway.url}/v1/flows`, { headers: { authorization: `Bearer ${key}` } });
 
