@@ -48,9 +48,14 @@ export class RetentionSweeper {
     await raiseWatermark(db, cutoff);
     let deleted = 0;
     for (;;) {
+      // By `occurred_at AT TIME ZONE 'UTC'`, the same order, so the sweep's index (usage_events_retention)
+      // is one no listing of a key's events can walk instead of the key's own (migration 0004).
       const result = await sql<{ event_id: string }>`
         DELETE FROM metering.usage_events
-        WHERE event_id IN (SELECT event_id FROM metering.usage_events WHERE occurred_at < ${cutoff} LIMIT ${CHUNK})
+        WHERE event_id IN (
+          SELECT event_id FROM metering.usage_events
+          WHERE (occurred_at AT TIME ZONE 'UTC') < (${cutoff}::timestamptz AT TIME ZONE 'UTC')
+          LIMIT ${CHUNK})
         RETURNING event_id`.execute(db);
       deleted += result.rows.length;
       if (result.rows.length < CHUNK) break;
