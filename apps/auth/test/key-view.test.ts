@@ -87,8 +87,13 @@ describe('the key view', () => {
   it('lets a key work on the very next request after its KeyIssued is stored, even behind a backlog', async () => {
     const busy = issued();
     await keys.publish(busy.event);
+    const foundAfterCatchUp = async () =>
+      (await Promise.all(running.map((target) => metric(target, 'auth_key_view_misses_total{result="found"')))).reduce((sum, n) => sum + n, 0);
+    const found = await foundAfterCatchUp();
     const outcomes: string[] = [];
-    for (let round = 0; round < 3; round++) {
+    // Rounds until one decision came through the catch-up, not from a view that happened to be
+    // ahead: a replica that keeps up with 1,000 messages at once is not behind every time.
+    for (let round = 0; round < 3 || ((await foundAfterCatchUp()) === found && round < 20); round++) {
       // Published without waiting, so the view is still working through them when the new key's ack comes back.
       const backlog = Array.from({ length: 1000 }, (_, n) => keys.publish(renamed(busy.keyId, `name ${round}.${n}`)));
       const fresh = issued();
@@ -96,10 +101,8 @@ describe('the key view', () => {
       outcomes.push((await gateway.decide(fresh.secret.hash, null)).outcome);
       await Promise.all(backlog);
     }
-    expect(outcomes).toEqual(['allowed', 'allowed', 'allowed']);
-    // And the decisions did come through the catch-up, not from a view that happened to be ahead.
-    const foundAfterCatchUp = await Promise.all(running.map((target) => metric(target, 'auth_key_view_misses_total{result="found"')));
-    expect(foundAfterCatchUp.reduce((sum, n) => sum + n, 0)).toBeGreaterThan(0);
+    expect(outcomes).toEqual(Array(outcomes.length).fill('allowed'));
+    expect(await foundAfterCatchUp()).toBeGreaterThan(found);
   });
 
   it('skips malformed events and unknown versions with a log line, and applies the events after them', async () => {

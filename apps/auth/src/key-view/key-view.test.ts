@@ -130,6 +130,37 @@ describe('KeyView', () => {
     expect(view.size).toBe(1);
   });
 
+  it('holds an account, permission list or limits that keys share once, and a change to one key leaves the others as they were', () => {
+    const a = issued({ permissions: ['FLOWS:READ', 'RECORDS:READ'], rateLimits: { hour: 5, day: 50 } });
+    const b = issued({ permissions: ['FLOWS:READ', 'RECORDS:READ'], rateLimits: { hour: 5, day: 50 } });
+    const view = viewOf(a.event, b.event);
+    const [stateA, stateB] = [a, b].map(({ secret }) => view.lookup(secret.hash, NOW)?.key);
+    expect(stateA?.permissions).toBe(stateB?.permissions);
+    expect(stateA?.rateLimits).toBe(stateB?.rateLimits);
+    expect(Object.isFrozen(stateA?.permissions) && Object.isFrozen(stateA?.rateLimits)).toBe(true);
+
+    view.apply(permissionsChanged(a.keyId, ['RECORDS:READ', 'FLOWS:READ']));
+    view.apply(rateLimitsChanged(a.keyId, { hour: 6, day: 60 }));
+    expect(view.lookup(a.secret.hash, NOW)?.key).toMatchObject({ permissions: ['RECORDS:READ', 'FLOWS:READ'], rateLimits: { hour: 6, day: 60 } });
+    expect(view.lookup(b.secret.hash, NOW)?.key).toMatchObject({ permissions: ['FLOWS:READ', 'RECORDS:READ'], rateLimits: { hour: 5, day: 50 } });
+  });
+
+  it('answers a secret rotated back in as current, whatever became of its earlier grace period', () => {
+    const key = issued();
+    const away = rotated(key.keyId, key.secret, '2026-11-26T11:00:00.000Z', '2026-11-26T11:00:00.000Z');
+    const view = viewOf(key.event, away.event);
+    expect(view.lookup(key.secret.hash, NOW)?.rotatedOut).toBe(true);
+    const event = away.event as KeySecretRotated;
+    const back: KeySecretRotated = {
+      ...event,
+      eventId: 'back',
+      data: { secret: key.event.data.secret, previousSecretHash: away.secret.hash, previousKeyExpiresAt: '2026-11-26T11:30:00.000Z' },
+    };
+    expect(view.apply(back)).toBe(true);
+    expect(view.lookup(key.secret.hash, NOW)?.rotatedOut).toBe(false);
+    expect(view.lookup(away.secret.hash, NOW)?.rotatedOut).toBe(true);
+  });
+
   it('hands out key states that later events do not change under the holder', () => {
     const key = issued({ permissions: ['FLOWS:READ'] });
     const view = viewOf(key.event);

@@ -18,10 +18,35 @@ export interface KeyLookup {
   readonly rotatedOut: boolean;
 }
 
+/** A replaced secret, and until when it still authenticates. A current secret is held as its key id alone. */
 interface SecretEntry {
   keyId: string;
-  /** Epoch milliseconds until which a replaced secret still authenticates; null for the current one. */
-  validUntil: number | null;
+  /** Epoch milliseconds. */
+  validUntil: number;
+}
+
+type Secret = string | SecretEntry;
+
+const keyIdOf = (secret: Secret): string => (typeof secret === 'string' ? secret : secret.keyId);
+
+/**
+ * Distinct values the view keeps one copy of, however many keys hold them: accounts, permission
+ * lists and rate limits repeat from key to key. Up to a number of them, so that values seen once
+ * each (a limit changed again and again) cannot grow it without end; past that a key keeps a copy
+ * of its own, as every key did before. Memory only: a key's state reads the same either way.
+ */
+class Shared<T> {
+  private readonly values = new Map<string, T>();
+
+  constructor(private readonly max = 4096) {}
+
+  get(id: string, make: () => T): T {
+    const known = this.values.get(id);
+    if (known !== undefined) return known;
+    const value = make();
+    if (this.values.size < this.max) this.values.set(id, value);
+    return value;
+  }
 }
 
 /**
@@ -30,9 +55,14 @@ interface SecretEntry {
  */
 export class KeyView {
   private readonly keys = new Map<string, KeyState>();
-  private readonly secrets = new Map<string, SecretEntry>();
+  /** Secret hash -> the key id, for a key's current secret (most of them: no object each), or the entry of a replaced one. */
+  private readonly secrets = new Map<string, Secret>();
   /** Each key's replaced secret still in its grace period, if any: a key keeps at most one. */
   private readonly previousSecrets = new Map<string, SecretEntry>();
+  /** Never superseded (a key keeps its account), so every one kept is held by a key: more of them. */
+  private readonly accounts = new Shared<string>(65_536);
+  private readonly permissionLists = new Shared<readonly string[]>();
+  private readonly limits = new Shared<RateLimits>();
 
   /** Folds one v1 event in; false when it does not fit the view (a key never issued, issued twice, a secret another key holds). */
   apply(event: KeyEvent): boolean {
@@ -43,10 +73,10 @@ export class KeyView {
       case 'KeySecretRotated':
         return this.rotate(event);
       case 'KeyPermissionsChanged':
-        this.keys.set(key.keyId, { ...key, permissions: [...event.data.permissions] });
+        this.keys.set(key.keyId, { ...key, permissions: this.permissions(event.data.permissions) });
         return true;
       case 'KeyRateLimitsChanged':
-        this.keys.set(key.keyId, { ...key, rateLimits: { ...event.data.rateLimits } });
+        this.keys.set(key.keyId, { ...key, rateLimits: this.rateLimits(event.data.rateLimits) });
         return true;
       case 'KeyRevoked':
         this.keys.set(key.keyId, { ...key, revoked: true });
@@ -59,10 +89,10 @@ export class KeyView {
 
   lookup(secretHash: string, now: number): KeyLookup | null {
     const secret = this.secrets.get(secretHash);
-    if (!secret) return null;
-    const key = this.keys.get(secret.keyId);
+    if (secret === undefined) return null;
+    const key = this.keys.get(keyIdOf(secret));
     if (!key) return null;
-    return { key, rotatedOut: secret.validUntil !== null && now >= secret.validUntil };
+    return { key, rotatedOut: typeof secret !== 'string' && now >= secret.validUntil };
   }
 
   get size(): number {
@@ -74,14 +104,14 @@ export class KeyView {
     if (this.keys.has(event.keyId) || this.heldByAnother(data.secret.secretHash, event.keyId)) return false;
     this.keys.set(event.keyId, {
       keyId: event.keyId,
-      accountId: event.accountId,
+      accountId: this.accounts.get(event.accountId, () => event.accountId),
       environment: data.environment,
-      permissions: [...data.permissions],
-      rateLimits: { ...data.rateLimits },
+      permissions: this.permissions(data.permissions),
+      rateLimits: this.rateLimits(data.rateLimits),
       expiresAt: data.expiresAt === null ? null : Date.parse(data.expiresAt),
       revoked: false,
     });
-    this.secrets.set(data.secret.secretHash, { keyId: event.keyId, validUntil: null });
+    this.secrets.set(data.secret.secretHash, event.keyId);
     return true;
   }
 
@@ -96,12 +126,29 @@ export class KeyView {
     const earlier = this.previousSecrets.get(event.keyId);
     if (earlier) endBy(earlier, Date.parse(event.occurredAt));
     const previous = this.secrets.get(data.previousSecretHash);
-    if (previous && previous.keyId === event.keyId) {
-      endBy(previous, Date.parse(data.previousKeyExpiresAt));
-      this.previousSecrets.set(event.keyId, previous);
+    if (previous !== undefined && keyIdOf(previous) === event.keyId) {
+      const until = Date.parse(data.previousKeyExpiresAt);
+      let replaced: SecretEntry;
+      if (typeof previous === 'string') {
+        replaced = { keyId: previous, validUntil: until };
+        this.secrets.set(data.previousSecretHash, replaced);
+      } else {
+        replaced = previous;
+        endBy(replaced, until);
+      }
+      this.previousSecrets.set(event.keyId, replaced);
     }
-    this.secrets.set(data.secret.secretHash, { keyId: event.keyId, validUntil: null });
+    this.secrets.set(data.secret.secretHash, event.keyId);
     return true;
+  }
+
+  /** The list as the event has it, shared with the keys holding the same one. */
+  private permissions(permissions: readonly string[]): readonly string[] {
+    return this.permissionLists.get(JSON.stringify(permissions), () => Object.freeze([...permissions]));
+  }
+
+  private rateLimits({ hour, day }: RateLimits): RateLimits {
+    return this.limits.get(`${hour}/${day}`, () => Object.freeze({ hour, day }));
   }
 
   /**
@@ -110,11 +157,11 @@ export class KeyView {
    */
   private heldByAnother(secretHash: string, keyId: string): boolean {
     const holder = this.secrets.get(secretHash);
-    return holder !== undefined && holder.keyId !== keyId;
+    return holder !== undefined && keyIdOf(holder) !== keyId;
   }
 }
 
 /** Moves a secret's end earlier, never later: a shorter grace period is never extended. */
 function endBy(secret: SecretEntry, until: number): void {
-  secret.validUntil = secret.validUntil === null ? until : Math.min(secret.validUntil, until);
+  secret.validUntil = Math.min(secret.validUntil, until);
 }

@@ -14,11 +14,13 @@ const knownTypes = new Set<string>(KEY_EVENT_TYPES);
 export function readKeyEvent(bytes: Uint8Array): ReadKeyEvent {
   const body = decodeJson(bytes);
   if (body === undefined) return { kind: 'malformed', problem: 'not JSON' };
+  // Nearly every message is a valid v1 event, which also passes the header check below: one
+  // schema pass for it. Anything else is told apart as before.
+  const valid = KeyEvent.safeParse(body);
+  if (valid.success) return { kind: 'event', event: valid.data };
   const header = EventHeader.safeParse(body);
   if (!header.success) return { kind: 'malformed', problem: describeIssue(header.error.issues[0]) };
   const { type, version } = header.data;
   if (!knownTypes.has(type as KeyEventType) || version !== KNOWN_VERSION) return { kind: 'unknown', type, version };
-  const event = KeyEvent.safeParse(body);
-  if (!event.success) return { kind: 'malformed', problem: `${type}: ${describeIssue(event.error.issues[0])}` };
-  return { kind: 'event', event: event.data };
+  return { kind: 'malformed', problem: `${type}: ${describeIssue(valid.error.issues[0])}` };
 }
