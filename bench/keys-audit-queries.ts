@@ -10,6 +10,7 @@ import { evolve } from '../apps/keys/src/key/evolve.js';
 import { initialState, type IssuedKeyState } from '../apps/keys/src/key/state.js';
 import { auditEvents } from '../apps/keys/src/queries/audit-events.js';
 import { runScript } from './isolated-run.js';
+import { integer, md5Upper, median, planShape, rowsRead, type PlanNode } from './query-plans.js';
 
 // The keys service's audit query (`keys.query.audit`, GET /v1/audit/events) on a production-sized
 // event store: fills a database of its own with set-based SQL (one big account of
@@ -40,18 +41,9 @@ const keep = process.env.KEYS_AUDIT_KEEP === '1';
 const databaseUrl = process.env.KEYS_AUDIT_DATABASE_URL ?? `postgres://postgres@127.0.0.1:5432/kp_keys_audit_${Math.random().toString(16).slice(2, 10)}`;
 const DAY_MS = 86_400_000;
 
-function integer(name: string, fallback: number): number {
-  const value = Number(process.env[name] ?? fallback);
-  if (!Number.isSafeInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
-  return value;
-}
-
 /** Key n's id; keys below bigKeys belong to account 0, the others ten by ten to accounts 1.. */
 const keyId = (n: number) => `key_${md5Upper(`k${n}`)}`;
 const accountId = (a: number) => `acc_${md5Upper(`a${a}`)}`;
-function md5Upper(text: string): string {
-  return createHash('md5').update(text).digest('hex').slice(0, 26).toUpperCase();
-}
 
 /**
  * Every key issued at a time spread evenly over the days; later on, 30 % rotated, 10 % given
@@ -171,34 +163,6 @@ function cases(): Case[] {
   ];
 }
 
-/** What a plan read: every row a scan node produced or threw away, per loop. */
-interface PlanNode {
-  'Node Type': string;
-  'Index Name'?: string;
-  'Actual Rows': number;
-  'Actual Loops': number;
-  'Rows Removed by Filter'?: number;
-  'Rows Removed by Index Recheck'?: number;
-  'Shared Hit Blocks'?: number;
-  'Shared Read Blocks'?: number;
-  Plans?: PlanNode[];
-}
-
-function rowsRead(node: PlanNode): number {
-  const own =
-    node['Node Type'].endsWith('Scan') && node['Node Type'] !== 'Bitmap Index Scan'
-      ? (node['Actual Rows'] + (node['Rows Removed by Filter'] ?? 0) + (node['Rows Removed by Index Recheck'] ?? 0)) * node['Actual Loops']
-      : 0;
-  return own + (node.Plans ?? []).reduce((sum, child) => sum + rowsRead(child), 0);
-}
-
-function planShape(node: PlanNode): string {
-  const self = node['Index Name'] ? `${node['Node Type']} ${node['Index Name']}` : node['Node Type'];
-  const children = (node.Plans ?? []).map(planShape);
-  return children.length === 0 ? self : `${self} > ${children.join(' + ')}`;
-}
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const percentile = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * p))]!;
 
 async function measure(pool: pg.Pool, label: string) {

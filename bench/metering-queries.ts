@@ -16,6 +16,7 @@ import { usageWindows } from '../apps/metering/src/queries/usage-windows.query.j
 import { windowRange } from '../apps/metering/src/queries/window-range.js';
 import { RetentionSweeper } from '../apps/metering/src/retention/retention-sweeper.js';
 import { runScript } from './isolated-run.js';
+import { integer, md5Upper, median, planShape, rowsRead, type PlanNode } from './query-plans.js';
 
 // Metering's read side and retention sweep on production-sized tables: fills a database of its
 // own with set-based SQL (METERING_SCALE_EVENTS usage events, 3,000,000 by default, over
@@ -46,18 +47,9 @@ const fresh = process.env.METERING_SCALE_FILL !== '0';
 const databaseUrl = process.env.METERING_SCALE_DATABASE_URL ?? `postgres://postgres@127.0.0.1:5432/kp_metering_scale_${Math.random().toString(16).slice(2, 10)}`;
 const DAY_MS = 86_400_000;
 
-function integer(name: string, fallback: number): number {
-  const value = Number(process.env[name] ?? fallback);
-  if (!Number.isSafeInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
-  return value;
-}
-
 /** Key n's id and its account's: keys 10n..10n+9 share account n. Key `keyCount` took over from key 1, three days before the end. */
 const keyId = (n: number) => `key_${md5Upper(`k${n}`)}`;
 const accountOf = (n: number) => `acc_${md5Upper(`a${n === keyCount ? 0 : Math.floor(n / 10)}`)}`;
-function md5Upper(text: string): string {
-  return createHash('md5').update(text).digest('hex').slice(0, 26).toUpperCase();
-}
 
 /**
  * The events in time order, as ingest stores them. Outcomes as in life: the hot key (0) is
@@ -220,32 +212,6 @@ function cases(): Case[] {
   ];
 }
 
-/** What a plan read: every row a scan node produced or threw away, per loop. */
-interface PlanNode {
-  'Node Type': string;
-  'Index Name'?: string;
-  'Actual Rows': number;
-  'Actual Loops': number;
-  'Rows Removed by Filter'?: number;
-  'Rows Removed by Index Recheck'?: number;
-  Plans?: PlanNode[];
-}
-
-function rowsRead(node: PlanNode): number {
-  const own =
-    node['Node Type'].endsWith('Scan') && node['Node Type'] !== 'Bitmap Index Scan'
-      ? (node['Actual Rows'] + (node['Rows Removed by Filter'] ?? 0) + (node['Rows Removed by Index Recheck'] ?? 0)) * node['Actual Loops']
-      : 0;
-  return own + (node.Plans ?? []).reduce((sum, child) => sum + rowsRead(child), 0);
-}
-
-function planShape(node: PlanNode): string {
-  const self = node['Index Name'] ? `${node['Node Type']} ${node['Index Name']}` : node['Node Type'];
-  const children = (node.Plans ?? []).map(planShape);
-  return children.length === 0 ? self : `${self} > ${children.join(' + ')}`;
-}
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 async function measure(pool: pg.Pool) {
   let captured: CompiledQuery | undefined;

@@ -1,0 +1,47 @@
+import { createHash } from 'node:crypto';
+
+// What the query benchmarks on production-sized tables (metering-queries.ts,
+// keys-audit-queries.ts) share: reading their settings, making stable ids, and reading plans.
+
+/** A positive integer setting from the environment. */
+export function integer(name: string, fallback: number): number {
+  const value = Number(process.env[name] ?? fallback);
+  if (!Number.isSafeInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
+  return value;
+}
+
+/** 26 upper-case hex characters, the same for the same text: ids that two runs share. */
+export function md5Upper(text: string): string {
+  return createHash('md5').update(text).digest('hex').slice(0, 26).toUpperCase();
+}
+
+/** One node of `EXPLAIN (ANALYZE, FORMAT JSON)`, with the fields read here. */
+export interface PlanNode {
+  'Node Type': string;
+  'Index Name'?: string;
+  'Actual Rows': number;
+  'Actual Loops': number;
+  'Rows Removed by Filter'?: number;
+  'Rows Removed by Index Recheck'?: number;
+  'Shared Hit Blocks'?: number;
+  'Shared Read Blocks'?: number;
+  Plans?: PlanNode[];
+}
+
+/** What a plan read: every row a scan node produced or threw away, per loop. */
+export function rowsRead(node: PlanNode): number {
+  const own =
+    node['Node Type'].endsWith('Scan') && node['Node Type'] !== 'Bitmap Index Scan'
+      ? (node['Actual Rows'] + (node['Rows Removed by Filter'] ?? 0) + (node['Rows Removed by Index Recheck'] ?? 0)) * node['Actual Loops']
+      : 0;
+  return own + (node.Plans ?? []).reduce((sum, child) => sum + rowsRead(child), 0);
+}
+
+/** The plan as one line of node types and index names. */
+export function planShape(node: PlanNode): string {
+  const self = node['Index Name'] ? `${node['Node Type']} ${node['Index Name']}` : node['Node Type'];
+  const children = (node.Plans ?? []).map(planShape);
+  return children.length === 0 ? self : `${self} > ${children.join(' + ')}`;
+}
+
+export const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
