@@ -10,7 +10,7 @@ import { evolve } from '../apps/keys/src/key/evolve.js';
 import { initialState, type IssuedKeyState } from '../apps/keys/src/key/state.js';
 import { auditEvents } from '../apps/keys/src/queries/audit-events.js';
 import { runScript } from './isolated-run.js';
-import { integer, md5Upper, median, planShape, rowsRead, type PlanNode } from './query-plans.js';
+import { integer, md5Upper, median, migrationsUpTo, planShape, rowsRead, type PlanNode } from './query-plans.js';
 
 // The keys service's audit query (`keys.query.audit`, GET /v1/audit/events) on a production-sized
 // event store: fills a database of its own with set-based SQL (one big account of
@@ -248,8 +248,7 @@ async function main() {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
   try {
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: databaseUrl, max: 1 }) }) });
-    const names = Object.keys(migrations).sort();
-    const first = upTo === undefined ? migrations : Object.fromEntries(names.filter((name) => name <= upTo).map((name) => [name, migrations[name]!]));
+    const first = migrationsUpTo(migrations, upTo);
     let started = performance.now();
     await migrateToLatest(db as Kysely<unknown>, SCHEMA, first);
     await fill(db);

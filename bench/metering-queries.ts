@@ -16,7 +16,7 @@ import { usageWindows } from '../apps/metering/src/queries/usage-windows.query.j
 import { windowRange } from '../apps/metering/src/queries/window-range.js';
 import { RetentionSweeper } from '../apps/metering/src/retention/retention-sweeper.js';
 import { runScript } from './isolated-run.js';
-import { integer, md5Upper, median, planShape, rowsRead, type PlanNode } from './query-plans.js';
+import { integer, md5Upper, median, migrationsUpTo, planShape, rowsRead, type PlanNode } from './query-plans.js';
 
 // Metering's read side and retention sweep on production-sized tables: fills a database of its
 // own with set-based SQL (METERING_SCALE_EVENTS usage events, 3,000,000 by default, over
@@ -342,8 +342,7 @@ async function main() {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
   try {
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: databaseUrl, max: 1 }) }) });
-    const names = Object.keys(migrations).sort();
-    const first = upTo === undefined ? migrations : Object.fromEntries(names.filter((name) => name <= upTo).map((name) => [name, migrations[name]!]));
+    const first = migrationsUpTo(migrations, upTo);
     let started = performance.now();
     if (fresh) {
       await migrateToLatest(db, METERING_SCHEMA, first);

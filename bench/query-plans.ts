@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 
 // What the query benchmarks on production-sized tables (metering-queries.ts,
-// keys-audit-queries.ts) share: reading their settings, making stable ids, and reading plans.
+// keys-audit-queries.ts) share: reading their settings, making stable ids, choosing the migrations to fill
+// under, and reading plans.
 
 /** A positive integer setting from the environment. */
 export function integer(name: string, fallback: number): number {
@@ -13,6 +14,12 @@ export function integer(name: string, fallback: number): number {
 /** 26 upper-case hex characters, the same for the same text: ids that two runs share. */
 export function md5Upper(text: string): string {
   return createHash('md5').update(text).digest('hex').slice(0, 26).toUpperCase();
+}
+
+/** The migrations named up to `upTo` (all of them without it): the schema a table is filled under before the rest are timed on it. */
+export function migrationsUpTo<M>(migrations: Record<string, M>, upTo: string | undefined): Record<string, M> {
+  if (upTo === undefined) return migrations;
+  return Object.fromEntries(Object.keys(migrations).sort().filter((name) => name <= upTo).map((name) => [name, migrations[name]!]));
 }
 
 /** One node of `EXPLAIN (ANALYZE, FORMAT JSON)`, with the fields read here. */
