@@ -9,7 +9,7 @@ import { METERING_SCHEMA, type Database } from '../apps/metering/src/db/schema.j
 import { storeBatch } from '../apps/metering/src/ingest/store-batch.js';
 import type { ReadEntry } from '../apps/metering/src/ingest/read-usage-message.js';
 import { listAlerts } from '../apps/metering/src/queries/alerts.query.js';
-import { decodePosition, encodePosition } from '../apps/metering/src/queries/cursor.js';
+import { decodePosition, encodePosition, type Listing } from '../apps/metering/src/queries/cursor.js';
 import { lastUsed } from '../apps/metering/src/queries/last-used.query.js';
 import { usageEvents } from '../apps/metering/src/queries/usage-events.query.js';
 import { usageWindows } from '../apps/metering/src/queries/usage-windows.query.js';
@@ -141,7 +141,7 @@ function eventsCase(name: string, request: Record<string, unknown>): Case {
     run: (db) => {
       const parsed = parse(UsageEventsRequest, request);
       if (!parsed.ok) throw new Error(`${name}: ${parsed.error.details}`);
-      return usageEvents(db, parsed.value, parsed.value.cursor === undefined ? null : decodePosition(parsed.value.cursor));
+      return usageEvents(db, parsed.value, parsed.value.cursor === undefined ? null : decodePosition('events', parsed.value.cursor));
     },
     size: (answer: { data: unknown[] }) => answer.data.length,
   };
@@ -153,7 +153,7 @@ function alertsCase(name: string, request: Record<string, unknown>): Case {
     run: (db) => {
       const parsed = parse(AlertsRequest, request);
       if (!parsed.ok) throw new Error(`${name}: ${parsed.error.details}`);
-      return listAlerts(db, parsed.value, parsed.value.cursor === undefined ? null : decodePosition(parsed.value.cursor));
+      return listAlerts(db, parsed.value, parsed.value.cursor === undefined ? null : decodePosition('alerts', parsed.value.cursor));
     },
     size: (answer: { data: unknown[] }) => answer.data.length,
   };
@@ -175,14 +175,14 @@ function windowsCase(name: string, request: Record<string, unknown>): Case {
 
 function cases(): Case[] {
   const iso = (msBeforeEnd: number) => new Date(end.getTime() - msBeforeEnd).toISOString();
-  const cursorAt = (msBeforeEnd: number) => encodePosition({ at: iso(msBeforeEnd), id: '~' });
+  const cursorAt = (listing: Listing, msBeforeEnd: number) => encodePosition(listing, { at: iso(msBeforeEnd), id: '~' });
   const hot = { accountId: accountOf(0), keyId: keyId(0) };
   const retired = { accountId: accountOf(1), keyId: keyId(1) };
   const medium = { accountId: accountOf(2), keyId: keyId(2) };
   const small = { accountId: accountOf(500), keyId: keyId(500) };
   return [
     eventsCase('events: hot key, first page', hot),
-    eventsCase('events: hot key, 1000 from a cursor 15 days back', { ...hot, limit: 1000, cursor: cursorAt(15 * DAY_MS) }),
+    eventsCase('events: hot key, 1000 from a cursor 15 days back', { ...hot, limit: 1000, cursor: cursorAt('events', 15 * DAY_MS) }),
     eventsCase('events: hot key, outcome=rate_limited (3 %)', { ...hot, outcome: 'rate_limited' }),
     eventsCase('events: hot key, outcome=unauthorized (none)', { ...hot, outcome: 'unauthorized' }),
     eventsCase('events: hot key, one day, outcome=rate_limited, 1000', { ...hot, from: iso(10 * DAY_MS), to: iso(9 * DAY_MS), outcome: 'rate_limited', limit: 1000 }),
@@ -204,7 +204,7 @@ function cases(): Case[] {
       size: (answer: Record<string, string>) => Object.keys(answer).length,
     },
     alertsCase('alerts: hot account, first page', { accountId: accountOf(0) }),
-    alertsCase('alerts: hot account, since 7 days, from a cursor 1 day back', { accountId: accountOf(0), since: iso(7 * DAY_MS), cursor: cursorAt(DAY_MS) }),
+    alertsCase('alerts: hot account, since 7 days, from a cursor 1 day back', { accountId: accountOf(0), since: iso(7 * DAY_MS), cursor: cursorAt('alerts', DAY_MS) }),
     alertsCase('alerts: hot account, type=revoked_key_use', { accountId: accountOf(0), type: 'revoked_key_use' }),
     alertsCase('alerts: hot account, keyId of a quiet key', { accountId: accountOf(0), keyId: keyId(5) }),
     alertsCase('alerts: hot account, hot key, type=permission_probe', { ...hot, type: 'permission_probe' }),

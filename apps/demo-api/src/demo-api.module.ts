@@ -7,6 +7,7 @@ import { FlowRunsController } from './flows/flow-runs.controller.js';
 import { FlowsController } from './flows/flows.controller.js';
 import { FlowStore, RunStore } from './flows/flow-store.js';
 import { ExactJsonContentType } from './http/exact-json-content-type.js';
+import { JsonBodiesOnly } from './http/json-bodies-only.js';
 import { JsonErrorsFilter } from './http/json-errors.filter.js';
 import { LOGGER } from './http/logger.token.js';
 import { PromptsController } from './prompts/prompts.controller.js';
@@ -33,6 +34,7 @@ export class DemoApiModule {
         RecordStore,
         PromptStore,
         ExactJsonContentType,
+        JsonBodiesOnly,
         { provide: LOGGER, useValue: logger },
         { provide: APP_FILTER, useClass: JsonErrorsFilter },
       ],

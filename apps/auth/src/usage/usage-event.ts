@@ -1,5 +1,6 @@
 import type { Decision, DecideRequest, UsageRecorded } from '@keyplane/contracts';
 import type { KeyState } from '../key-view/key-view.js';
+import { canonicalAddress } from './client-address.js';
 
 export interface Decided {
   request: DecideRequest;
@@ -30,7 +31,7 @@ export function usageRecorded(eventId: string, { request, decision, matched, at 
     permission: request.permission,
     method: request.method,
     path: request.path,
-    clientIp: request.clientIp,
+    clientIp: canonicalAddress(request.clientIp),
     userAgent: request.userAgent,
     requestId: request.requestId,
     hourUsed: limits?.hour.used ?? null,

@@ -12,6 +12,7 @@ import { GATEWAY_CONFIG } from '../tokens.js';
 import { KeysClient } from './keys-client.js';
 import { answer, failed, type ManagementAnswer, type ManagementCall } from './management-call.js';
 import { AuditEventsQuery, CreateKeyBody, ListKeysQuery, RevokeKeyBody, RotateKeyBody, UpdateKeyBody } from './management-requests.js';
+import { notOwnKey } from './own-key.js';
 import { checkQuery, type Checked } from './query-input.js';
 import { fromNotAfterTo, NoQuery } from './query-params.js';
 
@@ -85,8 +86,13 @@ export class ManagementApi {
         const reply = await this.keys.revoke({ actor, keyId: params.id!, reason });
         return reply.ok ? { status: 200, body: await this.lastUsed.one(accountId, reply.value.key) } : failed(reply.error);
       }
-      case 'keys.audit':
-        return answer(await this.keys.audit({ actor, ...parseQuery(AuditEventsQuery, query, fromNotAfterTo) }), 200, (page) => page);
+      case 'keys.audit': {
+        const filter = parseQuery(AuditEventsQuery, query, fromNotAfterTo);
+        // A key of another account is 404, as in usage and alerts; a malformed id stays the keys service's 400.
+        const ownable = filter.keyId !== undefined && KeyId.safeParse(filter.keyId).success;
+        const refused = ownable ? await notOwnKey(this.keys, actor, filter.keyId!) : null;
+        return refused ?? answer(await this.keys.audit({ actor, ...filter }), 200, (page) => page);
+      }
       case 'metering.usage':
         return this.usage.handle(call);
       case 'metering.events':

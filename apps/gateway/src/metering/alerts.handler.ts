@@ -4,7 +4,7 @@ import { KeysClient } from '../management/keys-client.js';
 import { answer, failed, type JsonAnswer, type ManagementCall } from '../management/management-call.js';
 import { MeteringClient } from './metering-client.js';
 import { alertsQuery } from './metering-query-params.js';
-import { notOwnKey } from './own-key.js';
+import { notOwnKey } from '../management/own-key.js';
 
 /**
  * `GET /v1/alerts`: the caller's account's alerts, newest first. A `keyId` filter naming

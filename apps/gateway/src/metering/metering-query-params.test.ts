@@ -15,6 +15,14 @@ describe('usageQuery', () => {
     });
   });
 
+  it('starts a default range no earlier than the year 0001, so a 400 never names a from the caller did not send', () => {
+    expect(usageQuery({ to: '0001-01-01T05:00:00Z' }, now)).toEqual({ ok: true, value: { granularity: 'hour', from: '0001-01-01T00:00:00.000Z', to: '0001-01-01T05:00:00.000Z' } });
+    expect(usageQuery({ granularity: 'day', to: '0001-01-10T00:00:00Z' }, now)).toEqual({
+      ok: true,
+      value: { granularity: 'day', from: '0001-01-01T00:00:00.000Z', to: '0001-01-10T00:00:00.000Z' },
+    });
+  });
+
   it('normalizes offsets and fractions to UTC milliseconds', () => {
     expect(usageQuery({ from: '2026-11-26T09:00:00+02:00', to: '2026-11-26T10:00:00.5Z' }, now)).toEqual({
       ok: true,

@@ -43,12 +43,20 @@ export interface UsageRange {
 export type EventsFilter = z.infer<typeof EventsParams>;
 export type AlertsFilter = z.infer<typeof AlertsParams>;
 
+/**
+ * The earliest instant a time parameter may name. A default `from` stops there: the span before
+ * a `to` in the year 0001 would otherwise fall outside what metering accepts, and its 400 would
+ * name a `from` the caller never sent.
+ */
+const EARLIEST_MS = Date.parse('0001-01-01T00:00:00.000Z');
+
 /** `to` defaults to `now`, `from` to the default span before `to`. How many windows a range may span is metering's to say. */
 export function usageQuery(query: unknown, now: Date): Checked<UsageRange> {
   const checked = checkQuery(UsageParams, query);
   if (!checked.ok) return checked;
   const { granularity, from, to = now.toISOString() } = checked.value;
-  return fromNotAfterTo({ ok: true, value: { granularity, from: from ?? new Date(Date.parse(to) - DEFAULT_USAGE_SPAN_MS[granularity]).toISOString(), to } });
+  const defaultFrom = () => new Date(Math.max(Date.parse(to) - DEFAULT_USAGE_SPAN_MS[granularity], EARLIEST_MS)).toISOString();
+  return fromNotAfterTo({ ok: true, value: { granularity, from: from ?? defaultFrom(), to } });
 }
 
 export function eventsQuery(query: unknown): Checked<EventsFilter> {

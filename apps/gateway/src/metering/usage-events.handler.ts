@@ -8,7 +8,7 @@ import { LOGGER } from '../tokens.js';
 import { followPages } from './follow-pages.js';
 import { MeteringClient } from './metering-client.js';
 import { eventsQuery } from './metering-query-params.js';
-import { notOwnKey } from './own-key.js';
+import { notOwnKey } from '../management/own-key.js';
 
 /** Page size of a streamed listing when the caller names none: the most metering hands out at once. */
 const STREAM_PAGE_SIZE = 1000;

@@ -4,7 +4,7 @@ import { KeysClient } from '../management/keys-client.js';
 import { answer, failed, type JsonAnswer, type ManagementCall } from '../management/management-call.js';
 import { MeteringClient } from './metering-client.js';
 import { usageQuery } from './metering-query-params.js';
-import { notOwnKey } from './own-key.js';
+import { notOwnKey } from '../management/own-key.js';
 
 /** `GET /v1/api-keys/:id/usage`: the key's hour or day windows, zeros where it was idle. */
 @Injectable()

@@ -41,7 +41,7 @@ export function authorize({ matcher, decider, metrics, keyPrefix }: AuthorizeDep
     const match = matcher.match(request.method, path);
     request.gateway = { requestId, path, match, key: null };
 
-    if (q >= 0 && hasCredentialInQuery(url)) return rejectLocally(reply, 'credential_in_query');
+    if (q >= 0 && hasCredentialInQuery(url, keyPrefix)) return rejectLocally(reply, 'credential_in_query');
     const token = bearerToken(headers.authorization);
     if (token === null) return rejectLocally(reply, 'no_bearer_token');
     const parsed = parseKey(token, { prefix: keyPrefix });

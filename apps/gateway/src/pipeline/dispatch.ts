@@ -31,6 +31,7 @@ export function dispatch({ matcher, management, proxy }: DispatchDeps) {
     if (match.route.target === 'upstream') return proxy(request, reply);
 
     const body = jsonBody(request.body);
+    if (body === NOT_UTF8) return sendJson(reply, 400, errorBody(400, 'Request body is not valid UTF-8'));
     if (body === INVALID) return sendJson(reply, 400, errorBody(400, 'Request body is not valid JSON'));
     const { keyId, accountId, environment, permissions } = gateway.key!;
     const answer = await management.handle(match.route.target, {
@@ -40,6 +41,8 @@ export function dispatch({ matcher, management, proxy }: DispatchDeps) {
       body,
       accept: request.headers.accept,
     });
+    // Account data, and at create and rotate a secret shown once: no cache on the way may keep a copy.
+    reply.header('cache-control', 'no-store');
     // A stream that breaks after its status was sent can only end short: Fastify destroys the response.
     if ('ndjson' in answer) return reply.code(200).header('content-type', NDJSON).send(Readable.from(ndjsonChunks(answer.ndjson)));
     return sendJson(reply, answer.status, JSON.stringify(answer.body));
@@ -47,11 +50,21 @@ export function dispatch({ matcher, management, proxy }: DispatchDeps) {
 }
 
 const INVALID = Symbol('invalid JSON');
+const NOT_UTF8 = Symbol('not UTF-8');
+
+// JSON is UTF-8 (RFC 8259 §8.1); a lenient decode would store U+FFFD in place of the bytes sent.
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 function jsonBody(raw: unknown): unknown {
   if (!Buffer.isBuffer(raw) || raw.length === 0) return undefined;
+  let text: string;
   try {
-    return JSON.parse(raw.toString('utf8'));
+    text = UTF8.decode(raw);
+  } catch {
+    return NOT_UTF8;
+  }
+  try {
+    return JSON.parse(text);
   } catch {
     return INVALID;
   }

@@ -15,10 +15,11 @@ import { GATEWAY_CONFIG, LOGGER } from '../tokens.js';
 import { authorize } from './authorize.js';
 import { answerClientErrorsWithJson } from './client-errors.js';
 import { answerConnectWithJson } from './connect-requests.js';
-import { holdBackContinue } from './expect-continue.js';
+import { holdBackContinue, refuseOtherExpectations } from './expect-continue.js';
 import { dispatch } from './dispatch.js';
 import { jsonErrorHandler } from './error-handler.js';
 import './gateway-request.js';
+import { leaveHostCheckToGateway, refuseMissingHost } from './host-header.js';
 import { routeEveryHttpMethod } from './http-methods.js';
 import { refuseRewrittenTargets } from './request-target.js';
 import { sendJson } from './send-json.js';
@@ -48,6 +49,8 @@ export class GatewayHttp implements OnModuleInit {
     answerClientErrorsWithJson(fastify.server);
     answerConnectWithJson(fastify.server);
     holdBackContinue(fastify.server);
+    refuseOtherExpectations(fastify.server);
+    leaveHostCheckToGateway(fastify.server);
     fastify.server.on('drop', () => this.metrics.connectionsDropped.inc());
     this.metrics.countOpenConnections(() => new Promise((resolve) => fastify.server.getConnections((error, count) => resolve(error ? Number.NaN : count))));
     routeEveryHttpMethod(fastify);
@@ -63,6 +66,7 @@ export class GatewayHttp implements OnModuleInit {
     app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: BODY_LIMIT_BYTES }, (_request, body, done) => done(null, body));
     app.decorateRequest('gateway', null);
     app.setErrorHandler(jsonErrorHandler(logger, BODY_LIMIT_BYTES));
+    app.addHook('onRequest', refuseMissingHost);
     app.addHook('onRequest', refuseRewrittenTargets);
     app.addHook('onResponse', (request, reply, done) => {
       metrics.requests.inc({ route: routeLabel(request), status: reply.statusCode });

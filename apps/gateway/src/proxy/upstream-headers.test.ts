@@ -30,6 +30,29 @@ describe('upstreamHeaders', () => {
     });
   });
 
+  it('drops a header that CGI-style servers would read as an identity header the gateway sets', () => {
+    const headers = upstreamHeaders(
+      {
+        x_keyplane_account_id: 'acc_root',
+        'x-keyplane_environment': 'live',
+        x_request_id: 'client-id',
+        x_forwarded_for: '198.51.100.9',
+        proxy_authorization: 'Basic x',
+        x_custom_header: 'kept',
+      },
+      key,
+      'req_1',
+      undefined,
+    );
+    expect(headers).toEqual({
+      x_custom_header: 'kept',
+      'x-keyplane-key-id': 'key_01J00000000000000000000000',
+      'x-keyplane-account-id': 'acc_1',
+      'x-keyplane-environment': 'test',
+      'x-request-id': 'req_1',
+    });
+  });
+
   it('drops Expect, which the gateway answered before reading the body', () => {
     expect(upstreamHeaders({ expect: '100-continue', 'content-length': '2' }, key, 'req_1', undefined)).toEqual({
       'content-length': '2',

@@ -10,8 +10,23 @@ const isHopByHop = (name: string) => HOP_BY_HOP.has(name);
  * some key or account, and `Expect`: the gateway has answered it and read the body already
  * (and undici refuses to send one).
  */
-const isNotForUpstream = (name: string) =>
+const isNotForUpstreamAsIs = (name: string) =>
   isHopByHop(name) || name === 'authorization' || name === 'proxy-authorization' || name === 'expect' || name.startsWith('x-keyplane-');
+
+/** Besides its X-Keyplane-* headers, those the gateway sets on every upstream request. */
+const SET_HERE = new Set(['x-request-id', 'x-forwarded-for']);
+
+/**
+ * Servers that map headers to CGI-style variables (Rack, PHP, WSGI) read `X_Keyplane_Account_Id`
+ * as `X-Keyplane-Account-Id`, and may take it over the one the gateway set (Puma's
+ * CVE-2024-45614), so a name with `_` is judged as if it had `-`, and one that would pass for a
+ * header the gateway sets is dropped too.
+ */
+const isNotForUpstream = (name: string) => {
+  if (!name.includes('_')) return isNotForUpstreamAsIs(name);
+  const read = name.replaceAll('_', '-');
+  return isNotForUpstreamAsIs(read) || SET_HERE.has(read);
+};
 
 /**
  * The request headers the upstream sees: none of one connection's, never the credential, never

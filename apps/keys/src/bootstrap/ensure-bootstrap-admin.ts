@@ -6,6 +6,7 @@ import type { Database } from '../db/schema.js';
 import { newKeyId } from '../ids.js';
 import { SYSTEM } from '../key/commands.js';
 import { secretInUse } from '../read-model/secret-in-use.js';
+import { secretEverHeld } from './secret-ever-held.js';
 
 export const BOOTSTRAP_ACCOUNT = 'acc_root';
 
@@ -28,8 +29,8 @@ export async function ensureBootstrapAdmin({ db, handler, logger, keyPrefix, con
     await sql`select pg_advisory_lock(hashtext('keys.bootstrap-admin'))`.execute(lockHolder);
     try {
       if (configured) {
-        // Also present when it was rotated out or revoked since: an operator's decision is not undone by a restart.
-        if (await secretInUse(db, configured.secretHash)) return;
+        // Also present when it was rotated out (however long ago) or revoked since: an operator's decision is not undone by a restart.
+        if ((await secretInUse(db, configured.secretHash)) || (await secretEverHeld(db, BOOTSTRAP_ACCOUNT, configured.secretHash))) return;
         const keyId = await issueAdmin(handler, configured);
         logger.info({ keyId }, 'bootstrap admin key issued from BOOTSTRAP_ADMIN_KEY');
         return;

@@ -186,6 +186,15 @@ describe('issuing a key', () => {
       .when(issue({ secret: secret(1, 'test') }))
       .thenFails({ status: 400, error: 'Bad Request', details: 'secret.displayPrefix: is not a live key' });
   });
+
+  it('reads the environment as far as a long KEY_PREFIX leaves it in the display prefix', () => {
+    const shown = (displayPrefix: string): SecretFingerprint => ({ ...secret(1), displayPrefix });
+    given().when(issue({ secret: shown('keyplane_liv') })).then(expect.objectContaining({ type: 'KeyIssued' }));
+    given().when(issue({ secret: shown('abcdefghijkl') })).then(expect.objectContaining({ type: 'KeyIssued' }));
+    given()
+      .when(issue({ secret: shown('keyplane_tes') }))
+      .thenFails({ status: 400, error: 'Bad Request', details: 'secret.displayPrefix: is not a live key' });
+  });
 });
 
 describe('rotating a key', () => {
@@ -203,6 +212,16 @@ describe('rotating a key', () => {
     given(issued())
       .when(rotate())
       .then({ type: 'KeySecretRotated', ...envelope(), data: { secret: secret(2), previousSecretHash: secret(1).secretHash, previousKeyExpiresAt: NOW } });
+  });
+
+  it('ends the old secret’s grace period no later than the key itself expires', () => {
+    given(issued({ expiresAt: '2026-11-26T10:30:00.000Z' }))
+      .when(rotate(admin, 3600))
+      .then({
+        type: 'KeySecretRotated',
+        ...envelope(),
+        data: { secret: secret(2), previousSecretHash: secret(1).secretHash, previousKeyExpiresAt: '2026-11-26T10:30:00.000Z' },
+      });
   });
 
   it('answers 404 for a missing key and for another account’s key alike', () => {
@@ -291,6 +310,14 @@ describe('updating a key', () => {
     given(issued({ environment: 'test', secret: secret(1, 'test') }))
       .when(update({ permissions: ['KEYS:READ'] }))
       .thenFails({ status: 400, error: 'Bad Request', details: 'permissions[0]: test keys cannot be granted "KEYS:READ"' });
+  });
+
+  it('grants nothing when the permissions sent are the key’s own: a caller that could not grant them may still rename', () => {
+    const operator = actor(['KEYS:WRITE']);
+    given(issued()).when(update({ name: 'nightly', permissions: ['FLOWS:READ'] }, operator)).then({ type: 'KeyRenamed', ...envelope(), data: { name: 'nightly' } });
+    given(issued({ permissions: ['FLOWS:READ', 'RECORDS:READ'] }))
+      .when(update({ permissions: ['RECORDS:READ', 'FLOWS:READ'] }, operator))
+      .thenFails({ status: 403, error: 'Forbidden', details: 'permissions[0]: cannot grant "RECORDS:READ" without holding it' });
   });
 
   it('does not let a test key rename a live key', () => {

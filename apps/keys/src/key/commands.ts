@@ -112,7 +112,10 @@ export function rotate({ data, metadata }: RotateKey, state: KeyState): Decision
   const wrongSecret = secretMismatch(data.secret, key.state.environment);
   if (wrongSecret) return rejected(wrongSecret);
 
-  const previousKeyExpiresAt = new Date(Date.parse(metadata.now) + data.gracePeriodSeconds * 1000).toISOString();
+  // The old secret never outlives the key: past its expiry it would not work, and the answer must not promise it does.
+  const graceEnds = Date.parse(metadata.now) + data.gracePeriodSeconds * 1000;
+  const keyEnds = key.state.expiresAt === null ? Infinity : Date.parse(key.state.expiresAt);
+  const previousKeyExpiresAt = new Date(Math.min(graceEnds, keyEnds)).toISOString();
   const stamp = stamper(data.keyId, key.state.accountId, data.actor, metadata);
   return accepted(stamp('KeySecretRotated', { secret: data.secret, previousSecretHash: key.state.secret.secretHash, previousKeyExpiresAt }));
 }
@@ -133,9 +136,10 @@ export function update({ data, metadata }: UpdateKey, state: KeyState): Decision
   const key = modifiable(state, data.keyId, data.actor);
   if (!key.ok) return key;
   const current = key.state;
-  const denied = data.permissions
-    ? grantDenial(data.actor, current.environment, data.permissions)
-    : environmentDenial(data.actor, current.environment);
+  // Only a change of permissions grants anything: a client sending the key's own list back
+  // (GET, edit the name, PATCH) is renaming, which any KEYS:WRITE key of the account may do.
+  const permissions = data.permissions && !sameList(data.permissions, current.permissions) ? data.permissions : undefined;
+  const denied = permissions ? grantDenial(data.actor, current.environment, permissions) : environmentDenial(data.actor, current.environment);
   if (denied) return rejected(denied);
 
   const stamp = stamper(data.keyId, current.accountId, data.actor, metadata);
@@ -143,8 +147,8 @@ export function update({ data, metadata }: UpdateKey, state: KeyState): Decision
   if (data.name !== undefined && data.name !== current.name) {
     events.push(stamp('KeyRenamed', { name: data.name }));
   }
-  if (data.permissions && !sameList(data.permissions, current.permissions)) {
-    events.push(stamp('KeyPermissionsChanged', { permissions: data.permissions }));
+  if (permissions) {
+    events.push(stamp('KeyPermissionsChanged', { permissions }));
   }
   const rateLimits = { ...current.rateLimits, ...data.rateLimits };
   if (rateLimits.hour !== current.rateLimits.hour || rateLimits.day !== current.rateLimits.day) {
@@ -186,8 +190,19 @@ function environmentDenial(actor: CommandActor, environment: Environment): Servi
 
 /** The gateway makes the secret; a live key with a `tv_test_` secret would authenticate in the wrong environment. */
 function secretMismatch(secret: SecretFingerprint, environment: Environment): ServiceError | null {
-  if (secret.displayPrefix.split('_')[1] !== environment) return badRequest(`secret.displayPrefix: is not a ${environment} key`);
+  if (!namesEnvironment(secret.displayPrefix, environment)) return badRequest(`secret.displayPrefix: is not a ${environment} key`);
   return null;
+}
+
+/**
+ * The display prefix is the key's first 12 characters, so after a long KEY_PREFIX (up to 16) it
+ * holds only the start of the environment (`keyplane_liv`) or none of it: it must agree with
+ * as much as it holds.
+ */
+function namesEnvironment(displayPrefix: string, environment: Environment): boolean {
+  const [, shown, ...after] = displayPrefix.split('_');
+  if (shown === undefined) return true;
+  return after.length > 0 ? shown === environment : environment.startsWith(shown);
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {

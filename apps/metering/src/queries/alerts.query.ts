@@ -24,6 +24,6 @@ export async function listAlerts(db: Kysely<Database>, request: AlertsRequest, a
   const last = page.at(-1);
   return {
     data: page.map(toAlert),
-    nextCursor: rows.length > request.limit && last ? encodePosition({ at: last.detected_at.toISOString(), id: last.id }) : null,
+    nextCursor: rows.length > request.limit && last ? encodePosition('alerts', { at: last.detected_at.toISOString(), id: last.id }) : null,
   };
 }

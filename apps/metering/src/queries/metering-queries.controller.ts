@@ -55,7 +55,7 @@ export class MeteringQueriesController {
       if (!request.ok) return fail(request.error);
       const { from, to, cursor } = request.value;
       if (from && to && Date.parse(from) > Date.parse(to)) return fail(badRequest('from: must not be after to'));
-      const after = cursor === undefined ? null : decodePosition(cursor);
+      const after = cursor === undefined ? null : decodePosition('events', cursor);
       if (cursor !== undefined && after === null) return fail(badRequest('cursor: invalid cursor'));
       return ok(await usageEvents(this.db, request.value, after));
     });
@@ -67,7 +67,7 @@ export class MeteringQueriesController {
       const request = parse(AlertsRequest, payload);
       if (!request.ok) return fail(request.error);
       const { cursor } = request.value;
-      const after = cursor === undefined ? null : decodePosition(cursor);
+      const after = cursor === undefined ? null : decodePosition('alerts', cursor);
       if (cursor !== undefined && after === null) return fail(badRequest('cursor: invalid cursor'));
       return ok(await listAlerts(this.db, request.value, after));
     });

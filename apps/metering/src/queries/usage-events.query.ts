@@ -31,7 +31,7 @@ export async function usageEvents(db: Kysely<Database>, request: UsageEventsRequ
   const last = page.at(-1);
   return {
     data: page.map(toUsageEvent),
-    nextCursor: rows.length > request.limit && last ? encodePosition({ at: last.occurred_at.toISOString(), id: last.event_id }) : null,
+    nextCursor: rows.length > request.limit && last ? encodePosition('events', { at: last.occurred_at.toISOString(), id: last.event_id }) : null,
   };
 }
 
