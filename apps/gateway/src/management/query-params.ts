@@ -13,6 +13,10 @@ export const limitParam = z
 
 const NOT_A_DATE_TIME = 'must be an ISO 8601 date-time';
 
+/** A `+01:00` sent unencoded arrives as ` 01:00` (a `+` in a query string is a space): say so. */
+const notADateTime = ({ input }: { input?: unknown }) =>
+  typeof input === 'string' && / \d\d:?\d\d$/.test(input) ? `${NOT_A_DATE_TIME} (send a + in a query string as %2B)` : NOT_A_DATE_TIME;
+
 /**
  * A date-time with its offset (`Z` or `+01:00`), passed on in UTC with milliseconds, the
  * precision every stored time has. Finer digits are rounded so no stored time crosses the bound:
@@ -21,7 +25,7 @@ const NOT_A_DATE_TIME = 'must be an ISO 8601 date-time';
  */
 export function dateTimeParam(round: 'down' | 'up') {
   return z.iso
-    .datetime({ offset: true, error: NOT_A_DATE_TIME })
+    .datetime({ offset: true, error: notADateTime })
     .refine((value) => !Number.isNaN(Date.parse(value)), NOT_A_DATE_TIME)
     .refine(isStorableInstant, STORABLE_INSTANT)
     .transform((value) => new Date(Date.parse(value) + (round === 'up' && finerThanMilliseconds(value) ? 1 : 0)).toISOString());

@@ -37,6 +37,7 @@ describe('usageQuery', () => {
     [{ from: '2026-11-26' }, 'from: must be an ISO 8601 date-time'],
     [{ to: '2026-11-26T10:00:00' }, 'to: must be an ISO 8601 date-time'],
     [{ to: '2026-02-30T10:00:00Z' }, 'to: must be an ISO 8601 date-time'],
+    [{ to: '2026-11-26T10:00:00 02:00' }, 'to: must be an ISO 8601 date-time (send a + in a query string as %2B)'],
     [{ from: ['2026-11-26T10:00:00Z', '2026-11-26T11:00:00Z'] }, 'from: must be an ISO 8601 date-time'],
     [{ from: '2026-11-26T11:00:00Z', to: '2026-11-26T10:00:00Z' }, 'from: must not be after to'],
     [{ from: '2026-11-27T00:00:00Z' }, 'from: must not be after to'],
