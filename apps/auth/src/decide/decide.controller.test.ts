@@ -40,6 +40,15 @@ describe('DecideController', () => {
     expect(recorded).toEqual([]);
   });
 
+  it('answers 400 to a required permission outside the catalog, deciding and recording nothing', async () => {
+    const { subject, recorded } = controller(() => Promise.reject(new Error('must not be asked')));
+    expect(await subject.decide(decideRequest('a'.repeat(64), 'FLOW:READ'))).toEqual({
+      ok: false,
+      error: { status: 400, error: 'Bad Request', details: 'permission: unknown permission "FLOW:READ"' },
+    });
+    expect(recorded).toEqual([]);
+  });
+
   it('fails closed with 503 when no decision can be made, and records no usage', async () => {
     const { subject, recorded, logs } = controller(() => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:5432')));
     expect(await subject.decide(decideRequest('a'.repeat(64), null))).toEqual({

@@ -1,11 +1,12 @@
 import { Controller, Inject } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
-import { DecideRequest, fail, namespace, ok, parse, serviceError, type Decision, type Reply } from '@keyplane/contracts';
+import { fail, namespace, ok, serviceError, type Decision, type Reply } from '@keyplane/contracts';
 import type { Logger } from '@keyplane/observability';
 import { newUlid } from '@keyplane/runtime';
 import { UsagePublisher } from '../usage/usage-publisher.js';
 import { usageRecorded, type Decided } from '../usage/usage-event.js';
 import { Authorizer } from './authorizer.js';
+import { parseDecideRequest } from './decide-request.js';
 import { DecideMetrics } from './decide-metrics.js';
 import { InFlight } from './in-flight.js';
 
@@ -31,7 +32,7 @@ export class DecideController {
 
   private async answer(payload: unknown): Promise<Reply<Decision>> {
     const startedAt = performance.now();
-    const parsed = parse(DecideRequest, payload);
+    const parsed = parseDecideRequest(payload);
     if (!parsed.ok) {
       this.metrics.observe(startedAt, 'bad_request', 'invalid');
       return fail(parsed.error);

@@ -7,7 +7,10 @@ import { AccountId, Environment, KeyId, Sha256Hex, StorableText } from '../commo
 // and storable, so metering can keep what auth counted (Postgres text holds no NUL).
 export const DecideRequest = z.strictObject({
   keyHash: Sha256Hex,
-  /** The route's required permission; null for a path outside the route table (authenticate and count only). */
+  /**
+   * The route's required permission, one of the catalog's (auth answers 400 to any other); null for
+   * a path outside the route table (authenticate and count only).
+   */
   permission: StorableText.max(64).nullable(),
   method: StorableText.min(1).max(16),
   path: StorableText.max(8192),
