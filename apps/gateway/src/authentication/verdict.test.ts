@@ -63,4 +63,27 @@ describe('verdictFor', () => {
     expect(verdictFor(decision({ key: null }), 'FLOWS:READ', now)).toMatchObject(unavailable);
     expect(verdictFor(decision({ limits: null }), 'FLOWS:READ', now)).toMatchObject(unavailable);
   });
+
+  it.each([
+    ['allowed', 'revoked'],
+    ['allowed', 'missing_permission'],
+    ['forbidden', 'ok'],
+    ['rate_limited', 'ok'],
+    ['unauthorized', 'ok'],
+    ['unauthorized', 'hour_limit'],
+  ] as const)('fails closed on the outcome %s with the reason %s, which auth never pairs', (outcome, reason) => {
+    expect(verdictFor(decision({ outcome, reason }), 'FLOWS:READ', now)).toEqual({
+      allowed: false,
+      status: 503,
+      body: '{"error":"Service Unavailable","details":"Authorization service unavailable"}',
+      headers: {},
+    });
+  });
+
+  it("fails closed on a request allowed to a key whose permissions do not cover the route's", () => {
+    expect(verdictFor(decision({}), 'FLOWS:WRITE', now)).toMatchObject({ allowed: false, status: 503 });
+    expect(verdictFor(decision({ key: { ...key, permissions: [] } }), 'FLOWS:READ', now)).toMatchObject({ allowed: false, status: 503 });
+    expect(verdictFor(decision({ key: { ...key, permissions: ['FLOWS:*'] } }), 'FLOWS:WRITE', now)).toMatchObject({ allowed: true });
+    expect(verdictFor(decision({ key: { ...key, permissions: [] } }), null, now)).toMatchObject({ allowed: true });
+  });
 });

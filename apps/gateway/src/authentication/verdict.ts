@@ -1,4 +1,5 @@
-import type { DecidedKey, Decision, DecisionReason } from '@keyplane/contracts';
+import type { DecidedKey, Decision, DecisionReason, Outcome } from '@keyplane/contracts';
+import { satisfies } from '@keyplane/permissions';
 import { AUTH_UNAVAILABLE, errorBody, EXPIRED_KEY, INVALID_KEY, REVOKED_KEY } from '../responses/error-body.js';
 import { rateLimitHeaders, retryAfterSeconds } from '../responses/rate-limit-headers.js';
 
@@ -17,12 +18,23 @@ const UNAUTHORIZED_BODIES: Partial<Record<DecisionReason, string>> = {
 
 const unavailable: Verdict = { allowed: false, status: 503, body: errorBody(503, AUTH_UNAVAILABLE), headers: {} };
 
+/** The reasons auth gives with each outcome; any other pairing is a decision nobody made. */
+const REASONS: Record<Outcome, readonly DecisionReason[]> = {
+  allowed: ['ok'],
+  forbidden: ['missing_permission'],
+  rate_limited: ['hour_limit', 'day_limit'],
+  unauthorized: ['unknown_key', 'revoked', 'expired', 'rotated_out'],
+};
+
 /**
  * What the gateway answers for auth's decision on a route needing `permission` (DESIGN §5, §6).
  * A decision that contradicts itself is treated like no decision: the gateway fails closed.
+ * That includes letting through a key whose own permissions do not cover the route: what is
+ * proxied must be what the decision's key may do, whatever answered on `auth.decide`.
  */
 export function verdictFor(decision: Decision, permission: string | null, nowSeconds: number): Verdict {
   const { outcome, reason, key, limits } = decision;
+  if (!REASONS[outcome].includes(reason)) return unavailable;
   if (outcome === 'unauthorized') {
     // A rotated-out secret answers like an unknown key: it tells a holder of an old secret nothing.
     return { allowed: false, status: 401, body: UNAUTHORIZED_BODIES[reason] ?? INVALID_KEY_BODY, headers: UNAUTHORIZED_HEADERS };
@@ -31,7 +43,7 @@ export function verdictFor(decision: Decision, permission: string | null, nowSec
   const headers = rateLimitHeaders(limits, nowSeconds);
   switch (outcome) {
     case 'allowed':
-      return key ? { allowed: true, key, headers } : unavailable;
+      return key && (permission === null || satisfies(key.permissions, permission)) ? { allowed: true, key, headers } : unavailable;
     case 'forbidden':
       return { allowed: false, status: 403, body: errorBody(403, `Missing required permission: ${permission ?? ''}`), headers };
     case 'rate_limited': {

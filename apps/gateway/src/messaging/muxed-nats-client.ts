@@ -49,8 +49,16 @@ export class MuxedNatsClient extends ClientNats {
       request.reply.then(
         async (msg) => {
           if (cancelled) return;
-          const { err, response } = await this.deserializer.deserialize(msg);
-          callback({ err, response, isDisposed: true });
+          // A reply that is not JSON makes the deserializer throw: uncaught here, that rejection
+          // would end the process, so one bad reply on the inbox would take the gateway down.
+          let packet: WritePacket;
+          try {
+            const { err, response } = await this.deserializer.deserialize(msg);
+            packet = { err, response, isDisposed: true };
+          } catch (err) {
+            packet = { err, isDisposed: true };
+          }
+          callback(packet);
         },
         (err: unknown) => {
           if (!cancelled) callback({ err, isDisposed: true });

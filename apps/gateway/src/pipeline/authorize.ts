@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { hashKey, parseKey } from '@keyplane/key-format';
 import { AuthDecider } from '../authentication/auth-decider.js';
 import { bearerToken } from '../authentication/bearer.js';
+import { hasKeyInPath } from '../authentication/path-credentials.js';
 import { hasCredentialInQuery } from '../authentication/query-credentials.js';
 import { INVALID_KEY_BODY, UNAUTHORIZED_HEADERS, verdictFor } from '../authentication/verdict.js';
 import type { GatewayMetrics } from '../ops/gateway-metrics.js';
@@ -42,6 +43,7 @@ export function authorize({ matcher, decider, metrics, keyPrefix }: AuthorizeDep
     request.gateway = { requestId, path, match, key: null };
 
     if (q >= 0 && hasCredentialInQuery(url, keyPrefix)) return rejectLocally(reply, 'credential_in_query');
+    if (hasKeyInPath(path, keyPrefix)) return rejectLocally(reply, 'credential_in_path');
     const token = bearerToken(headers.authorization);
     if (token === null) return rejectLocally(reply, 'no_bearer_token');
     const parsed = parseKey(token, { prefix: keyPrefix });
