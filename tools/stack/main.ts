@@ -1,4 +1,4 @@
-import { checkReachable, stackDependencies } from './preflight.js';
+import { checkReachable, stackDependencies, type Dependency } from './preflight.js';
 import { startProcess, stopAll, waitReady, type Running } from './process-group.js';
 import { stackServices, type ServiceSpec } from './services.js';
 
@@ -13,12 +13,14 @@ function cannotStart(problems: string[]): never {
 
 async function main(): Promise<void> {
   let services: ServiceSpec[];
+  let dependencies: Dependency[];
   try {
     services = stackServices(process.env);
+    dependencies = stackDependencies(process.env);
   } catch (error) {
     cannotStart([(error as Error).message]);
   }
-  const problems = (await Promise.all(stackDependencies(process.env).map(checkReachable))).filter((problem) => problem !== null);
+  const problems = (await Promise.all(dependencies.map(checkReachable))).filter((problem) => problem !== null);
   if (problems.length > 0) cannotStart(problems);
 
   const running: Running[] = [];

@@ -1,4 +1,5 @@
 import { connect } from 'node:net';
+import { DEFAULT_DATABASE_URL, DEFAULT_NATS_URL, EnvReader } from '@keyplane/runtime';
 
 export interface Dependency {
   name: string;
@@ -6,16 +7,18 @@ export interface Dependency {
   howToStart: string;
 }
 
+/** Read as the services read them: empty is the default, and a malformed URL is named, never shown (it may hold a password). */
 export function stackDependencies(env: NodeJS.ProcessEnv): Dependency[] {
+  const read = new EnvReader(env);
   return [
     {
       name: 'PostgreSQL',
-      url: env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/keyplane',
+      url: read.url('DATABASE_URL', DEFAULT_DATABASE_URL, ['postgres:', 'postgresql:']),
       howToStart: 'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start   (or set DATABASE_URL)',
     },
     {
       name: 'NATS (with JetStream)',
-      url: env.NATS_URL ?? 'nats://127.0.0.1:4222',
+      url: read.url('NATS_URL', DEFAULT_NATS_URL, ['nats:', 'tls:']),
       howToStart:
         'start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log   (or set NATS_URL)',
     },

@@ -6,7 +6,7 @@ import { namespace, usageBatchMessageId } from '@keyplane/contracts';
 import { createKysely, ensureDatabase, migrateToLatest, pingDatabase } from '@keyplane/database';
 import { connectNats, ensureStream, publishToStream, RequestMux, usageEventStream } from '@keyplane/nats';
 import { createLogger, createMetricsRegistry, Readiness } from '@keyplane/observability';
-import { bootstrapService, type ServiceHandle } from '@keyplane/runtime';
+import { bootstrapService, natsDependency, postgresDependency, reaching, type ServiceHandle } from '@keyplane/runtime';
 import { AuthModule } from './auth.module.js';
 import type { AuthConfig } from './config.js';
 import { migrations } from './db/migrations/index.js';
@@ -64,20 +64,25 @@ export async function startAuthService(config: AuthConfig, options: AuthOptions 
   const ns = namespace(config.natsPrefix);
   const undo: (() => Promise<unknown>)[] = [];
   try {
-    await ensureDatabase(config.databaseUrl);
     const db = createKysely<AuthDatabase>({ url: config.databaseUrl, max: config.databasePoolSize, applicationName: 'auth' });
     undo.push(() => db.destroy());
-    await migrateToLatest(db as Kysely<unknown>, 'auth', migrations);
+    await reaching(postgresDependency(config.databaseUrl), async () => {
+      await ensureDatabase(config.databaseUrl);
+      await migrateToLatest(db as Kysely<unknown>, 'auth', migrations);
+    });
 
-    const nc: NatsConnection = await connectNats({ url: config.natsUrl, name: 'auth' });
+    const nats = natsDependency(config.natsUrl);
+    const nc: NatsConnection = await reaching(nats, () => connectNats({ url: config.natsUrl, name: 'auth' }));
     undo.push(() => nc.close());
     const connection = new ConnectionState(nc, logger);
-    await ensureStream(nc, {
-      name: ns.streams.keyEvents,
-      subjects: [ns.subjects.keyEvents.all],
-      duplicateWindowSeconds: KEY_EVENTS_DUPLICATE_WINDOW_SECONDS,
+    await reaching(nats, async () => {
+      await ensureStream(nc, {
+        name: ns.streams.keyEvents,
+        subjects: [ns.subjects.keyEvents.all],
+        duplicateWindowSeconds: KEY_EVENTS_DUPLICATE_WINDOW_SECONDS,
+      });
+      await ensureStream(nc, usageEventStream(ns));
     });
-    await ensureStream(nc, usageEventStream(ns));
 
     const registry = createMetricsRegistry('auth');
     const view = new KeyView();

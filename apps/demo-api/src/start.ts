@@ -10,7 +10,7 @@ export interface DemoApiOptions {
 }
 
 export async function startDemoApiService(config: DemoApiConfig, options: DemoApiOptions = {}): Promise<ServiceHandle> {
-  const logger = createLogger('demo-api', { destination: options.logDestination });
+  const logger = createLogger('demo-api', { level: config.logLevel, destination: options.logDestination });
   // In-memory stores: nothing to wait for, so the service is ready as soon as it listens.
   const module = DemoApiModule.forRoot({ readiness: new Readiness(), registry: createMetricsRegistry('demo-api'), logger });
   return bootstrapService({ module, config, logger, frameworkErrors: answerRouterErrorsWithJson, maxParamLength: MAX_PARAM_LENGTH });

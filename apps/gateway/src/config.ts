@@ -33,11 +33,13 @@ export function loadGatewayConfig(env: NodeJS.ProcessEnv): GatewayConfig {
   const read = new EnvReader(env);
   const keyPrefix = read.string('KEY_PREFIX', 'tv');
   if (!isValidPrefix(keyPrefix)) throw new Error(`KEY_PREFIX must be 1-16 lowercase letters or digits, got "${keyPrefix}"`);
+  const common = readCommonConfig(read, 8080, { port: 'PORT', host: 'HOST' });
+  const metricsPort = read.int('METRICS_PORT', 9080, { max: 65535 });
+  // One listener would take the port and the other fail with a bare EADDRINUSE; 0 picks a free port for each.
+  if (common.httpPort === metricsPort && metricsPort !== 0) throw new Error(`METRICS_PORT must differ from PORT (both ${metricsPort}): /metrics is never served on the public port`);
   return {
-    ...readCommonConfig(read, 8080),
-    httpPort: read.int('PORT', 8080, { max: 65535 }),
-    httpHost: read.string('HOST', '0.0.0.0'),
-    metricsPort: read.int('METRICS_PORT', 9080, { max: 65535 }),
+    ...common,
+    metricsPort,
     upstreamUrl: httpUrl('UPSTREAM_URL', read.string('UPSTREAM_URL', 'http://127.0.0.1:8090')),
     keyPrefix,
     authTimeoutMs: read.int('AUTH_TIMEOUT_MS', 1000, { min: 1, max: 60_000 }),

@@ -5,7 +5,7 @@ import { createKysely, ensureDatabase, migrateToLatest, pingDatabase } from '@ke
 import type { OutboxRelay } from '@keyplane/event-store';
 import { connectNats, ensureStream, natsReachable } from '@keyplane/nats';
 import { createLogger, createMetricsRegistry, Readiness } from '@keyplane/observability';
-import { bootstrapService, type ServiceHandle } from '@keyplane/runtime';
+import { bootstrapService, natsDependency, postgresDependency, reaching, type ServiceHandle } from '@keyplane/runtime';
 import { bootstrapKeyFingerprint } from './bootstrap/bootstrap-key.js';
 import { ensureBootstrapAdmin } from './bootstrap/ensure-bootstrap-admin.js';
 import { KeyCommandHandler } from './commands/key-command-handler.js';
@@ -50,17 +50,20 @@ export async function startKeysService(config: KeysConfig, options: KeysServiceO
   };
 
   try {
-    await ensureDatabase(config.databaseUrl);
     const root = createKysely<Database>({ url: config.databaseUrl, max: 10, applicationName: 'keys' });
     cleanup.push(() => root.destroy());
     let migrated = false;
-    await migrateToLatest(root as Kysely<unknown>, SCHEMA, migrations);
+    await reaching(postgresDependency(config.databaseUrl), async () => {
+      await ensureDatabase(config.databaseUrl);
+      await migrateToLatest(root as Kysely<unknown>, SCHEMA, migrations);
+    });
     migrated = true;
     const db = root.withSchema(SCHEMA);
 
-    const nc = await connectNats({ url: config.natsUrl, name: 'keys' });
+    const nats = natsDependency(config.natsUrl);
+    const nc = await reaching(nats, () => connectNats({ url: config.natsUrl, name: 'keys' }));
     cleanup.push(() => nc.close());
-    await ensureStream(nc, keyEventStream(ns));
+    await reaching(nats, () => ensureStream(nc, keyEventStream(ns)));
 
     const registry = createMetricsRegistry('keys');
     const relay = createKeyEventRelay({ db: asEventStore(db), nc, ns, logger, registry, pollIntervalMs: options.relayPollIntervalMs });

@@ -79,7 +79,8 @@ function webhookUrl(value: string | undefined): string | undefined {
 function positiveNumber(source: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const raw = source[name];
   if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
+  // Decimal notation only, as for integers: Number() would read "0x10" as 16 and " 3 " as 3.
+  const value = /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got "${raw}"`);
   return value;
 }

@@ -4,7 +4,7 @@ import { namespace } from '@keyplane/contracts';
 import { createKysely, ensureDatabase, migrateToLatest, pingDatabase } from '@keyplane/database';
 import { connectNats, ensureStream, natsReachable } from '@keyplane/nats';
 import { createLogger, createMetricsRegistry, Readiness } from '@keyplane/observability';
-import { bootstrapService, type ServiceHandle } from '@keyplane/runtime';
+import { bootstrapService, natsDependency, postgresDependency, reaching, type ServiceHandle } from '@keyplane/runtime';
 import type { MeteringConfig } from './config.js';
 import { migrations } from './db/migrations/index.js';
 import { METERING_SCHEMA, type Database } from './db/schema.js';
@@ -25,22 +25,25 @@ export interface MeteringStartOptions {
  * stops consuming once the batch in flight has committed and acked, then closes the rest.
  */
 export async function startMeteringService(config: MeteringConfig, options: MeteringStartOptions = {}): Promise<ServiceHandle> {
-  const logger = createLogger('metering', { destination: options.logDestination });
+  const logger = createLogger('metering', { level: config.logLevel, destination: options.logDestination });
   const ns = namespace(config.natsPrefix);
   const closers: (() => Promise<unknown>)[] = [];
   const closeAll = async () => {
     for (const close of closers.reverse()) await close().catch((error: unknown) => logger.error({ err: error }, 'closing metering failed'));
   };
   try {
-    await ensureDatabase(config.databaseUrl);
     const root = createKysely<Database>({ url: config.databaseUrl, applicationName: 'metering' });
     closers.push(() => root.destroy());
-    await migrateToLatest(root as Kysely<unknown>, METERING_SCHEMA, migrations);
+    await reaching(postgresDependency(config.databaseUrl), async () => {
+      await ensureDatabase(config.databaseUrl);
+      await migrateToLatest(root as Kysely<unknown>, METERING_SCHEMA, migrations);
+    });
     const db = root.withSchema(METERING_SCHEMA);
 
-    const nc = await connectNats({ url: config.natsUrl, name: 'metering' });
+    const nats = natsDependency(config.natsUrl);
+    const nc = await reaching(nats, () => connectNats({ url: config.natsUrl, name: 'metering' }));
     closers.push(() => nc.drain());
-    await ensureStream(nc, { name: ns.streams.alerts, subjects: [ns.subjects.alerts.all] });
+    await reaching(nats, () => ensureStream(nc, { name: ns.streams.alerts, subjects: [ns.subjects.alerts.all] }));
 
     const registry = createMetricsRegistry('metering');
     const lag = { pending: () => consumer.lag() };

@@ -57,12 +57,19 @@ export interface CommonConfig {
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-export function readCommonConfig(env: EnvReader, defaultHttpPort: number): CommonConfig {
+/** Where a service's HTTP port and host are set: `PORT` and `HOST` for the ones clients call (gateway, demo API). */
+export interface ListenerVariables {
+  port: string;
+  host: string;
+}
+
+export function readCommonConfig(env: EnvReader, defaultHttpPort: number, listener: ListenerVariables = { port: 'HTTP_PORT', host: 'HTTP_HOST' }): CommonConfig {
   return {
     natsUrl: env.url('NATS_URL', DEFAULT_NATS_URL, ['nats:', 'tls:']),
     natsPrefix: env.string('NATS_PREFIX', ''),
-    httpPort: env.int('HTTP_PORT', defaultHttpPort, { max: 65535 }),
-    httpHost: env.string('HTTP_HOST', '0.0.0.0'),
+    // Only the variable the service documents: a stray HTTP_PORT must not stop the gateway.
+    httpPort: env.int(listener.port, defaultHttpPort, { max: 65535 }),
+    httpHost: env.string(listener.host, '0.0.0.0'),
     logLevel: env.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
   };
 }

@@ -7,3 +7,4 @@ export * from './wakeable-sleep.js';
 export * from './or-after.js';
 export * from './get-or-create.js';
 export * from './framework-errors.js';
+export * from './dependency.js';

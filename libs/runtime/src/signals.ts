@@ -22,6 +22,8 @@ export function closeOnSignals(logger: Logger, close: () => Promise<void>): void
 /** Logs a start-up failure as one JSON line and exits non-zero. */
 export function exitOnStartupFailure(logger: Logger) {
   return (error: unknown) => {
+    // Even at LOG_LEVEL=silent: a process that exits 1 without a word leaves its operator nothing to go on.
+    if (!logger.isLevelEnabled('fatal')) logger.level = 'fatal';
     logger.fatal({ err: error }, error instanceof Error ? error.message : String(error));
     process.exit(1);
   };

@@ -3,6 +3,7 @@ import type { ClientProxy } from '@nestjs/microservices';
 import type { Subscription } from 'rxjs';
 import { natsServerOptions } from '@keyplane/nats';
 import { Readiness } from '@keyplane/observability';
+import { natsDependency, reaching } from '@keyplane/runtime';
 import type { GatewayConfig } from '../config.js';
 import { GatewayMetrics } from '../ops/gateway-metrics.js';
 import { GATEWAY_CONFIG, NATS_CLIENT } from '../tokens.js';
@@ -35,6 +36,7 @@ export class NatsConnection implements OnModuleInit, OnApplicationShutdown {
   constructor(
     @Inject(NATS_CLIENT) private readonly client: ClientProxy,
     @Inject(Readiness) private readonly readiness: Readiness,
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -42,7 +44,7 @@ export class NatsConnection implements OnModuleInit, OnApplicationShutdown {
       this.connected = status === 'connected';
     });
     this.readiness.add('nats', () => this.connected);
-    await this.client.connect();
+    await reaching(natsDependency(this.config.natsUrl), () => this.client.connect());
   }
 
   async onApplicationShutdown(): Promise<void> {
