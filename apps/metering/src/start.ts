@@ -9,6 +9,7 @@ import type { MeteringConfig } from './config.js';
 import { migrations } from './db/migrations/index.js';
 import { METERING_SCHEMA, type Database } from './db/schema.js';
 import { AlertDispatcher } from './alerts/delivery/alert-dispatcher.js';
+import { alertStream } from './alerts/delivery/alert-stream.js';
 import { UsageConsumer } from './ingest/usage-consumer.js';
 import { MeteringModule } from './metering.module.js';
 import { createMeteringMetrics } from './metrics/metering-metrics.js';
@@ -43,7 +44,7 @@ export async function startMeteringService(config: MeteringConfig, options: Mete
     const nats = natsDependency(config.natsUrl);
     const nc = await reaching(nats, () => connectNats({ url: config.natsUrl, name: 'metering' }));
     closers.push(() => nc.drain());
-    await reaching(nats, () => ensureStream(nc, { name: ns.streams.alerts, subjects: [ns.subjects.alerts.all] }));
+    await reaching(nats, () => ensureStream(nc, alertStream(ns), { ownsLimits: true }));
 
     const registry = createMetricsRegistry('metering');
     const lag = { pending: () => consumer.lag() };

@@ -77,6 +77,18 @@ describe('ensureStream', () => {
     expect(await lastSequence(nc, name)).toBe(1);
   });
 
+  it("updates an existing stream's duplicate window only when the caller owns the limits", async () => {
+    const { name, subject } = freshStream('window');
+    await ensureStream(nc, { name, subjects: [`${subject}.>`] });
+    const window = async () => (await (await jetstreamManager(nc)).streams.info(name)).config.duplicate_window;
+
+    await ensureStream(nc, { name, subjects: [`${subject}.>`], duplicateWindowSeconds: 86_400 });
+    expect(await window()).toBe(120e9);
+
+    await ensureStream(nc, { name, subjects: [`${subject}.>`], duplicateWindowSeconds: 86_400 }, { ownsLimits: true });
+    expect(await window()).toBe(86_400e9);
+  });
+
   it('is safe when replicas call it at the same time', async () => {
     const { name, subject } = freshStream('race');
     const spec = { name, subjects: [`${subject}.>`] };

@@ -12,8 +12,9 @@ export interface StreamSpec {
 
 export interface EnsureOptions {
   /**
-   * The caller owns the stream's limits: an existing stream whose max age differs from the
-   * spec's is updated to it (a stream made by an older version, or an operator's new setting).
+   * The caller owns the stream's limits: an existing stream whose max age or duplicate window
+   * differs from the spec's is updated to it (a stream made by an older version, or an
+   * operator's new setting).
    * Only one service may own a stream's limits, or two settings would undo each other.
    */
   ownsLimits?: boolean;
@@ -44,7 +45,9 @@ export async function ensureStream(nc: NatsConnection, spec: StreamSpec, options
     }
     return;
   }
-  if (options.ownsLimits && existing.max_age !== config.max_age) await jsm.streams.update(spec.name, { max_age: config.max_age });
+  if (options.ownsLimits && (existing.max_age !== config.max_age || existing.duplicate_window !== config.duplicate_window)) {
+    await jsm.streams.update(spec.name, { max_age: config.max_age, duplicate_window: config.duplicate_window });
+  }
 }
 
 export async function lastSequence(nc: NatsConnection, stream: string): Promise<number> {

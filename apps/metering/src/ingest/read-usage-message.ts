@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { describeIssue, EventHeader, UsageBatch, UsageRecorded } from '@keyplane/contracts';
 
-export type DeadLetterKind = 'malformed_json' | 'not_an_event' | 'unknown_version' | 'schema_invalid' | 'rejected_by_database';
+export type DeadLetterKind = 'malformed_json' | 'not_an_event' | 'unknown_version' | 'schema_invalid' | 'rejected_by_database' | 'conflicting_duplicate';
 
 export interface Unreadable {
   ok: false;
@@ -52,7 +52,7 @@ export function readUsageMessage(seq: number, data: Uint8Array): ReadEntry[] {
   const { type, version } = header.data;
   if (version !== 1) return whole({ ok: false, kind: 'unknown_version', reason: `unknown event type or version: ${type} v${version}`, type, version });
   const batch = BatchEnvelope.safeParse(json);
-  if (!batch.success) return whole({ ok: false, kind: 'schema_invalid', reason: `invalid ${type} v${version}: ${describeIssue(batch.error.issues[0])}`, type, version });
+  if (!batch.success) return whole({ ok: false, kind: 'schema_invalid', reason: `invalid ${type} v${version}: ${describeSchemaIssue(batch.error.issues[0])}`, type, version });
   return batch.data.events.map((event, position) => ({
     seq,
     position,
@@ -75,10 +75,22 @@ function readEvent(json: unknown, header = EventHeader.safeParse(json)): ReadRes
   }
   const event = UsageRecorded.safeParse(json);
   if (!event.success) {
-    return { ok: false, kind: 'schema_invalid', reason: `invalid ${type} v${version}: ${describeIssue(event.error.issues[0])}`, type, version };
+    return { ok: false, kind: 'schema_invalid', reason: `invalid ${type} v${version}: ${describeSchemaIssue(event.error.issues[0])}`, type, version };
   }
   // Stored and paged by millisecond time, so a cursor built from a stored row matches it exactly.
   return { ok: true, event: { ...event.data, occurredAt: new Date(event.data.occurredAt).toISOString() } };
+}
+
+/** A field name as ours are spelled; anything else a sender put there could be any text, a secret included. */
+const FIELD_NAME = /^[A-Za-z][A-Za-z0-9]{0,63}$/;
+
+/** The first problem, as describeIssue says it, except that an unknown field is named only when its name is a field name. */
+function describeSchemaIssue(issue: z.core.$ZodIssue | undefined): string {
+  if (issue?.code !== 'unrecognized_keys' || issue.keys.every((key) => FIELD_NAME.test(key))) return describeIssue(issue);
+  const shown = issue.keys.filter((key) => FIELD_NAME.test(key)).map((key) => `"${key}"`);
+  const hidden = issue.keys.length - shown.length;
+  const message = `Unrecognized key${issue.keys.length > 1 ? 's' : ''}: ${[...shown, `${hidden} name${hidden > 1 ? 's' : ''} not shown`].join(', ')}`;
+  return describeIssue({ ...issue, message });
 }
 
 /** The raw payload as text Postgres can hold (no NUL), for the dead-letter table. */

@@ -7,10 +7,11 @@ import { raiseAlerts } from '../alerts/alert-store.js';
 import type { AlertThresholds } from '../alerts/thresholds.js';
 import { foldWindows, type WindowIncrement } from '../windows/fold-windows.js';
 import { rawText, type ReadEntry, type Unreadable } from './read-usage-message.js';
+import { conflictingDuplicates } from './conflicting-duplicates.js';
 import { bigint, columnNames, text, timestamptz, unnestRows, type UnnestColumn } from '../db/unnest-rows.js';
 
-/** An event read from the stream, with its stream sequence. */
-type StreamEvent = { event: UsageRecorded; seq: number };
+/** An event read from the stream, with where it came from. */
+type StreamEvent = { event: UsageRecorded; entry: ReadEntry };
 
 export interface BatchOutcome {
   stored: number;
@@ -35,21 +36,30 @@ export interface StoreOptions {
  * effect: a redelivered or replayed event finds its id taken and changes nothing.
  */
 export async function storeBatch(db: Kysely<Database>, entries: readonly ReadEntry[], options: StoreOptions): Promise<BatchOutcome> {
-  const deadLetters = entries.filter((entry): entry is DeadLetter => !entry.read.ok);
-  const readable = uniqueById(entries.flatMap((entry) => (entry.read.ok ? [{ event: entry.read.event, seq: entry.seq }] : [])));
+  const unreadable = entries.filter((entry): entry is DeadLetter => !entry.read.ok);
+  const { unique, repeats } = splitById(entries.flatMap((entry) => (entry.read.ok ? [{ event: entry.read.event, entry }] : [])));
   return db.transaction().execute(async (trx) => {
     // Detectors read what earlier batches stored; replicas take turns so none reads around another's uncommitted batch.
     await lockIngest(trx);
-    const events = await notSweptYet(trx, readable);
-    const pastRetention = readable.length - events.length;
-    await storeDeadLetters(trx, deadLetters);
+    const events = await notSweptYet(trx, unique);
+    const pastRetention = unique.length - events.length;
     const fresh = await storeEvents(trx, events);
+    const freshIds = new Set(fresh.map((event) => event.eventId));
+    const conflicts = await conflictingDuplicates(trx, eventColumns, [...events.filter(({ event }) => !freshIds.has(event.eventId)), ...repeats]);
+    const deadLetters = [...unreadable, ...conflicts.map(({ repeat, columns }) => conflictLetter(repeat.entry, columns))];
+    await storeDeadLetters(trx, deadLetters);
     await foldIntoWindows(trx, fresh);
     await touchLastUsed(trx, fresh);
     const candidates = await detectAlerts(trx, fresh, options.thresholds);
     const alerts = await raiseAlerts(trx, candidates, { webhook: options.webhook });
     return { stored: fresh.length, duplicates: entries.length - deadLetters.length - pastRetention - fresh.length, pastRetention, deadLetters, alerts };
   });
+}
+
+/** A repeated event id with other content: kept out of the counts, and set aside for whoever investigates. */
+function conflictLetter({ seq, position, data }: ReadEntry, columns: readonly string[]): DeadLetter {
+  const reason = `event id already stored with different content (${columns.join(', ')}); the first is kept`;
+  return { seq, position, data, read: { ok: false, kind: 'conflicting_duplicate', reason, type: 'UsageRecorded', version: 1 } };
 }
 
 /**
@@ -64,10 +74,15 @@ async function notSweptYet(trx: Kysely<Database>, events: StreamEvent[]): Promis
   return events.filter(({ event }) => Date.parse(event.occurredAt) >= sweptBefore);
 }
 
-function uniqueById(events: StreamEvent[]) {
+/** The first event of each id, and the later ones carrying an id already seen in the batch. */
+function splitById(events: StreamEvent[]): { unique: StreamEvent[]; repeats: StreamEvent[] } {
   const byId = new Map<string, StreamEvent>();
-  for (const entry of events) if (!byId.has(entry.event.eventId)) byId.set(entry.event.eventId, entry);
-  return [...byId.values()];
+  const repeats: StreamEvent[] = [];
+  for (const entry of events) {
+    if (byId.has(entry.event.eventId)) repeats.push(entry);
+    else byId.set(entry.event.eventId, entry);
+  }
+  return { unique: [...byId.values()], repeats };
 }
 
 async function storeDeadLetters(trx: Kysely<Database>, deadLetters: readonly DeadLetter[]) {
@@ -107,7 +122,7 @@ const eventColumns = {
   day_used: bigint<StreamEvent>(({ event }) => event.dayUsed),
   hour_limit: bigint<StreamEvent>(({ event }) => event.hourLimit),
   day_limit: bigint<StreamEvent>(({ event }) => event.dayLimit),
-  stream_seq: bigint<StreamEvent>(({ seq }) => seq),
+  stream_seq: bigint<StreamEvent>(({ entry }) => entry.seq),
 } satisfies Partial<Record<keyof UsageEventsTable, UnnestColumn<StreamEvent>>>;
 
 /** Inserts the events in one statement and returns those not stored before, sorted by event time. */

@@ -1,30 +1,42 @@
 import { z } from 'zod';
-import { Environment, IsoTimestamp } from '../common/primitives.js';
+import { AccountId, Environment, IsoTimestamp, KeyId } from '../common/primitives.js';
 import { DecisionReason, Outcome } from '../auth/decide.js';
 
-/** One per authorization decision (DESIGN §8), v1. */
-export const UsageRecorded = z.strictObject({
-  type: z.literal('UsageRecorded'),
-  version: z.literal(1),
-  eventId: z.string().min(1),
-  occurredAt: IsoTimestamp,
-  keyId: z.string().nullable(),
-  accountId: z.string().nullable(),
-  environment: Environment.nullable(),
-  outcome: Outcome,
-  reason: DecisionReason,
-  permission: z.string().nullable(),
-  method: z.string(),
-  path: z.string(),
-  clientIp: z.string(),
-  userAgent: z.string().nullable(),
-  requestId: z.string(),
-  /** Quota used in each window after this decision; null when no valid key was involved. */
-  hourUsed: z.number().int().nullable(),
-  dayUsed: z.number().int().nullable(),
-  hourLimit: z.number().int().nullable(),
-  dayLimit: z.number().int().nullable(),
-});
+const Count = z.number().int().nonnegative();
+
+/**
+ * One per authorization decision (DESIGN §8), v1. A key's account and environment come with
+ * the key: an event naming one without the others would be counted in windows no account can
+ * read.
+ */
+export const UsageRecorded = z
+  .strictObject({
+    type: z.literal('UsageRecorded'),
+    version: z.literal(1),
+    eventId: z.string().min(1),
+    occurredAt: IsoTimestamp,
+    keyId: KeyId.nullable(),
+    accountId: AccountId.nullable(),
+    environment: Environment.nullable(),
+    outcome: Outcome,
+    reason: DecisionReason,
+    permission: z.string().nullable(),
+    method: z.string(),
+    path: z.string(),
+    clientIp: z.string(),
+    userAgent: z.string().nullable(),
+    requestId: z.string(),
+    /** Quota used in each window after this decision; null when no valid key was involved. */
+    hourUsed: Count.nullable(),
+    dayUsed: Count.nullable(),
+    hourLimit: Count.nullable(),
+    dayLimit: Count.nullable(),
+  })
+  .superRefine((event, ctx) => {
+    for (const field of ['accountId', 'environment'] as const) {
+      if ((event[field] === null) !== (event.keyId === null)) ctx.addIssue({ code: 'custom', path: [field], message: 'must be null exactly when keyId is null' });
+    }
+  });
 export type UsageRecorded = z.infer<typeof UsageRecorded>;
 
 /**
