@@ -6,11 +6,11 @@ const sha256 = (text: string) => `'sha256-${createHash('sha256').update(text).di
 describe('loadDashboard', () => {
   const { html, headers } = loadDashboard();
 
-  it("allows exactly the page's own inline script and style, this origin, and no framing", () => {
+  it("allows exactly the page's own inline script and style, its data: icon, this origin, and no framing", () => {
     const script = /<script type="module">([\s\S]*?)<\/script>/.exec(html)![1]!;
     const style = /<style>([\s\S]*?)<\/style>/.exec(html)![1]!;
     expect(headers['content-security-policy']).toBe(
-      `default-src 'none'; script-src ${sha256(script)}; style-src ${sha256(style)}; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
+      `default-src 'none'; script-src ${sha256(script)}; style-src ${sha256(style)}; img-src data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
     );
     expect(headers).toMatchObject({ 'x-content-type-options': 'nosniff', 'x-frame-options': 'DENY', 'referrer-policy': 'no-referrer', 'content-type': 'text/html; charset=utf-8' });
   });

@@ -10,7 +10,8 @@ export interface Dashboard {
 /**
  * The dashboard is one static page; it is read once and served from memory, unauthenticated.
  * It takes an admin key, so it may run only its own inline script and style (allowed by their
- * hashes, computed here), talk only to this origin, and never be framed by another site.
+ * hashes, computed here), show only data: images (its empty icon), talk only to this origin,
+ * and never be framed by another site.
  */
 export function loadDashboard(): Dashboard {
   const html = readFileSync(assetPath('public/index.html'), 'utf8');
@@ -18,6 +19,8 @@ export function loadDashboard(): Dashboard {
     "default-src 'none'",
     `script-src ${inlineHashes(html, 'script')}`,
     `style-src ${inlineHashes(html, 'style')}`,
+    // For the page's empty icon: a data: image makes no request, so it can carry nothing away.
+    'img-src data:',
     "connect-src 'self'",
     "base-uri 'none'",
     "form-action 'none'",
