@@ -470,7 +470,7 @@ describe('outbox relay under many concurrent appenders (libs/event-store)', () =
     const published = new Set<string>();
     const relay = new OutboxRelay({
       db: asEventStore(env.db),
-      publisher: { publish: async (event) => void published.add(event.eventId), lastPublishedPosition: async () => 0 },
+      publisher: { publish: async (event) => void published.add(event.eventId), lastPublished: async () => null },
       name: 'probe-relay',
       pollIntervalMs: 1,
     });

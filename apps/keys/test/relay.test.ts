@@ -85,7 +85,7 @@ describe('the key event relay across stops and crashes', () => {
         await inner.publish(event);
         published += 1;
       },
-      lastPublishedPosition: () => inner.lastPublishedPosition(),
+      lastPublished: () => inner.lastPublished(),
     };
     const errors: unknown[] = [];
     const relay = new OutboxRelay({

@@ -89,6 +89,12 @@ export async function firstPosition(db: Db): Promise<number | null> {
   return row?.global_position ?? null;
 }
 
+/** The id of the event stored at `position`, or null when none is. */
+export async function eventIdAt(db: Db, position: number): Promise<string | null> {
+  const row = await db.selectFrom('events').select('event_id').where('global_position', '=', position).executeTakeFirst();
+  return row?.event_id ?? null;
+}
+
 /** Whether a committed event lies after `position`. */
 export async function hasEventsAfter(db: Db, position: number): Promise<boolean> {
   const row = await db.selectFrom('events').select('global_position').where('global_position', '>', position).limit(1).executeTakeFirst();

@@ -2,7 +2,7 @@ import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ensureStream, type StreamSpec } from '@keyplane/nats';
 import type { OutboxStream } from './outbox-relay.js';
-import { positionAt, streamInfoOrNull } from './stream-end.js';
+import { positionAt, publishedAt, streamInfoOrNull, type PublishedEvent } from './stream-end.js';
 
 /**
  * How far back from the stream's end to look for a message the relay published. Messages it did
@@ -24,10 +24,11 @@ export function jetStreamOutboxStream(nc: NatsConnection, spec: StreamSpec): Out
       const info = await streamInfoOrNull(await jsm(), spec.name);
       if (!info) return null;
       const { messages, first_seq, last_seq, num_deleted } = info.state;
-      if (messages === 0) return { first: 0, last: 0, gaps: false };
+      if (messages === 0) return { first: 0, last: 0, lastEventId: '', gaps: false };
       const at = `${info.created} ${first_seq}`;
       if (first?.at !== at) first = { at, position: await positionAt(await jsm(), spec.name, first_seq) };
-      return { first: first.position, last: await lastPosition(await jsm(), spec.name, first_seq, last_seq), gaps: (num_deleted ?? 0) > 0 };
+      const last = await lastPublished(await jsm(), spec.name, first_seq, last_seq);
+      return { first: first.position, last: last.position, lastEventId: last.eventId, gaps: (num_deleted ?? 0) > 0 };
     },
     async recreate() {
       const info = await streamInfoOrNull(await jsm(), spec.name);
@@ -39,11 +40,11 @@ export function jetStreamOutboxStream(nc: NatsConnection, spec: StreamSpec): Out
   };
 }
 
-/** The position of the last message that carries one, within OUTBOX_STREAM_LOOK_BACK of the end; 0 when none does. */
-async function lastPosition(jsm: JetStreamManager, stream: string, firstSeq: number, lastSeq: number): Promise<number> {
+/** The last message that carries a position, within OUTBOX_STREAM_LOOK_BACK of the end; position 0 when none does. */
+async function lastPublished(jsm: JetStreamManager, stream: string, firstSeq: number, lastSeq: number): Promise<PublishedEvent> {
   for (let seq = lastSeq; seq >= Math.max(firstSeq, lastSeq - OUTBOX_STREAM_LOOK_BACK + 1); seq--) {
-    const position = await positionAt(jsm, stream, seq);
-    if (position > 0) return position;
+    const published = await publishedAt(jsm, stream, seq);
+    if (published.position > 0) return published;
   }
-  return 0;
+  return { position: 0, eventId: '' };
 }

@@ -2,7 +2,7 @@ import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { OutboxPublisher } from './outbox-relay.js';
 import type { StoredEvent } from './events.js';
-import { POSITION_HEADER, positionAt, streamInfoOrNull } from './stream-end.js';
+import { POSITION_HEADER, publishedAt, streamInfoOrNull } from './stream-end.js';
 
 export { POSITION_HEADER } from './stream-end.js';
 
@@ -24,12 +24,13 @@ export function jetStreamPublisher({ nc, stream, subjectOf, bodyOf = (event) => 
       h.set(POSITION_HEADER, String(event.globalPosition));
       await js.publish(subjectOf(event), encoder.encode(JSON.stringify(bodyOf(event))), { msgID: event.eventId, headers: h, expect: { streamName: stream } });
     },
-    async lastPublishedPosition() {
+    async lastPublished() {
       const jsm = await jetstreamManager(nc);
       const info = await streamInfoOrNull(jsm, stream);
       // No stream holds nothing: the relay starts from its checkpoint and, given the stream, makes it.
-      if (!info || info.state.messages === 0) return 0;
-      return positionAt(jsm, stream, info.state.last_seq);
+      if (!info || info.state.messages === 0) return null;
+      const last = await publishedAt(jsm, stream, info.state.last_seq);
+      return last.position > 0 ? last : null;
     },
   };
 }

@@ -98,7 +98,7 @@ function counting(inner: OutboxPublisher, failAfter = Infinity) {
       await inner.publish(event);
       published.push(event.eventId);
     },
-    lastPublishedPosition: () => inner.lastPublishedPosition(),
+    lastPublished: () => inner.lastPublished(),
   };
   return { publisher, published };
 }

@@ -1,9 +1,10 @@
 import { sql, type Kysely } from 'kysely';
 import { WakeableLoop } from '@keyplane/runtime';
-import { firstPosition, hasEventsAfter, readAll } from './event-store.js';
+import { eventIdAt, firstPosition, hasEventsAfter, readAll } from './event-store.js';
 import type { StoredEvent } from './events.js';
+import type { PublishedEvent } from './stream-end.js';
 import type { EventStoreTables } from './schema.js';
-import { judgeStream, type StreamEnds } from './stream-verdict.js';
+import { judgeStream, type StreamEnds, type StreamVerdict } from './stream-verdict.js';
 
 export interface OutboxPublisher {
   /**
@@ -12,8 +13,8 @@ export interface OutboxPublisher {
    * checkpoint re-publishes the last batch.
    */
   publish(event: StoredEvent): Promise<void>;
-  /** The global position of the newest event already on the broker, or 0. */
-  lastPublishedPosition(): Promise<number>;
+  /** The newest event already on the broker (its global position and id), or null. */
+  lastPublished(): Promise<PublishedEvent | null>;
 }
 
 /**
@@ -149,7 +150,7 @@ export class OutboxRelay {
     if (!stream) return checkpoint;
     this.lastStreamCheck = performance.now();
     const onStream = await stream.ends();
-    const verdict = judgeStream(checkpoint, await this.firstStoredPosition(), onStream);
+    const verdict = await this.judge(checkpoint, onStream);
     if (verdict.kind === 'intact') return verdict.after;
     await stream.recreate();
     if (verdict.lost) onStreamLoss?.({ checkpoint, onStream });
@@ -165,7 +166,12 @@ export class OutboxRelay {
     const { stream } = this.options;
     if (!stream || performance.now() - this.lastStreamCheck < this.streamCheckIntervalMs) return false;
     this.lastStreamCheck = performance.now();
-    return judgeStream(this.published, await this.firstStoredPosition(), await stream.ends()).kind === 'remake';
+    return (await this.judge(this.published, await stream.ends())).kind === 'remake';
+  }
+
+  private async judge(checkpoint: number, onStream: StreamEnds | null): Promise<StreamVerdict> {
+    const storedAtLast = onStream && onStream.last > 0 ? await eventIdAt(this.options.db, onStream.last) : null;
+    return judgeStream(checkpoint, await this.firstStoredPosition(), onStream, storedAtLast);
   }
 
   private async firstStoredPosition(): Promise<number | null> {
@@ -176,11 +182,15 @@ export class OutboxRelay {
   /**
    * After a crash between publish and checkpoint commit, the broker may be ahead of the
    * checkpoint; start from whichever is further so nothing is published twice even after
-   * the broker's duplicate window has passed.
+   * the broker's duplicate window has passed. Only an event the store holds there counts: a
+   * broker kept while the store went back to an earlier point (a restore, a failover that lost
+   * the last commits) holds events at positions the store gives to new ones, and passing them
+   * would leave those unpublished while their commands were answered.
    */
   private async reconcileCheckpoint(): Promise<void> {
     const { db, publisher, name } = this.options;
-    const onBroker = await publisher.lastPublishedPosition();
+    const last = await publisher.lastPublished();
+    const onBroker = last && (await eventIdAt(db, last.position)) === last.eventId ? last.position : 0;
     await db
       .insertInto('outbox_checkpoints')
       .values({ name, position: onBroker })

@@ -13,9 +13,20 @@ export async function streamInfoOrNull(jsm: JetStreamManager, stream: string): P
   }
 }
 
-/** The global position the message at `seq` carries: 0 when there is none there, or it does not say (it vouches for nothing). */
-export async function positionAt(jsm: JetStreamManager, stream: string, seq: number): Promise<number> {
+/** The event a message says it carries: its global position (0 when it does not say: it vouches for nothing) and its Nats-Msg-Id. */
+export interface PublishedEvent {
+  position: number;
+  eventId: string;
+}
+
+/** The event the message at `seq` carries; position 0 when there is no message there. */
+export async function publishedAt(jsm: JetStreamManager, stream: string, seq: number): Promise<PublishedEvent> {
   const message = await jsm.streams.getMessage(stream, { seq });
   const position = Number(message?.header.get(POSITION_HEADER));
-  return Number.isSafeInteger(position) && position > 0 ? position : 0;
+  return { position: Number.isSafeInteger(position) && position > 0 ? position : 0, eventId: message?.header.get('Nats-Msg-Id') ?? '' };
+}
+
+/** The global position the message at `seq` carries: 0 when there is none there, or it does not say. */
+export async function positionAt(jsm: JetStreamManager, stream: string, seq: number): Promise<number> {
+  return (await publishedAt(jsm, stream, seq)).position;
 }

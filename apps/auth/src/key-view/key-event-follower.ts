@@ -5,7 +5,7 @@ import type { Logger } from '@keyplane/observability';
 import { WakeableSleep } from '@keyplane/runtime';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { AppliedSequence } from './applied-sequence.js';
-import type { KeyView } from './key-view.js';
+import { KeyView } from './key-view.js';
 import { readKeyEvent } from './read-key-event.js';
 import { ReplayGuard } from './replay-guard.js';
 
@@ -56,12 +56,18 @@ export class KeyEventFollower {
   private generation = 0;
   private refollowing: Promise<void> = Promise.resolve();
   private readonly sleeper = new WakeableSleep();
-  private readonly replays = new ReplayGuard();
+  private replays = new ReplayGuard();
+  /** Where events are folded: the view, or a new one being folded from the first message once the stream turned out to be another history. */
+  private target: KeyView;
+  /** The stream holds another history than the view: rebuild it at the next follow. */
+  private diverged = false;
   private readonly skipped: Counter<'reason'>;
   private readonly refollowed: Counter<'stream'>;
+  private readonly rebuilt: Counter;
 
   constructor(private readonly options: KeyEventFollowerOptions) {
     const { registry, applied, view } = options;
+    this.target = view;
     this.skipped = new Counter({
       name: 'auth_key_events_skipped_total',
       help: 'Key events the view did not apply, by reason',
@@ -72,6 +78,11 @@ export class KeyEventFollower {
       name: 'auth_key_view_refollowed_total',
       help: 'Times the key view followed the key event stream again after its consumer ended: on the same stream, or on one made anew',
       labelNames: ['stream'],
+      registers: [registry],
+    });
+    this.rebuilt = new Counter({
+      name: 'auth_key_view_rebuilds_total',
+      help: 'Times the key view was folded again from the first message of a stream that holds another history than the view (the keys store went back to an earlier point)',
       registers: [registry],
     });
     new Gauge({
@@ -128,7 +139,16 @@ export class KeyEventFollower {
     const jsm = await jetstreamManager(nc);
     const { created } = await jsm.streams.info(stream);
     const replaced = this.streamCreated !== undefined && created !== this.streamCreated;
-    if (replaced) applied.restart();
+    if (this.diverged || this.target !== this.options.view) {
+      // Fold the stream from its first message into a view of its own, and take it once level.
+      this.diverged = false;
+      this.target = new KeyView();
+      this.replays = new ReplayGuard();
+      applied.restart();
+    } else if (replaced) {
+      applied.restart();
+      this.replays.verifyReplays();
+    }
     const generation = ++this.generation;
     // One filter subject as a string: an array needs nats-server 2.10, and we run on 2.9.
     const consumer = await jetstream(nc).consumers.get(stream, { filter_subjects: subject, opt_start_seq: applied.value + 1 });
@@ -143,6 +163,8 @@ export class KeyEventFollower {
       max_messages: PULL_BATCH,
     });
     this.messages = messages;
+    // Found another history before `messages` was known to receive(): it could not end this consume.
+    if (this.diverged) await messages.close();
     const info = await jsm.streams.info(stream).catch(async (error: unknown) => {
       await messages.close();
       throw error;
@@ -155,6 +177,12 @@ export class KeyEventFollower {
     void this.watch(messages);
     const caughtUp = await Promise.race([applied.reached(info.state.last_seq), messages.closed().then(() => false)]);
     if (!caughtUp) throw new Error('key event follower stopped before the key view caught up');
+    if (this.target !== this.options.view) {
+      this.options.view.replaceWith(this.target);
+      this.target = this.options.view;
+      this.rebuilt.inc();
+      this.options.logger.warn({ sequence: applied.value, keys: this.options.view.size }, 'key view folded again from the key event stream, and in use');
+    }
     void messages.closed().then((error) => this.ended(generation, error));
     this.following = true;
     return { replaced };
@@ -185,7 +213,19 @@ export class KeyEventFollower {
   }
 
   private receive(msg: JsMsg): void {
-    if (!this.replays.isNew(msg.headers?.get(POSITION_HEADER))) {
+    // The rest of a stream found to be another history waits for the view folded from its first message.
+    if (this.diverged) return;
+    const replay = this.replays.replay(msg.headers?.get(POSITION_HEADER), msg.headers?.get('Nats-Msg-Id'));
+    if (replay === 'diverged') {
+      this.diverged = true;
+      this.options.logger.error(
+        { seq: msg.seq, position: msg.headers?.get(POSITION_HEADER), eventId: msg.headers?.get('Nats-Msg-Id') },
+        'the key event stream made anew holds another event at a position the key view folded (the keys store went back to an earlier point?); folding the view again from its first message',
+      );
+      void this.messages?.close();
+      return;
+    }
+    if (replay === 'applied') {
       this.skipped.inc({ reason: 'already_applied' });
     } else {
       try {
@@ -199,7 +239,8 @@ export class KeyEventFollower {
   }
 
   private apply(msg: JsMsg): void {
-    const { view, logger } = this.options;
+    const { logger } = this.options;
+    const view = this.target;
     const read = readKeyEvent(msg.data);
     switch (read.kind) {
       case 'event': {

@@ -54,15 +54,28 @@ class Shared<T> {
  * follower feeds it events in stream order, the decision reads it.
  */
 export class KeyView {
-  private readonly keys = new Map<string, KeyState>();
+  private keys = new Map<string, KeyState>();
   /** Secret hash -> the key id, for a key's current secret (most of them: no object each), or the entry of a replaced one. */
-  private readonly secrets = new Map<string, Secret>();
+  private secrets = new Map<string, Secret>();
   /** Each key's replaced secret still in its grace period, if any: a key keeps at most one. */
-  private readonly previousSecrets = new Map<string, SecretEntry>();
+  private previousSecrets = new Map<string, SecretEntry>();
   /** Never superseded (a key keeps its account), so every one kept is held by a key: more of them. */
-  private readonly accounts = new Shared<string>(65_536);
-  private readonly permissionLists = new Shared<readonly string[]>();
-  private readonly limits = new Shared<RateLimits>();
+  private accounts = new Shared<string>(65_536);
+  private permissionLists = new Shared<readonly string[]>();
+  private limits = new Shared<RateLimits>();
+
+  /**
+   * Takes what `rebuilt` holds, at once, for a view folded from another history of the stream;
+   * `rebuilt` is not to be used after. Lookups made before keep the states they got.
+   */
+  replaceWith(rebuilt: KeyView): void {
+    this.keys = rebuilt.keys;
+    this.secrets = rebuilt.secrets;
+    this.previousSecrets = rebuilt.previousSecrets;
+    this.accounts = rebuilt.accounts;
+    this.permissionLists = rebuilt.permissionLists;
+    this.limits = rebuilt.limits;
+  }
 
   /** Folds one v1 event in; false when it does not fit the view (a key never issued, issued twice, a secret another key holds). */
   apply(event: KeyEvent): boolean {

@@ -1,3 +1,34 @@
+/** What a message is to the view: an event to fold, one it already folded, or proof that the stream is another history. */
+export type Replay = 'new' | 'applied' | 'diverged';
+
+const CHUNK = 65_536;
+
+/**
+ * A 32-bit digest of the event id folded at each position, in chunks of positions made as they are
+ * used: 4 bytes a position (about 2 MB for 500,000 events), and a stray huge position costs one chunk.
+ */
+class FoldedIds {
+  private readonly chunks = new Map<number, Uint32Array>();
+
+  get(position: number): number {
+    return this.chunks.get(Math.floor(position / CHUNK))?.[position % CHUNK] ?? 0;
+  }
+
+  set(position: number, digest: number): void {
+    const index = Math.floor(position / CHUNK);
+    let chunk = this.chunks.get(index);
+    if (!chunk) this.chunks.set(index, (chunk = new Uint32Array(CHUNK)));
+    chunk[position % CHUNK] = digest;
+  }
+}
+
+/** FNV-1a of the event id; never 0, which stands for a position never folded. */
+function digest(eventId: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < eventId.length; i++) hash = Math.imul(hash ^ eventId.charCodeAt(i), 0x01000193);
+  return hash >>> 0 || 1;
+}
+
 /**
  * Tells events new to the view from ones it already folded. The keys service's relay publishes
  * events in the order of their global position, which each message carries in a header, and
@@ -5,16 +36,34 @@
  * that follows the new stream from its first message already holds most of them, and folding one
  * again would bring an older state back until the later events came again: a rotated-out secret
  * current, a permission taken away granted. A message without a position (not the relay's) is new.
+ *
+ * On a stream made anew, a position already folded must also carry the event folded there (when
+ * the message names one). When
+ * it does not, the keys store went back to an earlier point (a restore, a failover that lost the
+ * last commits) and gave the position to another event: the view holds events the store no longer
+ * has, and skipping by position would also pass over the new ones.
  */
 export class ReplayGuard {
   private last = 0;
+  private verifying = false;
+  private readonly folded = new FoldedIds();
 
-  /** Whether to apply a message carrying this position header ('' or undefined when it has none). */
-  isNew(header: string | undefined): boolean {
+  /** From now on a message at a position already folded must carry the event folded there: the stream was made anew. */
+  verifyReplays(): void {
+    this.verifying = true;
+  }
+
+  /** What to do with a message carrying this position header ('' or undefined when it has none) and event id (Nats-Msg-Id). */
+  replay(header: string | undefined, eventId: string | undefined): Replay {
     const position = Number(header);
-    if (!header || !Number.isSafeInteger(position) || position <= 0) return true;
-    if (position <= this.last) return false;
-    this.last = position;
-    return true;
+    if (!header || !Number.isSafeInteger(position) || position <= 0) return 'new';
+    if (position > this.last) {
+      this.last = position;
+      this.folded.set(position, digest(eventId ?? ''));
+      return 'new';
+    }
+    // A message that names no event (not the relay's) says nothing of what the position holds.
+    if (!this.verifying || !eventId || this.folded.get(position) === digest(eventId)) return 'applied';
+    return 'diverged';
   }
 }
