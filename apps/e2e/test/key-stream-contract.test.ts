@@ -2,7 +2,6 @@ import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { sql, type Kysely } from 'kysely';
 import { createKysely } from '@keyplane/database';
-import { POSITION_HEADER } from '@keyplane/event-store';
 import { generateKey } from '@keyplane/key-format';
 import { connectNats } from '@keyplane/nats';
 import type { ServiceHandle } from '@keyplane/runtime';
@@ -15,6 +14,7 @@ import { loadKeysConfig } from '../../keys/src/config.js';
 import type { Database as KeysDatabase } from '../../keys/src/db/schema.js';
 import { startKeysService } from '../../keys/src/start.js';
 import { metricTotal } from './metrics-total.js';
+import { keyStreamAndStore, storedKeyEvents } from './key-stream-contents.js';
 import { outageClient } from './outage-client.js';
 
 // DESIGN §2.1: nothing stored stays unpublished, and the key event stream carries what the store
@@ -74,28 +74,8 @@ async function answers(expected: [string, unknown][]) {
   return now();
 }
 
-async function storedEvents(): Promise<{ id: string; position: number }[]> {
-  const rows = await keysDb.selectFrom('events').select(['event_id', 'global_position']).orderBy('global_position').execute();
-  return rows.map((r) => ({ id: r.event_id, position: Number(r.global_position) }));
-}
 
-/** The key event stream's messages as (Nats-Msg-Id, position header), in stream order. */
-async function streamEvents(): Promise<{ id: string; position: number }[]> {
-  const { state } = await jsm.streams.info(ns.ns.streams.keyEvents);
-  const out: { id: string; position: number }[] = [];
-  for (let seq = state.first_seq; state.messages > 0 && seq <= state.last_seq; seq++) {
-    const m = await jsm.streams.getMessage(ns.ns.streams.keyEvents, { seq });
-    if (m) out.push({ id: m.header.get('Nats-Msg-Id'), position: Number(m.header.get(POSITION_HEADER)) });
-  }
-  return out;
-}
 
-/** Waits (bounded) until the stream holds exactly what the store holds; returns both for the assertion. */
-async function streamAndStore() {
-  const same = async () => JSON.stringify(await streamEvents().catch(() => [])) === JSON.stringify(await storedEvents());
-  await waitFor('the stream to hold every stored event', same, HEAL_TIMEOUT_MS, 100).catch(() => undefined);
-  return { stream: await streamEvents(), store: await storedEvents() };
-}
 
 /**
  * The store goes back to just after `position`, as a restore of a backup taken then would leave
@@ -149,7 +129,7 @@ describe('the store restored to an earlier point while keys is down, the stream 
   }, 60_000);
 
   it('keys makes the stream anew holding exactly the stored events: the one stored at a reused position included', async () => {
-    const { stream, store } = await streamAndStore();
+    const { stream, store } = await keyStreamAndStore(jsm, ns.ns.streams.keyEvents, keysDb, HEAL_TIMEOUT_MS);
     expect(store).toHaveLength(2);
     expect(stream).toEqual(store);
   });
@@ -181,7 +161,7 @@ describe('the store failed over to a copy that lacked the last commits while key
   let made: string;
 
   beforeAll(async () => {
-    const before = (await storedEvents()).at(-1)!.position;
+    const before = (await storedKeyEvents(keysDb)).at(-1)!.position;
     for (const name of ['lost one', 'lost two']) {
       const answer = await call('POST', '/v1/api-keys', admins[3], { name, permissions: ['KEYS:READ'] });
       if (answer.status !== 201) throw new Error(`create answered ${answer.status}`);
@@ -195,7 +175,7 @@ describe('the store failed over to a copy that lacked the last commits while key
   }, 60_000);
 
   it('keys makes the stream anew holding exactly the stored events, without a restart', async () => {
-    const { stream, store } = await streamAndStore();
+    const { stream, store } = await keyStreamAndStore(jsm, ns.ns.streams.keyEvents, keysDb, HEAL_TIMEOUT_MS);
     expect(store.map((event) => event.position)).toEqual([1, 2, 3]);
     expect(stream).toEqual(store);
   });

@@ -18,6 +18,7 @@ import { loadKeysConfig } from '../../keys/src/config.js';
 import type { Database as KeysDatabase } from '../../keys/src/db/schema.js';
 import { startKeysService } from '../../keys/src/start.js';
 import { startConfiguredNats, type ConfiguredNats } from './configured-nats.js';
+import { keyStreamAndStore, storedKeyEvents } from './key-stream-contents.js';
 import { outageClient, type TimedAnswer } from './outage-client.js';
 import { sleep } from './stack.js';
 
@@ -102,28 +103,8 @@ async function wrongAnswers(): Promise<{ label: string; status: number; body: un
 /** Waits (bounded) until every key answers as it must; the assertion after it shows what users saw if not. */
 const settled = () => waitFor('every key to answer as it must', async () => (await wrongAnswers()).length === 0, HEAL_TIMEOUT_MS, 250).catch(() => undefined);
 
-async function storedEvents(): Promise<{ id: string; position: number }[]> {
-  const rows = await keysDb.selectFrom('events').select(['event_id', 'global_position']).orderBy('global_position').execute();
-  return rows.map((r) => ({ id: r.event_id, position: Number(r.global_position) }));
-}
 
-/** The key event stream's messages as (Nats-Msg-Id, position header), in stream order; throws while the stream is missing. */
-async function streamEvents(): Promise<{ id: string; position: number }[]> {
-  const { state } = await jsm.streams.info(ns.ns.streams.keyEvents);
-  const out: { id: string; position: number }[] = [];
-  for (let seq = state.first_seq; state.messages > 0 && seq <= state.last_seq; seq++) {
-    const m = await jsm.streams.getMessage(ns.ns.streams.keyEvents, { seq });
-    if (m) out.push({ id: m.header.get('Nats-Msg-Id'), position: Number(m.header.get(POSITION_HEADER)) });
-  }
-  return out;
-}
 
-/** Waits (bounded) until the stream holds exactly what the store holds; returns both for the assertion. */
-async function streamAndStore() {
-  const same = async () => JSON.stringify(await streamEvents()) === JSON.stringify(await storedEvents());
-  await waitFor('the stream to hold every stored event', same, HEAL_TIMEOUT_MS, 100).catch(() => undefined);
-  return { stream: await streamEvents().catch((error: unknown) => String(error)), store: await storedEvents() };
-}
 
 const lastSequence = async () => (await jsm.streams.info(ns.ns.streams.keyEvents)).state.last_seq;
 const rebuilds = () => metric(keys.url, 'keys_key_event_stream_rebuilds_total');
@@ -242,13 +223,13 @@ describe('the key event stream deleted while keys and auth run', () => {
     // skip what comes after the loss. Like copies of the last event, they carry its position, so
     // the relay takes the stream as whole; auth skips them as already applied.
     const copy = headers();
-    copy.set(POSITION_HEADER, String((await storedEvents()).at(-1)!.position));
+    copy.set(POSITION_HEADER, String((await storedKeyEvents(keysDb)).at(-1)!.position));
     for (let i = 0; i < 40; i++) {
       await jetstream(nc).publish(ns.ns.subjects.keyEvents.forKey(existing.id), encodeJson({ type: 'KeyArchived', version: 1, n: i }), { headers: copy });
     }
     expect200('last before the loss', (await createKey('last before the loss')).key);
     await settled();
-    before = { wrong: await wrongAnswers(), lastSequence: await lastSequence(), stored: (await storedEvents()).length };
+    before = { wrong: await wrongAnswers(), lastSequence: await lastSequence(), stored: (await storedKeyEvents(keysDb)).length };
 
     skippedBefore = await skipped(replicas.get('a')!);
     await jsm.streams.delete(ns.ns.streams.keyEvents);
@@ -268,7 +249,7 @@ describe('the key event stream deleted while keys and auth run', () => {
   });
 
   it('keys makes the stream again holding every stored event once, in store order, with its event id as Nats-Msg-Id', async () => {
-    const { stream, store } = await streamAndStore();
+    const { stream, store } = await keyStreamAndStore(jsm, ns.ns.streams.keyEvents, keysDb, HEAL_TIMEOUT_MS);
     expect(stream).toEqual(store);
   });
 
@@ -313,12 +294,12 @@ describe('the stream lost while keys is down, a new auth replica started meanwhi
     await startReplica('b');
     await startKeys();
     // Until keys has published the store again, the new replica knows no key, the admin's included.
-    await streamAndStore();
+    await keyStreamAndStore(jsm, ns.ns.streams.keyEvents, keysDb, HEAL_TIMEOUT_MS);
     revokeAfter = await revoke('victim while keys was down', victim);
   }, 90_000);
 
   it('keys republishes every stored event when it starts on the empty stream, and counts that rebuild', async () => {
-    const { stream, store } = await streamAndStore();
+    const { stream, store } = await keyStreamAndStore(jsm, ns.ns.streams.keyEvents, keysDb, HEAL_TIMEOUT_MS);
     expect(stream).toEqual(store);
     expect(await rebuilds()).toBe(1);
   });
@@ -359,7 +340,7 @@ describe('the stream purged while everything runs (its message ids still in the 
   }, 90_000);
 
   it('keys makes the stream anew holding every stored event once, and counts that rebuild', async () => {
-    const { stream, store } = await streamAndStore();
+    const { stream, store } = await keyStreamAndStore(jsm, ns.ns.streams.keyEvents, keysDb, HEAL_TIMEOUT_MS);
     expect(stream).toEqual(store);
     expect(await rebuilds()).toBe(2);
   });
@@ -464,7 +445,7 @@ describe('a healthy stream afterwards', () => {
   it('is never rebuilt: two more checks later it holds each stored event once and no rebuild was counted', async () => {
     const rebuildsBefore = await rebuilds();
     await sleep(2500);
-    expect({ rebuilds: await rebuilds(), ...(await streamAndStore()) }).toEqual({ rebuilds: rebuildsBefore, stream: await storedEvents(), store: await storedEvents() });
+    expect({ rebuilds: await rebuilds(), ...(await keyStreamAndStore(jsm, ns.ns.streams.keyEvents, keysDb, HEAL_TIMEOUT_MS)) }).toEqual({ rebuilds: rebuildsBefore, stream: await storedKeyEvents(keysDb), store: await storedKeyEvents(keysDb) });
   });
 
   it('nothing was rejected unhandled anywhere in the file', () => {
