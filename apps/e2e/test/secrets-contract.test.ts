@@ -153,7 +153,8 @@ describe('the secret never leaves the gateway', () => {
     expect(paths).toEqual([
       { path: `/v1/flows/${shown(typo)}`, user_agent: 'node', request_id: expect.stringMatching(/^req_/) },
       { path: '/v1/flows', user_agent: `deploy-bot ${shown(secret)}`, request_id: expect.stringMatching(/^req_/) },
-      { path: '/v1/flows', user_agent: 'node', request_id: shown(secret) },
+      // A request id holding a key is replaced by the gateway's own, so the upstream never sees it either.
+      { path: '/v1/flows', user_agent: 'node', request_id: expect.stringMatching(/^req_/) },
     ]);
 
     const places = { logs: stack.logs.lines, nats: natsSeen, streams: decided, rows: stored };

@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto';
 
 const SANE = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
 
-/** The client's `X-Request-Id` when it is a plain token of at most 128 characters; otherwise a new one. */
+/** An API key of any deployment's prefix, anywhere in the id. */
+const KEY_SHAPED = /[a-z0-9]_(?:live|test)_[0-9A-Za-z]{38}/;
+
+/**
+ * The client's `X-Request-Id` when it is a plain token of at most 128 characters; otherwise a
+ * new one. An id holding a key is replaced too: the id goes to the upstream, back to the client
+ * and into usage events, and a client that pasted its key there would spread it to every log.
+ */
 export function requestIdFrom(header: string | string[] | undefined): string {
-  return typeof header === 'string' && SANE.test(header) ? header : `req_${randomUUID()}`;
+  return typeof header === 'string' && SANE.test(header) && !KEY_SHAPED.test(header) ? header : `req_${randomUUID()}`;
 }
