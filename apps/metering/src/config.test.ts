@@ -14,7 +14,7 @@ describe('loadMeteringConfig', () => {
       retentionSweepIntervalMs: 3_600_000,
       alertWebhookUrl: undefined,
       alertWebhookSecret: undefined,
-      webhookDelivery: { maxAttempts: 8, backoffMs: 1000, timeoutMs: 5000 },
+      webhookDelivery: { maxAttempts: 36, backoffMs: 1000, timeoutMs: 5000 },
       alertDispatchIntervalMs: 1000,
       ingest: { batchSize: 500, lingerMs: 100, ackWaitMs: 30_000, maxAckPending: 5000, retryDelayMs: 1000, streamMaxAgeHours: 168 },
       thresholds: DEFAULT_THRESHOLDS,

@@ -39,7 +39,9 @@ export function loadMeteringConfig(source: NodeJS.ProcessEnv = process.env): Met
     alertWebhookUrl,
     alertWebhookSecret,
     webhookDelivery: {
-      maxAttempts: env.int('ALERT_WEBHOOK_MAX_ATTEMPTS', 8, { min: 1, max: 100 }),
+      // 36 attempts from 1 s, doubling to an hourly cap, span about a day: a receiver down for a
+      // deploy or a night still gets every alert (Stripe retries for three days; 8 gave up after 4 minutes).
+      maxAttempts: env.int('ALERT_WEBHOOK_MAX_ATTEMPTS', 36, { min: 1, max: 100 }),
       backoffMs: env.int('ALERT_WEBHOOK_BACKOFF_MS', 1000, { min: 1, max: 3_600_000 }),
       timeoutMs: env.int('ALERT_WEBHOOK_TIMEOUT_MS', 5000, { min: 100, max: 120_000 }),
     },
