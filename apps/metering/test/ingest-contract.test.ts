@@ -247,5 +247,17 @@ describe('metering ingest and alert delivery contract', () => {
         { level: 40, kind: 'conflicting_duplicate', streamSeq: seqs[3] },
       ]);
     });
+
+    it('counts an event stamped in the future in its window, but never sets a last use later than now', async () => {
+      const keyId = keyIdOf('clock-ahead');
+      const before = Date.now();
+      await h.publishRaw(JSON.stringify(usageEvent({ keyId, occurredAt: '9999-12-31T23:59:59.999Z' })));
+      await h.settled();
+      const window = await h.db.selectFrom('usage_windows').select(['window_start', 'requests']).where('key_id', '=', keyId).where('granularity', '=', 'hour').executeTakeFirst();
+      expect(window).toEqual({ window_start: new Date('9999-12-31T23:00:00.000Z'), requests: 1 });
+      const lastUse = await h.db.selectFrom('key_last_used').select('last_used_at').where('key_id', '=', keyId).executeTakeFirstOrThrow();
+      expect(lastUse.last_used_at.getTime()).toBeGreaterThanOrEqual(before);
+      expect(lastUse.last_used_at.getTime()).toBeLessThanOrEqual(Date.now());
+    });
   });
 });

@@ -183,14 +183,21 @@ const lastUsedColumns = {
   last_used_at: timestamptz<LastUse>((use) => use.at),
 } satisfies Record<keyof KeyLastUsedTable, UnnestColumn<LastUse>>;
 
+/**
+ * A key's last use is never later than now: an event stamped in the future (an auth replica whose
+ * clock jumped ahead) is counted in its window like any other, but would otherwise set a
+ * `lastUsedAt` that `greatest` keeps for good.
+ */
 async function touchLastUsed(trx: Kysely<Database>, events: readonly UsageRecorded[]) {
   const latest = new Map<string, LastUse>();
   for (const event of events) {
     if (event.keyId === null) continue;
     const seen = latest.get(event.keyId);
-    if (!seen || event.occurredAt > seen.at) latest.set(event.keyId, { keyId: event.keyId, accountId: event.accountId, at: event.occurredAt });
+    if (!seen || Date.parse(event.occurredAt) > Date.parse(seen.at)) latest.set(event.keyId, { keyId: event.keyId, accountId: event.accountId, at: event.occurredAt });
   }
   if (latest.size === 0) return;
+  const now = Date.now();
+  for (const use of latest.values()) if (Date.parse(use.at) > now) use.at = new Date(now).toISOString();
   await trx
     .insertInto('key_last_used')
     .columns(columnNames(lastUsedColumns))
