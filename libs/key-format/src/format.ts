@@ -19,6 +19,16 @@ export function isValidPrefix(prefix: string): boolean {
   return PREFIX_PATTERN.test(prefix);
 }
 
+/**
+ * Text shaped like a key, found anywhere in a longer text, checksum unchecked (a mistyped key is
+ * still most of a secret): of `prefix`, or of any valid prefix when none is given. For keeping
+ * keys out of places a client may paste them into by mistake.
+ */
+export function keyShapedPattern(prefix?: string, flags = ''): RegExp {
+  const head = prefix ?? '[a-z0-9]{1,16}';
+  return new RegExp(`${head}_(?:${ENVIRONMENTS.join('|')})_[0-9A-Za-z]{${RANDOM_LENGTH + CHECKSUM_LENGTH}}`, flags);
+}
+
 export function isKeyEnvironment(value: string): value is KeyEnvironment {
   return (ENVIRONMENTS as readonly string[]).includes(value);
 }

@@ -8,7 +8,9 @@ export {
   ENVIRONMENTS,
   MAX_KEY_LENGTH,
   RANDOM_LENGTH,
+  LAST_LENGTH,
   isValidPrefix,
+  keyShapedPattern,
   type KeyEnvironment,
 } from './format.js';
 export { generateKey, type GenerateKeyOptions, type GeneratedKey } from './generate.js';

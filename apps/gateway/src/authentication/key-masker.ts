@@ -1,7 +1,5 @@
 import type { DecideRequest } from '@keyplane/contracts';
-import { CHECKSUM_LENGTH, DISPLAY_PREFIX_LENGTH, RANDOM_LENGTH } from '@keyplane/key-format';
-
-const LAST_SHOWN = 4;
+import { DISPLAY_PREFIX_LENGTH, keyShapedPattern, LAST_LENGTH } from '@keyplane/key-format';
 
 /**
  * Puts every key-shaped token of this deployment in the text of a decision request in its
@@ -12,8 +10,8 @@ const LAST_SHOWN = 4;
  */
 export function keyMasker(keyPrefix: string): (ask: DecideRequest) => DecideRequest {
   const marker = `${keyPrefix}_`;
-  const pattern = new RegExp(`${marker}(?:live|test)_[0-9A-Za-z]{${RANDOM_LENGTH + CHECKSUM_LENGTH}}`, 'g');
-  const mask = (text: string) => text.replace(pattern, (key) => `${key.slice(0, DISPLAY_PREFIX_LENGTH)}…${key.slice(-LAST_SHOWN)}`);
+  const pattern = keyShapedPattern(keyPrefix, 'g');
+  const mask = (text: string) => text.replace(pattern, (key) => `${key.slice(0, DISPLAY_PREFIX_LENGTH)}…${key.slice(-LAST_LENGTH)}`);
   return (ask) => {
     const { path, userAgent, requestId } = ask;
     // The hot path: almost every request holds no key text at all.

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { keyShapedPattern } from '@keyplane/key-format';
 
 const SANE = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
 
 /** An API key of any deployment's prefix, anywhere in the id. */
-const KEY_SHAPED = /[a-z0-9]_(?:live|test)_[0-9A-Za-z]{38}/;
+const KEY_SHAPED = keyShapedPattern();
 
 /**
  * The client's `X-Request-Id` when it is a plain token of at most 128 characters; otherwise a
