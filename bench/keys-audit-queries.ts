@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Kysely, PostgresDialect, sql, type CompiledQuery } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { AuditEventsRequest, encodeCursor, parse, type KeyIssued } from '@keyplane/contracts';
 import { dropDatabase, ensureDatabase, migrateToLatest } from '@keyplane/database';
@@ -10,7 +10,7 @@ import { evolve } from '../apps/keys/src/key/evolve.js';
 import { initialState, type IssuedKeyState } from '../apps/keys/src/key/state.js';
 import { auditEvents } from '../apps/keys/src/queries/audit-events.js';
 import { runScript } from './isolated-run.js';
-import { integer, md5Upper, median, migrationsUpTo, planShape, rowsRead, type PlanNode } from './query-plans.js';
+import { answerDigest, capturingKysely, explainLast, integer, md5Upper, median, migrationsUpTo, planShape, rowsRead } from './query-plans.js';
 
 // The keys service's audit query (`keys.query.audit`, GET /v1/audit/events) on a production-sized
 // event store: fills a database of its own with set-based SQL (one big account of
@@ -166,13 +166,7 @@ function cases(): Case[] {
 const percentile = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * p))]!;
 
 async function measure(pool: pg.Pool, label: string) {
-  let captured: CompiledQuery | undefined;
-  const db = new Kysely<Database>({
-    dialect: new PostgresDialect({ pool }),
-    log: (event) => {
-      captured = event.query;
-    },
-  }).withSchema(SCHEMA);
+  const { db, lastQuery } = capturingKysely<Database>(pool, SCHEMA);
   console.log(`\n${label}\n`);
   console.log('| case | events | rows read | buffers | first ms | median ms | plan | digest |');
   console.log('|---|---|---|---|---|---|---|---|');
@@ -188,11 +182,9 @@ async function measure(pool: pg.Pool, label: string) {
       if (!result.ok) throw new Error(`${test.name}: ${result.error.details}`);
       answer = result.page;
     }
-    const query = captured!;
-    const { rows } = await pool.query(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${query.sql}`, [...query.parameters]);
-    const plan = (rows[0] as { 'QUERY PLAN': Array<{ Plan: PlanNode }> })['QUERY PLAN'][0]!.Plan;
+    const plan = await explainLast(pool, lastQuery());
     const buffers = (plan['Shared Hit Blocks'] ?? 0) + (plan['Shared Read Blocks'] ?? 0);
-    const digest = createHash('sha256').update(JSON.stringify(answer)).digest('hex').slice(0, 12);
+    const digest = answerDigest(answer);
     console.log(
       `| ${test.name} | ${(answer as { data: unknown[] }).data.length} | ${rowsRead(plan)} | ${buffers} | ${times[0]!.toFixed(1)} | ${median(times.slice(1)).toFixed(1)} | ${planShape(plan)} | ${digest} |`,
     );

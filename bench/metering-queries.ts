@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { Kysely, PostgresDialect, sql, type CompiledQuery } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { AlertsRequest, LastUsedRequest, parse, UsageEventsRequest, UsageWindowsRequest, type UsageRecorded } from '@keyplane/contracts';
 import { createKysely, dropDatabase, ensureDatabase, migrateToLatest } from '@keyplane/database';
@@ -16,7 +15,7 @@ import { usageWindows } from '../apps/metering/src/queries/usage-windows.query.j
 import { windowRange } from '../apps/metering/src/queries/window-range.js';
 import { RetentionSweeper } from '../apps/metering/src/retention/retention-sweeper.js';
 import { runScript } from './isolated-run.js';
-import { integer, md5Upper, median, migrationsUpTo, planShape, rowsRead, type PlanNode } from './query-plans.js';
+import { answerDigest, capturingKysely, explainLast, integer, md5Upper, median, migrationsUpTo, planShape, rowsRead } from './query-plans.js';
 
 // Metering's read side and retention sweep on production-sized tables: fills a database of its
 // own with set-based SQL (METERING_SCALE_EVENTS usage events, 3,000,000 by default, over
@@ -214,13 +213,7 @@ function cases(): Case[] {
 
 
 async function measure(pool: pg.Pool) {
-  let captured: CompiledQuery | undefined;
-  const db = new Kysely<Database>({
-    dialect: new PostgresDialect({ pool }),
-    log: (event) => {
-      captured = event.query;
-    },
-  }).withSchema(METERING_SCHEMA);
+  const { db, lastQuery } = capturingKysely<Database>(pool, METERING_SCHEMA);
   console.log('| case | items | rows read | first ms | median ms | plan | digest |');
   console.log('|---|---|---|---|---|---|---|');
   for (const test of cases()) {
@@ -231,10 +224,8 @@ async function measure(pool: pg.Pool) {
       answer = await test.run(db);
       times.push(performance.now() - started);
     }
-    const query = captured!;
-    const { rows } = await pool.query(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${query.sql}`, [...query.parameters]);
-    const plan = (rows[0] as { 'QUERY PLAN': Array<{ Plan: PlanNode }> })['QUERY PLAN'][0]!.Plan;
-    const digest = createHash('sha256').update(JSON.stringify(answer)).digest('hex').slice(0, 12);
+    const plan = await explainLast(pool, lastQuery());
+    const digest = answerDigest(answer);
     console.log(
       `| ${test.name} | ${test.size(answer as never)} | ${rowsRead(plan)} | ${times[0]!.toFixed(1)} | ${median(times.slice(1)).toFixed(1)} | ${planShape(plan)} | ${digest} |`,
     );

@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { Kysely, PostgresDialect, type CompiledQuery } from 'kysely';
+import type pg from 'pg';
 
 // What the query benchmarks on production-sized tables (metering-queries.ts,
 // keys-audit-queries.ts) share: reading their settings, making stable ids, choosing the migrations to fill
@@ -52,3 +54,24 @@ export function planShape(node: PlanNode): string {
 }
 
 export const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+/** A Kysely on `pool` that remembers the last query it ran, for `explainLast`. */
+export function capturingKysely<Database>(pool: pg.Pool, schema: string): { db: Kysely<Database>; lastQuery: () => CompiledQuery } {
+  let captured: CompiledQuery | undefined;
+  const db = new Kysely<Database>({
+    dialect: new PostgresDialect({ pool }),
+    log: (event) => {
+      captured = event.query;
+    },
+  }).withSchema(schema);
+  return { db, lastQuery: () => captured! };
+}
+
+/** The plan of `query` as it ran again under `EXPLAIN (ANALYZE, BUFFERS)`. */
+export async function explainLast(pool: pg.Pool, query: CompiledQuery): Promise<PlanNode> {
+  const { rows } = await pool.query(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${query.sql}`, [...query.parameters]);
+  return (rows[0] as { 'QUERY PLAN': Array<{ Plan: PlanNode }> })['QUERY PLAN'][0]!.Plan;
+}
+
+/** A short digest of an answer, to show two builds answered alike. */
+export const answerDigest = (answer: unknown) => createHash('sha256').update(JSON.stringify(answer)).digest('hex').slice(0, 12);
