@@ -38,7 +38,6 @@ export async function startGatewayService(config: GatewayConfig, options: Gatewa
     config,
     logger,
     bodyLimitBytes: BODY_LIMIT_BYTES,
-    trustedProxies: config.trustedProxies,
     frameworkErrors: answerFrameworkErrorsWithJson,
     rewriteUrl: originForm,
     connectionLimits: config.clientLimits,

@@ -26,8 +26,6 @@ export interface BootstrapOptions {
   /** The service's own NATS connection, for handlers to share (see PrefixedNatsServer). */
   nats?: NatsConnection;
   bodyLimitBytes?: number;
-  /** Peers whose `X-Forwarded-For` sets `request.ip` (Fastify's trustProxy); none when empty or omitted. */
-  trustedProxies?: string[];
   /**
    * Answers the router gives before any hook or filter runs (a malformed percent-encoding, an
    * over-long path parameter): Fastify's own body otherwise, not the service's error shape.
@@ -83,12 +81,11 @@ function connectionOptions(limits: ConnectionLimits): FastifyHttpOptions<Server>
  * this same function.
  */
 export async function bootstrapService(options: BootstrapOptions): Promise<ServiceHandle> {
-  const { module, config, logger, queue, nats, bodyLimitBytes, trustedProxies = [], frameworkErrors, maxParamLength, rewriteUrl, connectionLimits } = options;
+  const { module, config, logger, queue, nats, bodyLimitBytes, frameworkErrors, maxParamLength, rewriteUrl, connectionLimits } = options;
   const app = await NestFactory.create<NestFastifyApplication>(
     module as never,
     new FastifyAdapter({
       bodyLimit: bodyLimitBytes ?? 1024 * 1024,
-      ...(trustedProxies.length > 0 && { trustProxy: trustedProxies }),
       ...(frameworkErrors && { frameworkErrors }),
       ...(rewriteUrl && { rewriteUrl }),
       ...(maxParamLength !== undefined && { routerOptions: { maxParamLength } }),

@@ -1,7 +1,11 @@
 import { isIP } from 'node:net';
 
-/** Names Fastify's proxy-addr expands to the usual private ranges. */
-const PRESETS = new Set(['loopback', 'linklocal', 'uniquelocal']);
+/** The ranges behind the presets, as proxy-addr (and so Express and Fastify) define them. */
+export const PRESET_RANGES: Readonly<Record<string, readonly string[]>> = {
+  loopback: ['127.0.0.0/8', '::1/128'],
+  linklocal: ['169.254.0.0/16', 'fe80::/10'],
+  uniquelocal: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7'],
+};
 
 /**
  * `TRUSTED_PROXIES`: the load balancers and ingress controllers allowed to say who the client
@@ -22,7 +26,7 @@ export function parseTrustedProxies(value: string | undefined): string[] {
 }
 
 function isTrustedProxy(entry: string): boolean {
-  if (PRESETS.has(entry)) return true;
+  if (Object.hasOwn(PRESET_RANGES, entry)) return true;
   const slash = entry.indexOf('/');
   if (slash < 0) return isIP(entry) !== 0;
   const version = isIP(entry.slice(0, slash));

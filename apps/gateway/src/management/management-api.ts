@@ -11,10 +11,11 @@ import type { ManagementTarget } from '../routes/targets.js';
 import { GATEWAY_CONFIG } from '../tokens.js';
 import { KeysClient } from './keys-client.js';
 import { answer, failed, type ManagementAnswer, type ManagementCall } from './management-call.js';
-import { AuditEventsQuery, CreateKeyBody, ListKeysQuery, RevokeKeyBody, RotateKeyBody, UpdateKeyBody } from './management-requests.js';
+import { AuditEventsQuery, auditRange, CreateKeyBody, ListKeysQuery, RevokeKeyBody, RotateKeyBody, UpdateKeyBody } from './management-requests.js';
 import { notOwnKey } from './own-key.js';
 import { checkQuery, type Checked } from './query-input.js';
-import { fromNotAfterTo, NoQuery } from './query-params.js';
+import { fromNotAfterTo } from './exact-instant.js';
+import { NoQuery } from './query-params.js';
 
 class Invalid extends Error {}
 
@@ -87,7 +88,7 @@ export class ManagementApi {
         return reply.ok ? { status: 200, body: await this.lastUsed.one(accountId, reply.value.key) } : failed(reply.error);
       }
       case 'keys.audit': {
-        const filter = parseQuery(AuditEventsQuery, query, fromNotAfterTo);
+        const filter = parseQuery(AuditEventsQuery, query, (checked) => auditRange(fromNotAfterTo(checked)));
         // A key of another account is 404, as in usage and alerts; a malformed id stays the keys service's 400.
         const ownable = filter.keyId !== undefined && KeyId.safeParse(filter.keyId).success;
         const refused = ownable ? await notOwnKey(this.keys, actor, filter.keyId!) : null;

@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { isStorableInstant, PageLimit, STORABLE_INSTANT } from '@keyplane/contracts';
-import type { Checked } from './query-input.js';
 
 // Query-string values shared by the management endpoints, so a parameter that means the same
 // thing is checked, and refused, the same way everywhere.
@@ -28,7 +27,12 @@ export function dateTimeParam(round: 'down' | 'up') {
     .datetime({ offset: true, error: notADateTime })
     .refine((value) => !Number.isNaN(Date.parse(value)), NOT_A_DATE_TIME)
     .refine(isStorableInstant, STORABLE_INSTANT)
-    .transform((value) => new Date(Date.parse(value) + (round === 'up' && finerThanMilliseconds(value) ? 1 : 0)).toISOString());
+    .transform((value) => toMillisecond(value, round));
+}
+
+/** A valid date-time in UTC with milliseconds, finer digits rounded `down` or `up`. */
+export function toMillisecond(value: string, round: 'down' | 'up'): string {
+  return new Date(Date.parse(value) + (round === 'up' && finerThanMilliseconds(value) ? 1 : 0)).toISOString();
 }
 
 /** Whether the fraction of seconds holds a non-zero digit past the third (Date.parse drops them). */
@@ -39,12 +43,3 @@ function finerThanMilliseconds(value: string): boolean {
 
 /** The query string of a call that takes none: any parameter is refused by name. */
 export const NoQuery = z.strictObject({});
-
-const FROM_AFTER_TO = { ok: false, details: 'from: must not be after to' } as const;
-
-/** A range given with both ends must not run backwards. */
-export function fromNotAfterTo<T extends { from?: string; to?: string }>(checked: Checked<T>): Checked<T> {
-  if (!checked.ok) return checked;
-  const { from, to } = checked.value;
-  return from === undefined || to === undefined || Date.parse(from) <= Date.parse(to) ? checked : FROM_AFTER_TO;
-}

@@ -30,6 +30,14 @@ describe('usageQuery', () => {
     });
   });
 
+  it('takes a range inside one millisecond, and refuses one that runs backwards inside it', () => {
+    expect(usageQuery({ from: '2026-11-26T09:59:59.9995Z', to: '2026-11-26T09:59:59.9999Z' }, now)).toEqual({
+      ok: true,
+      value: { granularity: 'hour', from: '2026-11-26T09:59:59.9995Z', to: '2026-11-26T09:59:59.9999Z' },
+    });
+    expect(usageQuery({ from: '2026-11-26T10:00:00.0009Z', to: '2026-11-26T10:00:00.0005Z' }, now)).toEqual(invalid('from: must not be after to'));
+  });
+
   it.each([
     [{ granularity: 'minute' }, 'granularity: must be "hour" or "day"'],
     [{ granularity: ['hour', 'day'] }, 'granularity: must be "hour" or "day"'],
@@ -56,12 +64,21 @@ describe('eventsQuery', () => {
     });
   });
 
-  it('rounds a bound finer than a millisecond so no stored time crosses it: from up, the inclusive to down', () => {
+  it('passes a bound finer than a millisecond on in UTC to the nanosecond, for metering to round', () => {
     expect(eventsQuery({ from: '2026-11-26T10:00:00.0005Z', to: '2026-11-26T11:00:00.9999+01:00' })).toEqual({
       ok: true,
-      value: { from: '2026-11-26T10:00:00.001Z', to: '2026-11-26T10:00:00.999Z' },
+      value: { from: '2026-11-26T10:00:00.0005Z', to: '2026-11-26T10:00:00.9999Z' },
     });
     expect(eventsQuery({ from: '2026-11-26T10:00:00.000000Z' })).toEqual({ ok: true, value: { from: '2026-11-26T10:00:00.000Z' } });
+  });
+
+  it('takes a range inside one millisecond, and refuses one that runs backwards inside it', () => {
+    expect(eventsQuery({ from: '2026-11-27T10:00:00.0005Z', to: '2026-11-27T10:00:00.0009Z' })).toEqual({
+      ok: true,
+      value: { from: '2026-11-27T10:00:00.0005Z', to: '2026-11-27T10:00:00.0009Z' },
+    });
+    expect(eventsQuery({ from: '2026-11-27T10:00:00.0009Z', to: '2026-11-27T10:00:00.0005Z' })).toEqual(invalid('from: must not be after to'));
+    expect(eventsQuery({ from: '2026-11-27T11:00:00.0009+01:00', to: '2026-11-27T10:00:00.0005Z' })).toEqual(invalid('from: must not be after to'));
   });
 
   it.each([

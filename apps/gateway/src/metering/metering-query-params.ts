@@ -1,10 +1,14 @@
 import { z } from 'zod';
 import { AlertType, Cursor, Granularity, KeyId, Outcome } from '@keyplane/contracts';
 import { checkQuery, type Checked } from '../management/query-input.js';
-import { dateTimeParam, fromNotAfterTo, limitParam } from '../management/query-params.js';
+import { dateTimeParam, limitParam } from '../management/query-params.js';
+import { exactDateTimeParam, fromNotAfterTo } from '../management/exact-instant.js';
 
 // The query strings of the usage, usage-event and alert endpoints (DESIGN §7), checked at the
-// edge so a 400 names the parameter as the client wrote it. Times leave normalized to UTC.
+// edge so a 400 names the parameter as the client wrote it. Times leave normalized to UTC. The
+// ends of a range leave to the nanosecond, and metering rounds them to its milliseconds: a
+// range inside one millisecond is valid (empty of events, inside one window), where rounding
+// both ends here would turn it around.
 
 const HOUR_MS = 3_600_000;
 
@@ -15,13 +19,13 @@ const oneOf = (values: readonly string[]) => `must be one of ${values.join(', ')
 
 const UsageParams = z.strictObject({
   granularity: z.enum(Granularity.options, { error: 'must be "hour" or "day"' }).default('hour'),
-  from: dateTimeParam('up').optional(),
-  to: dateTimeParam('down').optional(),
+  from: exactDateTimeParam.optional(),
+  to: exactDateTimeParam.optional(),
 });
 
 const EventsParams = z.strictObject({
-  from: dateTimeParam('up').optional(),
-  to: dateTimeParam('down').optional(),
+  from: exactDateTimeParam.optional(),
+  to: exactDateTimeParam.optional(),
   outcome: z.enum(Outcome.options, { error: oneOf(Outcome.options) }).optional(),
   limit: limitParam.optional(),
   cursor: Cursor.optional(),

@@ -5,6 +5,7 @@ import { bearerToken } from '../authentication/bearer.js';
 import { hasKeyInPath } from '../authentication/path-credentials.js';
 import { hasCredentialInQuery } from '../authentication/query-credentials.js';
 import { INVALID_KEY_BODY, UNAUTHORIZED_HEADERS, verdictFor } from '../authentication/verdict.js';
+import type { ArrivingRequest } from '../client-address/client-address.js';
 import type { GatewayMetrics } from '../ops/gateway-metrics.js';
 import { errorBody } from '../responses/error-body.js';
 import { requestIdFrom } from '../responses/request-id.js';
@@ -17,6 +18,8 @@ export interface AuthorizeDeps {
   decider: AuthDecider;
   metrics: GatewayMetrics;
   keyPrefix: string;
+  /** Who the client is: the TCP peer, or what trusted proxies say (`clientAddressOf`). */
+  clientAddress: (request: ArrivingRequest) => string;
 }
 
 /**
@@ -27,7 +30,7 @@ export interface AuthorizeDeps {
  * checksum exists so garbage never costs a NATS round trip. Such requests therefore leave
  * no usage event; they are counted in `gateway_rejected_locally_total` instead.
  */
-export function authorize({ matcher, decider, metrics, keyPrefix }: AuthorizeDeps) {
+export function authorize({ matcher, decider, metrics, keyPrefix, clientAddress }: AuthorizeDeps) {
   const rejectLocally = (reply: FastifyReply, reason: string) => {
     metrics.rejectedLocally.inc({ reason });
     return sendJson(reply.headers(UNAUTHORIZED_HEADERS), 401, INVALID_KEY_BODY);
@@ -56,7 +59,7 @@ export function authorize({ matcher, decider, metrics, keyPrefix }: AuthorizeDep
       permission,
       method: request.method,
       path: path.length > 8192 ? path.slice(0, 8192) : path,
-      clientIp: request.ip.slice(0, 64),
+      clientIp: clientAddress(request.raw).slice(0, 64),
       userAgent: userAgent === undefined ? null : userAgent.slice(0, 1024),
       requestId,
     });

@@ -4,6 +4,7 @@ import replyFrom from '@fastify/reply-from';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Readiness, type Logger } from '@keyplane/observability';
 import { AuthDecider } from '../authentication/auth-decider.js';
+import { clientAddressOf } from '../client-address/client-address.js';
 import type { GatewayConfig } from '../config.js';
 import { loadDashboard } from '../dashboard/dashboard.js';
 import { ManagementApi } from '../management/management-api.js';
@@ -84,7 +85,7 @@ export class GatewayHttp implements OnModuleInit {
       return sendJson(reply, report.ready ? 200 : 503, JSON.stringify({ status: report.ready ? 'ready' : 'not ready', checks: report.checks }));
     });
 
-    const onRequest = authorize({ matcher, decider: this.decider, metrics, keyPrefix: config.keyPrefix });
+    const onRequest = authorize({ matcher, decider: this.decider, metrics, keyPrefix: config.keyPrefix, clientAddress: clientAddressOf(config.trustedProxies) });
     const handler = dispatch({ matcher, management: this.management, proxy: proxyToUpstream({ upstreamUrl: config.upstreamUrl, metrics, logger, timeoutMs: config.upstreamTimeoutMs }) });
     app.all('/v1', { onRequest }, handler);
     app.all('/v1/*', { onRequest }, handler);

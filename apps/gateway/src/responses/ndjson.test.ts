@@ -4,8 +4,12 @@ describe('wantsNdjson', () => {
   it.each([
     ['application/x-ndjson', true],
     ['Application/X-NDJSON; charset=utf-8', true],
-    ['application/json, application/x-ndjson;q=0.5', true],
+    ['application/json, application/x-ndjson;q=0.5', false],
+    ['application/x-ndjson;q=0.5, application/json', false],
+    ['application/json;q=0.5, application/x-ndjson', true],
+    ['*/*;q=0.1, application/x-ndjson', true],
     ['application/x-ndjson;q=0', false],
+    ['text/html', false],
     ['application/json', false],
     ['*/*', false],
     [undefined, false],

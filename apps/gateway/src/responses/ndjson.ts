@@ -1,13 +1,15 @@
-/** True when the `Accept` header lists `application/x-ndjson` (with any parameters, unless `q=0`). */
-export function wantsNdjson(accept: string | undefined): boolean {
-  if (accept === undefined) return false;
-  return accept.split(',').some((range) => {
-    const [type = '', ...params] = range.split(';');
-    return type.trim().toLowerCase() === NDJSON && !params.some((param) => /^\s*q\s*=\s*0(\.0{0,3})?\s*$/i.test(param));
-  });
-}
+import { negotiate } from './accept.js';
 
 export const NDJSON = 'application/x-ndjson';
+
+/**
+ * Whether `Accept` prefers NDJSON to JSON (`negotiate`): by weight, then by the more specific
+ * range (`*\/*, application/x-ndjson` is NDJSON), then by which the client named first. JSON
+ * otherwise, also when neither is acceptable.
+ */
+export function wantsNdjson(accept: string | undefined): boolean {
+  return negotiate(accept, ['application/json', NDJSON]) === NDJSON;
+}
 
 /** One JSON document per line; a batch becomes one chunk, so a page of events costs one write, not one per event. */
 export async function* ndjsonChunks(batches: AsyncIterable<readonly unknown[]>): AsyncGenerator<string> {

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { UsageEventsRequest, UsageRecorded } from '@keyplane/contracts';
 import type { Database, UsageEventRow } from '../db/schema.js';
 import { encodePosition, type Position } from './cursor.js';
+import { firstMillisecondFrom, lastMillisecondTo } from './instant-bounds.js';
 
 export type StoredUsageEvent = Omit<UsageRecorded, 'type' | 'version'>;
 
@@ -10,7 +11,10 @@ export interface UsageEventsPage {
   nextCursor: string | null;
 }
 
-/** The key's usage events, newest first (time, then id), from and to both included. */
+/**
+ * The key's usage events, newest first (time, then id), from and to both included. A range
+ * inside one millisecond (`…00.0005Z` to `…00.0009Z`) holds no stored time: an empty page.
+ */
 export async function usageEvents(db: Kysely<Database>, request: UsageEventsRequest, after: Position | null): Promise<UsageEventsPage> {
   let query = db
     .selectFrom('usage_events')
@@ -20,8 +24,8 @@ export async function usageEvents(db: Kysely<Database>, request: UsageEventsRequ
     .orderBy('occurred_at', 'desc')
     .orderBy('event_id', 'desc')
     .limit(request.limit + 1);
-  if (request.from) query = query.where('occurred_at', '>=', new Date(request.from));
-  if (request.to) query = query.where('occurred_at', '<=', new Date(request.to));
+  if (request.from) query = query.where('occurred_at', '>=', firstMillisecondFrom(request.from));
+  if (request.to) query = query.where('occurred_at', '<=', lastMillisecondTo(request.to));
   if (request.outcome) query = query.where('outcome', '=', request.outcome);
   if (after) {
     query = query.where(({ eb, refTuple, tuple }) => eb(refTuple('occurred_at', 'event_id'), '<', tuple(new Date(after.at), after.id)));

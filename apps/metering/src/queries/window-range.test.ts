@@ -13,6 +13,11 @@ describe('windowRange', () => {
     expect(windowRange('2026-01-15T10:30:01Z', '2026-01-15T10:30:00Z', 'hour')).toEqual({ ok: false, details: 'from: must not be after to' });
   });
 
+  it('reads a range finer than a millisecond to the digit: the window it lies in, or a 400 when it runs backwards', () => {
+    expect(windowRange('2026-01-15T10:59:59.9995Z', '2026-01-15T10:59:59.9999Z', 'hour')).toEqual({ ok: true, starts: ['2026-01-15T10:00:00.000Z'] });
+    expect(windowRange('2026-01-15T10:00:00.0009Z', '2026-01-15T10:00:00.0005Z', 'hour')).toEqual({ ok: false, details: 'from: must not be after to' });
+  });
+
   it('refuses more windows than one reply should hold', () => {
     expect(windowRange('2026-01-01T00:00:00Z', '2026-04-03T23:00:00Z', 'hour')).toEqual({ ok: true, starts: expect.any(Array) });
     expect(windowRange('2026-01-01T00:00:00Z', '2026-04-04T00:00:00Z', 'hour')).toEqual({

@@ -1,5 +1,6 @@
 import type { Granularity } from '@keyplane/contracts';
 import { isoOf, windowLength, windowStart } from '../windows/utc-window.js';
+import { isAfter } from './instant-bounds.js';
 
 /** About three months of hours, ten years of days: enough for any chart, small enough for one reply. */
 export const MAX_WINDOWS: Record<Granularity, number> = { hour: 24 * 93, day: 3660 };
@@ -11,11 +12,10 @@ export type WindowRange = { ok: true; starts: string[] } | { ok: false; details:
  * from 10:30 to 12:00 by hour is 10:00, 11:00 and 12:00.
  */
 export function windowRange(from: string, to: string, granularity: Granularity): WindowRange {
-  const fromMs = Date.parse(from);
-  const toMs = Date.parse(to);
-  if (fromMs > toMs) return { ok: false, details: 'from: must not be after to' };
-  const first = windowStart(fromMs, granularity);
-  const last = windowStart(toMs, granularity);
+  if (isAfter(from, to)) return { ok: false, details: 'from: must not be after to' };
+  // The window an instant falls in is the one its millisecond (Date.parse drops finer digits) falls in.
+  const first = windowStart(Date.parse(from), granularity);
+  const last = windowStart(Date.parse(to), granularity);
   const length = windowLength(granularity);
   const count = (last - first) / length + 1;
   if (count > MAX_WINDOWS[granularity]) {
