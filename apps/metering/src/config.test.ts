@@ -30,6 +30,7 @@ describe('loadMeteringConfig', () => {
       permissionProbeWindowSeconds: 600,
       newSourceMinAgeMinutes: 60,
       newSourceMinRequests: 100,
+      newSourceMaxPerHour: 5,
     });
   });
 

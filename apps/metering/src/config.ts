@@ -56,7 +56,7 @@ export function loadMeteringConfig(source: NodeJS.ProcessEnv = process.env): Met
     },
     thresholds: {
       spikeMinRequests: env.int('ALERT_SPIKE_MIN_REQUESTS', d.spikeMinRequests, { min: 1 }),
-      spikeFactor: positiveNumber(source, 'ALERT_SPIKE_FACTOR', d.spikeFactor),
+      spikeFactor: spikeFactor(source, d.spikeFactor),
       spikeMadK: positiveNumber(source, 'ALERT_SPIKE_MAD_K', d.spikeMadK),
       spikeMinHistoryHours: env.int('ALERT_SPIKE_MIN_HISTORY_HOURS', d.spikeMinHistoryHours, { min: 1, max: 24 }),
       authFailureThreshold: env.int('ALERT_AUTH_FAILURE_THRESHOLD', d.authFailureThreshold, { min: 1 }),
@@ -65,6 +65,7 @@ export function loadMeteringConfig(source: NodeJS.ProcessEnv = process.env): Met
       permissionProbeWindowSeconds: env.int('ALERT_PERMISSION_PROBE_WINDOW_SECONDS', d.permissionProbeWindowSeconds, { min: 1, max: 86_400 }),
       newSourceMinAgeMinutes: env.int('ALERT_NEW_SOURCE_MIN_AGE_MINUTES', d.newSourceMinAgeMinutes, { min: 0 }),
       newSourceMinRequests: env.int('ALERT_NEW_SOURCE_MIN_REQUESTS', d.newSourceMinRequests, { min: 1 }),
+      newSourceMaxPerHour: env.int('ALERT_NEW_SOURCE_MAX_PER_HOUR', d.newSourceMaxPerHour, { min: 1, max: 10_000 }),
     },
   };
 }
@@ -74,6 +75,16 @@ function webhookUrl(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
   const protocol = URL.canParse(value) ? new URL(value).protocol : undefined;
   if (protocol !== 'http:' && protocol !== 'https:') throw new Error('ALERT_WEBHOOK_URL must be an http:// or https:// URL');
+  return value;
+}
+
+/**
+ * A steady key's hours have no deviation, so the factor alone lifts the bar above its median
+ * hour: at 1 or less its ordinary hours would reach it and each raise a usage_spike.
+ */
+function spikeFactor(source: NodeJS.ProcessEnv, fallback: number): number {
+  const value = positiveNumber(source, 'ALERT_SPIKE_FACTOR', fallback);
+  if (value <= 1) throw new Error(`ALERT_SPIKE_FACTOR must be more than 1 (times the key's median hour), got "${source.ALERT_SPIKE_FACTOR}"`);
   return value;
 }
 

@@ -1,4 +1,5 @@
-import { dedupKey, uniqueCandidates, type AlertCandidate } from './alert-candidate.js';
+import { decodeTime } from 'ulid';
+import { alertId, dedupKey, uniqueCandidates, type AlertCandidate } from './alert-candidate.js';
 
 const candidate = (detectedAt: string, subject = 'key_a'): AlertCandidate => ({
   type: 'permission_probe',
@@ -19,5 +20,16 @@ describe('uniqueCandidates', () => {
     const other = candidate('2026-04-01T12:20:00.000Z', 'key_b');
     expect(uniqueCandidates([later, other, earlier])).toEqual([earlier, other]);
     expect(dedupKey(earlier)).toBe('permission_probe|key_a|2026-04-01T12:00:00.000Z');
+  });
+});
+
+describe('alertId', () => {
+  it('is a ULID made from the type, subject and window alone: the same anomaly, the same id', () => {
+    const id = alertId(candidate('2026-04-01T12:10:00.000Z'));
+    expect(id).toMatch(/^alrt_[0-9A-HJKMNP-TV-Z]{26}$/);
+    expect(alertId(candidate('2026-04-01T12:30:00.000Z'))).toBe(id);
+    expect(decodeTime(id.slice(5))).toBe(Date.parse('2026-04-01T12:00:00.000Z'));
+    expect(alertId(candidate('2026-04-01T12:10:00.000Z', 'key_b'))).not.toBe(id);
+    expect(alertId({ ...candidate('2026-04-01T12:10:00.000Z'), windowStart: '2026-04-01T13:00:00.000Z' })).not.toBe(id);
   });
 });

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { encodeTime } from 'ulid';
 import type { AlertType, Severity } from '@keyplane/contracts';
 
 /** An anomaly a detector found; stored as an alert unless its dedup key is already taken. */
@@ -18,6 +20,20 @@ export interface AlertCandidate {
 
 export const dedupKey = (candidate: Pick<AlertCandidate, 'type' | 'subject' | 'windowStart'>): string =>
   `${candidate.type}|${candidate.subject}|${candidate.windowStart}`;
+
+const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+
+/**
+ * `alrt_` and a ULID made from the dedup key alone: its time is the window's start and its other
+ * 80 bits come from SHA-256 of the key. The same anomaly gets the same id whichever replica or
+ * replay raises it, even into a rebuilt database, so the ALERTS stream (msgID) and a webhook
+ * receiver (X-Keyplane-Alert-Id) can recognise it as one they already have.
+ */
+export function alertId(candidate: Pick<AlertCandidate, 'type' | 'subject' | 'windowStart'>): string {
+  const digest = createHash('sha256').update(dedupKey(candidate)).digest();
+  const tail = Array.from(digest.subarray(0, 16), (byte) => CROCKFORD[byte & 31]).join('');
+  return `alrt_${encodeTime(Date.parse(candidate.windowStart), 10)}${tail}`;
+}
 
 /** One candidate per dedup key, the earliest detection, in detection order. */
 export function uniqueCandidates(candidates: readonly AlertCandidate[]): AlertCandidate[] {

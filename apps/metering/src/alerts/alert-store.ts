@@ -1,8 +1,7 @@
 import type { Kysely } from 'kysely';
-import { ulid } from 'ulid';
 import type { Alert, AlertType, Severity } from '@keyplane/contracts';
 import type { AlertRow, Database } from '../db/schema.js';
-import { dedupKey, type AlertCandidate } from './alert-candidate.js';
+import { alertId, dedupKey, type AlertCandidate } from './alert-candidate.js';
 
 /**
  * Stores the candidates whose dedup key is new and returns them as alerts: the same anomaly
@@ -15,7 +14,7 @@ export async function raiseAlerts(trx: Kysely<Database>, candidates: readonly Al
     .insertInto('alerts')
     .values(
       candidates.map((candidate) => ({
-        id: `alrt_${ulid(Date.parse(candidate.detectedAt))}`,
+        id: alertId(candidate),
         dedup_key: dedupKey(candidate),
         type: candidate.type,
         severity: candidate.severity,

@@ -1,19 +1,19 @@
 import type { Kysely } from 'kysely';
 import type { AlertType, UsageRecorded } from '@keyplane/contracts';
 import { getOrCreate } from '@keyplane/runtime';
-import type { Database, KeySourcesTable } from '../db/schema.js';
-import { bigint, columnNames, text, timestamptz, unnestRows, type UnnestColumn } from '../db/unnest-rows.js';
+import type { Database } from '../db/schema.js';
 import { HOUR_MS, isoOf, windowStart } from '../windows/utc-window.js';
 import { dedupKey, uniqueCandidates, type AlertCandidate } from './alert-candidate.js';
 import type { AlertThresholds } from './thresholds.js';
 import { detectAuthFailureBursts } from './detectors/auth-failure-burst.js';
-import { detectNewSources, type KeySources, type SourceUse } from './detectors/new-source.js';
+import { detectNewSources } from './detectors/new-source.js';
 import { detectPermissionProbes } from './detectors/permission-probe.js';
 import { detectQuotaExhausted } from './detectors/quota-exhausted.js';
 import type { RecentEvent } from './detectors/recent-event.js';
 import { burstEndHours } from './detectors/sliding-burst.js';
 import { detectRevokedKeyUse } from './detectors/revoked-key-use.js';
 import { detectUsageSpikes, type HourOfKey } from './detectors/usage-spike.js';
+import { readNewSourceState, recordSources } from './new-source-state.js';
 
 const BASELINE_HOURS = 24;
 
@@ -26,13 +26,13 @@ const BASELINE_HOURS = 24;
 export async function detectAlerts(trx: Kysely<Database>, events: readonly UsageRecorded[], thresholds: AlertThresholds): Promise<AlertCandidate[]> {
   if (events.length === 0) return [];
   const newIds = new Set(events.map((event) => event.eventId));
-  const [failures, denials, hours, sources] = await Promise.all([
+  const [failures, denials, hours, sourceState] = await Promise.all([
     recentBursts(trx, AUTH_FAILURES, events, thresholds.authFailureWindowSeconds * 1000, newIds),
     recentBursts(trx, PERMISSION_DENIALS, events, thresholds.permissionProbeWindowSeconds * 1000, newIds),
     hoursOfKeys(trx, events),
-    knownSources(trx, events),
+    readNewSourceState(trx, events),
   ]);
-  const newSources = detectNewSources(events, sources, thresholds);
+  const newSources = detectNewSources(events, sourceState, thresholds);
   await recordSources(trx, newSources.uses);
   return uniqueCandidates([
     ...detectQuotaExhausted(events),
@@ -161,50 +161,4 @@ async function hoursOfKeys(trx: Kysely<Database>, events: readonly UsageRecorded
       newEventTimes: entry.times,
     };
   });
-}
-
-async function knownSources(trx: Kysely<Database>, events: readonly UsageRecorded[]): Promise<Map<string, KeySources>> {
-  const keyIds = [...new Set(events.flatMap((event) => (event.keyId === null ? [] : [event.keyId])))];
-  if (keyIds.length === 0) return new Map();
-  const ips = [...new Set(events.map((event) => event.clientIp))];
-  const [totals, known] = await Promise.all([
-    trx
-      .selectFrom('key_sources')
-      .select((eb) => ['key_id', eb.fn.min('first_seen_at').as('first_seen_at'), eb.fn.sum<number>('requests').as('requests'), eb.fn.countAll<number>().as('sources')])
-      .where('key_id', 'in', keyIds)
-      .groupBy('key_id')
-      .execute(),
-    trx.selectFrom('key_sources').select(['key_id', 'client_ip']).where('key_id', 'in', keyIds).where('client_ip', 'in', ips).execute(),
-  ]);
-  const knownIps = new Map<string, Set<string>>();
-  for (const use of known) getOrCreate(knownIps, use.key_id, () => new Set()).add(use.client_ip);
-  const sources = new Map<string, KeySources>();
-  for (const row of totals) {
-    sources.set(row.key_id, { firstSeenAt: row.first_seen_at.getTime(), requests: Number(row.requests), sourceCount: Number(row.sources), known: knownIps.get(row.key_id) ?? new Set() });
-  }
-  return sources;
-}
-
-const sourceColumns = {
-  key_id: text<SourceUse>((use) => use.keyId),
-  client_ip: text<SourceUse>((use) => use.clientIp),
-  first_seen_at: timestamptz<SourceUse>((use) => use.firstSeenAt),
-  last_seen_at: timestamptz<SourceUse>((use) => use.lastSeenAt),
-  requests: bigint<SourceUse>((use) => use.requests),
-} satisfies Record<keyof KeySourcesTable, UnnestColumn<SourceUse>>;
-
-async function recordSources(trx: Kysely<Database>, uses: readonly SourceUse[]): Promise<void> {
-  if (uses.length === 0) return;
-  await trx
-    .insertInto('key_sources')
-    .columns(columnNames(sourceColumns))
-    .expression(unnestRows(uses, sourceColumns))
-    .onConflict((oc) =>
-      oc.columns(['key_id', 'client_ip']).doUpdateSet((eb) => ({
-        first_seen_at: eb.fn('least', [eb.ref('key_sources.first_seen_at'), eb.ref('excluded.first_seen_at')]),
-        last_seen_at: eb.fn('greatest', [eb.ref('key_sources.last_seen_at'), eb.ref('excluded.last_seen_at')]),
-        requests: eb(eb.ref('key_sources.requests'), '+', eb.ref('excluded.requests')),
-      })),
-    )
-    .execute();
 }

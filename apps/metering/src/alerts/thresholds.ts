@@ -18,6 +18,8 @@ export interface AlertThresholds {
   newSourceMinAgeMinutes: number;
   /** ...or once it has made this many requests. */
   newSourceMinRequests: number;
+  /** new_source: alerts per key and UTC hour, however many new addresses it is used from. */
+  newSourceMaxPerHour: number;
 }
 
 export const DEFAULT_THRESHOLDS: AlertThresholds = {
@@ -31,4 +33,5 @@ export const DEFAULT_THRESHOLDS: AlertThresholds = {
   permissionProbeWindowSeconds: 600,
   newSourceMinAgeMinutes: 60,
   newSourceMinRequests: 100,
+  newSourceMaxPerHour: 5,
 };

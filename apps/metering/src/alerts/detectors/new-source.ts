@@ -31,15 +31,34 @@ export interface NewSourceResult {
 
 const neverSeen: KeySources = { firstSeenAt: null, requests: 0, sourceCount: 0, known: new Set() };
 
+/** What new_source knows before a batch. */
+export interface NewSourceState {
+  sources: ReadonlyMap<string, KeySources>;
+  /** new_source alerts already raised, per `hourOfKey`. */
+  alertsPerHour: ReadonlyMap<string, number>;
+}
+
+/** Counts new_source alerts per key and UTC hour. */
+export const hourOfKey = (keyId: string, at: number): string => `${keyId}|${windowStart(at, 'hour')}`;
+
 /**
  * new_source: an established key used from an address it was never seen from. A key is
  * established once its first address is `newSourceMinAgeMinutes` old or it has made
  * `newSourceMinRequests` requests, so a brand-new key's first calls (a CI runner, a laptop,
  * then production) do not page. Only requests with a valid key count (an unauthorized use of
- * a revoked key is revoked_key_use's business). `events` must be sorted by occurredAt.
+ * a revoked key is revoked_key_use's business). At most `newSourceMaxPerHour` alerts per key and
+ * UTC hour, the last one saying so: a key used from a pool of addresses that keeps changing (a
+ * mobile app's, serverless functions') or a leaked key used from a botnet's would otherwise
+ * raise one alert, and one webhook POST, per address. An address past the limit is learned all
+ * the same. `events` must be sorted by occurredAt.
  */
-export function detectNewSources(events: readonly UsageRecorded[], sources: ReadonlyMap<string, KeySources>, thresholds: AlertThresholds): NewSourceResult {
+export function detectNewSources(
+  events: readonly UsageRecorded[],
+  { sources, alertsPerHour }: NewSourceState,
+  thresholds: AlertThresholds,
+): NewSourceResult {
   const state = new Map<string, { firstSeenAt: number | null; requests: number; sourceCount: number; known: Set<string> }>();
+  const raised = new Map(alertsPerHour);
   const uses = new Map<string, SourceUse>();
   const candidates: AlertCandidate[] = [];
   for (const event of events) {
@@ -55,7 +74,11 @@ export function detectNewSources(events: readonly UsageRecorded[], sources: Read
       const firstSeenAt = key.firstSeenAt;
       const established =
         firstSeenAt !== null && (at - firstSeenAt >= thresholds.newSourceMinAgeMinutes * MINUTE_MS || key.requests >= thresholds.newSourceMinRequests);
-      if (established) {
+      const hour = hourOfKey(event.keyId, at);
+      const alertsThisHour = raised.get(hour) ?? 0;
+      if (established && alertsThisHour < thresholds.newSourceMaxPerHour) {
+        raised.set(hour, alertsThisHour + 1);
+        const last = alertsThisHour + 1 === thresholds.newSourceMaxPerHour;
         candidates.push({
           type: 'new_source',
           severity: 'warning',
@@ -64,13 +87,14 @@ export function detectNewSources(events: readonly UsageRecorded[], sources: Read
           keyId: event.keyId,
           accountId: event.accountId,
           detectedAt: event.occurredAt,
-          summary: `Key ${event.keyId} was used from ${event.clientIp} for the first time`,
+          summary: `Key ${event.keyId} was used from ${event.clientIp} for the first time${last ? '; further new addresses of this key raise no alert until the next hour' : ''}`,
           evidence: {
             clientIp: event.clientIp,
             userAgent: event.userAgent,
             knownSources: key.sourceCount,
             keyFirstSeenAt: isoOf(firstSeenAt),
             eventId: event.eventId,
+            lastAlertThisHour: last,
           },
         });
       }
