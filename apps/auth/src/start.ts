@@ -119,7 +119,10 @@ export async function startAuthService(config: AuthConfig, options: AuthOptions 
     // One manager for every head request: lastSequence() builds a new one per call, which costs
     // an extra JetStream API round trip on each unknown key.
     const jsm = await jetstreamManager(nc, { timeout: JETSTREAM_TIMEOUT_MS });
-    const head = new StreamHead(async () => (await jsm.streams.info(ns.streams.keyEvents)).state.last_seq);
+    const head = new StreamHead(async () => {
+      const { state, created } = await jsm.streams.info(ns.streams.keyEvents);
+      return { sequence: state.last_seq, created };
+    });
     const keys = new FreshLookup({ view, applied, head, logger, registry });
     const quotaMetrics = new QuotaMetrics(registry);
     const quota = new BatchingQuota(async (items) => quotaMetrics.granted(await consumeBatch(db, items)), {

@@ -89,6 +89,12 @@ export async function firstPosition(db: Db): Promise<number | null> {
   return row?.global_position ?? null;
 }
 
+/** The position of the last stored event, or 0 while none is. */
+export async function lastPosition(db: Db): Promise<number> {
+  const row = await db.selectFrom('events').select('global_position').orderBy('global_position', 'desc').limit(1).executeTakeFirst();
+  return row?.global_position ?? 0;
+}
+
 /** The id of the event stored at `position`, or null when none is. */
 export async function eventIdAt(db: Db, position: number): Promise<string | null> {
   const row = await db.selectFrom('events').select('event_id').where('global_position', '=', position).executeTakeFirst();

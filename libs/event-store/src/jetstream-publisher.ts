@@ -2,9 +2,9 @@ import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { OutboxPublisher } from './outbox-relay.js';
 import type { StoredEvent } from './events.js';
-import { POSITION_HEADER, publishedAt, streamInfoOrNull } from './stream-end.js';
+import { POSITION_HEADER, publishedAt, STORED_THROUGH_HEADER, streamInfoOrNull } from './stream-end.js';
 
-export { POSITION_HEADER } from './stream-end.js';
+export { POSITION_HEADER, STORED_THROUGH_HEADER } from './stream-end.js';
 
 export interface JetStreamPublisherOptions {
   nc: NatsConnection;
@@ -19,9 +19,10 @@ export function jetStreamPublisher({ nc, stream, subjectOf, bodyOf = (event) => 
   const js = jetstream(nc);
   const encoder = new TextEncoder();
   return {
-    async publish(event) {
+    async publish(event, remade) {
       const h = headers();
       h.set(POSITION_HEADER, String(event.globalPosition));
+      if (remade) h.set(STORED_THROUGH_HEADER, String(remade.storedThrough));
       await js.publish(subjectOf(event), encoder.encode(JSON.stringify(bodyOf(event))), { msgID: event.eventId, headers: h, expect: { streamName: stream } });
     },
     async lastPublished() {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { createKysely, dropDatabase, ensureDatabase, migrateToLatest } from '@keyplane/database';
@@ -7,7 +7,7 @@ import { connectNats, deleteStreams, ensureStream, type StreamSpec } from '@keyp
 import { appendToStream } from './event-store.js';
 import type { StoredEvent } from './events.js';
 import { jetStreamOutboxStream } from './jetstream-outbox-stream.js';
-import { jetStreamPublisher, POSITION_HEADER } from './jetstream-publisher.js';
+import { jetStreamPublisher, POSITION_HEADER, STORED_THROUGH_HEADER } from './jetstream-publisher.js';
 import { eventStoreMigration } from './migration.js';
 import { OutboxRelay, type OutboxPublisher, type OutboxStream, type StreamLoss } from './outbox-relay.js';
 import type { EventStoreTables } from './schema.js';
@@ -67,6 +67,10 @@ interface Fixture {
   onStream(): Promise<{ id: string; position: number }[]>;
   /** Every stored event as (event id, position), in store order. */
   inStore(): Promise<{ id: string; position: number }[]>;
+  /** The store goes back to just after `position` (a restore, a failover that lost the last commits): later events, and the checkpoint and position sequence past it, gone. */
+  storeBackTo(position: number): Promise<void>;
+  /** The Keyplane-Stored-Through header of each message, in order ('' where there is none). */
+  storedThroughHeaders(): Promise<string[]>;
 }
 
 /** Each test gets its own schema (so its own global log and checkpoint) and its own stream, with a minute of dedup. */
@@ -82,8 +86,8 @@ async function fixture(): Promise<Fixture> {
   const inner = jetStreamPublisher({ nc, stream: spec.name, subjectOf: (event) => `${subject}.${event.streamId}` });
   const published: string[] = [];
   const publisher: OutboxPublisher = {
-    async publish(event) {
-      await inner.publish(event);
+    async publish(event, remade) {
+      await inner.publish(event, remade);
       published.push(event.eventId);
     },
     lastPublished: () => inner.lastPublished(),
@@ -141,6 +145,19 @@ async function fixture(): Promise<Fixture> {
     async inStore() {
       const rows = await db.selectFrom('events').select(['event_id', 'global_position']).orderBy('global_position').execute();
       return rows.map((r) => ({ id: r.event_id, position: r.global_position }));
+    },
+    async storeBackTo(position) {
+      await db.deleteFrom('events').where('global_position', '>', position).execute();
+      await db.updateTable('outbox_checkpoints').set({ position }).execute();
+      await sql`SELECT setval(${`${schema}.events_global_position_seq`}, ${position})`.execute(db);
+    },
+    async storedThroughHeaders() {
+      const info = await jsm.streams.info(spec.name);
+      const out: string[] = [];
+      for (let seq = info.state.first_seq; info.state.messages > 0 && seq <= info.state.last_seq; seq++) {
+        out.push((await jsm.streams.getMessage(spec.name, { seq }))?.header.get(STORED_THROUGH_HEADER) ?? '');
+      }
+      return out;
     },
   };
 }
@@ -258,5 +275,33 @@ describe('OutboxRelay with its stream: a whole stream is never touched', () => {
     again.wake();
     await again.whenPublished(after.globalPosition);
     expect({ published: f.published, losses: f.losses }).toEqual({ published: [after.eventId], losses: [] });
+  });
+});
+
+describe('OutboxRelay with its stream: the store went back to an earlier point while the relay runs', () => {
+  it('an event stored at a position the relay published is waited for until it is on the stream, and the stream is made anew', async () => {
+    const { f, relay, events } = await published(4);
+    await f.storeBackTo(events[1].globalPosition);
+    const [reused] = await f.store(1);
+    expect(reused.globalPosition).toBeLessThanOrEqual(relay.publishedPosition);
+    await relay.whenPublished(reused.globalPosition);
+    // Resolved: the event is on the stream, which holds exactly the store.
+    expect(await f.onStream()).toEqual(await f.inStore());
+    expect(f.losses).toHaveLength(1);
+  });
+
+  it('the stream made anew says on its first message, and only there, through which position the store held events', async () => {
+    const { f, events } = await published(4);
+    await f.storeBackTo(events[1].globalPosition);
+    expect(await streamHoldsStore(f)).toEqual(await f.inStore());
+    expect(await f.storedThroughHeaders()).toEqual([String(events[1].globalPosition), '']);
+  });
+
+  it('a stream that never lost anything carries no such header', async () => {
+    const { f, relay } = await published(2);
+    const [later] = await f.store(1);
+    relay.wake();
+    await relay.whenPublished(later.globalPosition);
+    expect(await f.storedThroughHeaders()).toEqual(['', '', '']);
   });
 });

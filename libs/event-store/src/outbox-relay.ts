@@ -1,18 +1,25 @@
 import { sql, type Kysely } from 'kysely';
 import { WakeableLoop } from '@keyplane/runtime';
-import { eventIdAt, firstPosition, hasEventsAfter, readAll } from './event-store.js';
+import { eventIdAt, firstPosition, hasEventsAfter, lastPosition, readAll } from './event-store.js';
 import type { StoredEvent } from './events.js';
 import type { PublishedEvent } from './stream-end.js';
 import type { EventStoreTables } from './schema.js';
 import { judgeStream, type StreamEnds, type StreamVerdict } from './stream-verdict.js';
 
+/** What the first message of a stream the relay made anew says: the store held every event up to `storedThrough` then. */
+export interface RemadeStream {
+  storedThrough: number;
+}
+
 export interface OutboxPublisher {
   /**
    * Publishes one stored event and resolves once the broker has it. Must be idempotent
    * per event id (JetStream: Nats-Msg-Id = event id), since a crash between publish and
-   * checkpoint re-publishes the last batch.
+   * checkpoint re-publishes the last batch. `remade` comes with the first event published onto a
+   * stream the relay made anew: a consumer that folded an event past `storedThrough` holds one the
+   * store lost (it went back to an earlier point) and must fold the stream again.
    */
-  publish(event: StoredEvent): Promise<void>;
+  publish(event: StoredEvent, remade?: RemadeStream): Promise<void>;
   /** The newest event already on the broker (its global position and id), or null. */
   lastPublished(): Promise<PublishedEvent | null>;
 }
@@ -71,7 +78,11 @@ export class OutboxRelay {
   private lastStreamCheck = Number.NEGATIVE_INFINITY;
   /** The first stored event's position: events are never removed, so once known it holds. */
   private firstStored: number | null = null;
-  private waiters: { position: number; resolve: () => void }[] = [];
+  private waiters: { position: number; afterPass: number; resolve: () => void }[] = [];
+  /** Locked passes begun: a waiter that found this relay's memory ahead of the store waits for one begun after it. */
+  private passes = 0;
+  /** The next pass takes the lock and looks at the stream, even with nothing new after `published`. */
+  private checkRequested = false;
 
   constructor(private readonly options: OutboxRelayOptions) {
     this.batchSize = options.batchSize ?? 500;
@@ -97,11 +108,22 @@ export class OutboxRelay {
     this.loop.wake();
   }
 
-  /** Resolves once every event up to `position` is on the broker. */
-  whenPublished(position: number): Promise<void> {
-    if (position <= this.published) return Promise.resolve();
+  /**
+   * Resolves once every event up to `position` is on the broker. A position this relay remembers
+   * publishing counts only if the store's checkpoint has it too: a store restored to an earlier
+   * point, or failed over to a copy that lacked the last commits, gives positions the relay
+   * published to new events, which are on no stream yet. Then one checked pass (the lock, the
+   * stream judged against the store) must publish it first.
+   */
+  async whenPublished(position: number): Promise<void> {
+    let afterPass = 0;
+    if (position <= this.published) {
+      if (position <= (await this.storedCheckpoint())) return;
+      afterPass = this.passes;
+      this.checkRequested = true;
+    }
     return new Promise((resolve) => {
-      this.waiters.push({ position, resolve });
+      this.waiters.push({ position, afterPass, resolve });
       this.wake();
     });
   }
@@ -115,7 +137,9 @@ export class OutboxRelay {
     const { db, publisher, name } = this.options;
     // Most passes are idle polls: one indexed read (and once a `streamCheckIntervalMs` a look at
     // the stream), not a locking transaction of four statements.
-    if (!(await hasEventsAfter(db, this.published)) && !(await this.streamLooksShort())) return 0;
+    if (!this.checkRequested && !(await hasEventsAfter(db, this.published)) && !(await this.streamLooksShort())) return 0;
+    this.checkRequested = false;
+    const pass = ++this.passes;
     const count = await db.transaction().execute(async (trx) => {
       const checkpoint = await trx
         .selectFrom('outbox_checkpoints')
@@ -123,10 +147,10 @@ export class OutboxRelay {
         .where('name', '=', name)
         .forUpdate()
         .executeTakeFirstOrThrow();
-      const after = await this.resumeAfter(checkpoint.position);
+      const { after, remade } = await this.resumeAfter(checkpoint.position);
       const events = await readAll(trx, after, this.batchSize);
-      for (const event of events) {
-        await publisher.publish(event);
+      for (const [index, event] of events.entries()) {
+        await publisher.publish(event, index === 0 ? remade : undefined);
       }
       const position = events.at(-1)?.globalPosition ?? after;
       if (position !== checkpoint.position) {
@@ -136,7 +160,7 @@ export class OutboxRelay {
       this.published = position;
       return events.length;
     });
-    this.releaseWaiters();
+    this.releaseWaiters(pass);
     return count;
   }
 
@@ -145,16 +169,19 @@ export class OutboxRelay {
    * where no other replica publishes, so its ends can be held against the checkpoint and the
    * store. A stream that lost history is made anew and every event published again, from the first.
    */
-  private async resumeAfter(checkpoint: number): Promise<number> {
-    const { stream, onStreamLoss } = this.options;
-    if (!stream) return checkpoint;
+  private async resumeAfter(checkpoint: number): Promise<{ after: number; remade?: RemadeStream }> {
+    const { db, stream, onStreamLoss } = this.options;
+    if (!stream) return { after: checkpoint };
     this.lastStreamCheck = performance.now();
     const onStream = await stream.ends();
     const verdict = await this.judge(checkpoint, onStream);
-    if (verdict.kind === 'intact') return verdict.after;
+    if (verdict.kind === 'intact') return { after: verdict.after };
+    // Appends take their positions in commit order, so every event up to the last one stored now is
+    // republished from this pass on: what the new stream's first message vouches for.
+    const storedThrough = await lastPosition(db);
     await stream.recreate();
     if (verdict.lost) onStreamLoss?.({ checkpoint, onStream });
-    return 0;
+    return { after: 0, remade: { storedThrough } };
   }
 
   /**
@@ -200,9 +227,17 @@ export class OutboxRelay {
     this.published = row.position;
   }
 
-  private releaseWaiters(): void {
-    const ready = this.waiters.filter((waiter) => waiter.position <= this.published);
-    this.waiters = this.waiters.filter((waiter) => waiter.position > this.published);
+  /** The checkpoint as the store holds it: the last position acknowledged in the store's own history, whatever this relay remembers. */
+  private async storedCheckpoint(): Promise<number> {
+    const { db, name } = this.options;
+    const row = await db.selectFrom('outbox_checkpoints').select('position').where('name', '=', name).executeTakeFirst();
+    return row?.position ?? 0;
+  }
+
+  private releaseWaiters(pass: number): void {
+    const isReady = (waiter: { position: number; afterPass: number }) => waiter.position <= this.published && pass > waiter.afterPass;
+    const ready = this.waiters.filter(isReady);
+    this.waiters = this.waiters.filter((waiter) => !isReady(waiter));
     ready.forEach((waiter) => waiter.resolve());
   }
 }

@@ -3,6 +3,13 @@ import { JetStreamApiCodes, JetStreamApiError, type JetStreamManager, type Strea
 /** Header carrying the event's global position, so a relay can see how far the stream got. */
 export const POSITION_HEADER = 'Keyplane-Position';
 
+/**
+ * Header of the first message of a stream the relay made anew: the position of the last event the
+ * store held then, every one of which the relay publishes again. A consumer whose view folded an
+ * event past it holds one the store lost (it went back to an earlier point).
+ */
+export const STORED_THROUGH_HEADER = 'Keyplane-Stored-Through';
+
 /** The stream's info, or null when there is no such stream. */
 export async function streamInfoOrNull(jsm: JetStreamManager, stream: string): Promise<StreamInfo | null> {
   try {

@@ -40,7 +40,7 @@ describe('AppliedSequence', () => {
     const applied = new AppliedSequence();
     applied.advance(9);
     const waiting = applied.reached(12, 1000);
-    applied.restart();
+    applied.restart('made anew');
     expect(applied.value).toBe(0);
     await expect(applied.reached(1, 0)).resolves.toBe(false);
     applied.advance(3);
@@ -54,5 +54,23 @@ describe('AppliedSequence', () => {
     const waiting = [applied.reached(10), applied.reached(20, 1000)];
     applied.release();
     await expect(Promise.all(waiting)).resolves.toEqual([false, false]);
+  });
+
+  it('a sequence on another stream (a creation time) is reached only once the view counts on that stream, and the follower is told', async () => {
+    const applied = new AppliedSequence();
+    const told: string[] = [];
+    applied.onOtherStream = (stream) => told.push(stream);
+    applied.restart('old');
+    applied.advance(9);
+    await expect(applied.reached(2, 0, 'old')).resolves.toBe(true);
+    const onNew = applied.reached(2, 1000, 'new');
+    const emptyNew = applied.reached(0, 1000, 'new');
+    expect(told).toEqual(['new', 'new']);
+    applied.restart('new');
+    await expect(emptyNew).resolves.toBe(true);
+    applied.advance(1);
+    await expect(applied.reached(2, 0, 'new')).resolves.toBe(false);
+    applied.advance(2);
+    await expect(onNew).resolves.toBe(true);
   });
 });

@@ -7,16 +7,21 @@ import { KeyView } from './key-view.js';
 
 const NOW = Date.parse('2026-11-26T12:00:00.000Z');
 const clock = () => NOW;
+/** The creation time of the stream the view follows. */
+const STREAM = '2026-11-26T11:00:00.000Z';
 
-function setup(streamHead: () => Promise<number>, catchUpTimeoutMs = 1000) {
+/** `streamHead` answers the stream's last sequence, on the stream the view follows unless it names another. */
+function setup(streamHead: () => Promise<number | { sequence: number; created: string }>, catchUpTimeoutMs = 1000) {
   const view = new KeyView();
   const applied = new AppliedSequence();
+  applied.restart(STREAM);
   const logs = new CapturedLogs();
   let headRequests = 0;
   const head = {
-    current: () => {
+    current: async () => {
       headRequests++;
-      return streamHead();
+      const answer = await streamHead();
+      return typeof answer === 'number' ? { sequence: answer, created: STREAM } : answer;
     },
   };
   const lookup = new FreshLookup({ view, applied, head, logger: createLogger('auth', { destination: logs }), registry: createMetricsRegistry('auth'), catchUpTimeoutMs });
@@ -75,5 +80,22 @@ describe('FreshLookup', () => {
     expect((await lookup.lookup(issued().secret.hash, clock)).found).toBeNull();
     expect((await lookup.lookup(issued().secret.hash, clock)).found).toBeNull();
     expect(logs.lines.filter((line) => line.includes('could not read the key stream head'))).toHaveLength(1);
+  });
+
+  it('on a stream made anew, waits for the view to follow it whatever sequence the old one reached, and tells the follower', async () => {
+    const key = issued();
+    const { view, applied, lookup } = setup(() => Promise.resolve({ sequence: 2, created: 'made anew' }));
+    const told: string[] = [];
+    applied.onOtherStream = (stream) => {
+      told.push(stream);
+      setTimeout(() => {
+        applied.restart(stream);
+        view.apply(key.event);
+        applied.advance(2);
+      }, 20);
+    };
+    applied.advance(9);
+    expect((await lookup.lookup(key.secret.hash, clock)).found?.key.keyId).toBe(key.keyId);
+    expect(told).toEqual(['made anew']);
   });
 });

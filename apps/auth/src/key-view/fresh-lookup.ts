@@ -2,12 +2,12 @@ import type { Logger } from '@keyplane/observability';
 import { Counter, type Registry } from 'prom-client';
 import type { AppliedSequence } from './applied-sequence.js';
 import type { KeyLookup, KeyView } from './key-view.js';
-import type { StreamHead } from './stream-head.js';
+import type { StreamHead, StreamPoint } from './stream-head.js';
 
 export interface FreshLookupOptions {
   view: KeyView;
   applied: AppliedSequence;
-  head: Pick<StreamHead, 'current'>;
+  head: Pick<StreamHead<StreamPoint>, 'current'>;
   logger: Logger;
   registry: Registry;
   /** How long a miss waits for the view to catch up with the stream. */
@@ -17,7 +17,9 @@ export interface FreshLookupOptions {
 /**
  * Read-your-writes on the key view: the keys service replies only once its events are on
  * the stream, so before a hash is called unknown the view must have applied everything the
- * stream held when the request arrived. Hits are answered from memory at once.
+ * stream held when the request arrived, on that stream: one made anew (the keys service remade
+ * it) numbers its messages from 1 again, and a view still on the old one is behind it whatever
+ * its sequence. Hits are answered from memory at once.
  */
 export class FreshLookup {
   private readonly catchUpTimeoutMs: number;
@@ -40,8 +42,8 @@ export class FreshLookup {
     const found = view.lookup(secretHash, at);
     if (found) return { found, at };
     try {
-      const last = await head.current();
-      await applied.reached(last, this.catchUpTimeoutMs);
+      const { sequence, created } = await head.current();
+      await applied.reached(sequence, this.catchUpTimeoutMs, created);
     } catch (error) {
       this.warn(error);
     }

@@ -1,12 +1,13 @@
 import { jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { POSITION_HEADER } from '@keyplane/event-store';
+import { POSITION_HEADER, STORED_THROUGH_HEADER } from '@keyplane/event-store';
 import type { Logger } from '@keyplane/observability';
 import { WakeableSleep } from '@keyplane/runtime';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { AppliedSequence } from './applied-sequence.js';
-import { KeyView } from './key-view.js';
+import type { KeyView } from './key-view.js';
 import { readKeyEvent } from './read-key-event.js';
+import { RebuildGate } from './rebuild-gate.js';
 import { ReplayGuard } from './replay-guard.js';
 
 export interface KeyEventFollowerOptions {
@@ -61,6 +62,8 @@ export class KeyEventFollower {
   private target: KeyView;
   /** The stream holds another history than the view: rebuild it at the next follow. */
   private diverged = false;
+  /** When the view being folded again may take over. */
+  private gate = new RebuildGate();
   private readonly skipped: Counter<'reason'>;
   private readonly refollowed: Counter<'stream'>;
   private readonly rebuilt: Counter;
@@ -68,6 +71,7 @@ export class KeyEventFollower {
   constructor(private readonly options: KeyEventFollowerOptions) {
     const { registry, applied, view } = options;
     this.target = view;
+    applied.onOtherStream = (created) => this.otherStreamSeen(created);
     this.skipped = new Counter({
       name: 'auth_key_events_skipped_total',
       help: 'Key events the view did not apply, by reason',
@@ -142,12 +146,14 @@ export class KeyEventFollower {
     if (this.diverged || this.target !== this.options.view) {
       // Fold the stream from its first message into a view of its own, and take it once level.
       this.diverged = false;
-      this.target = new KeyView();
+      this.target = this.options.view.foldAnew();
       this.replays = new ReplayGuard();
-      applied.restart();
-    } else if (replaced) {
-      applied.restart();
-      this.replays.verifyReplays();
+      this.gate = new RebuildGate();
+      applied.restart(created);
+    } else if (created !== this.streamCreated) {
+      // The first stream followed, or one made anew: either numbers its messages from 1.
+      applied.restart(created);
+      if (replaced) this.replays.verifyReplays();
     }
     const generation = ++this.generation;
     // One filter subject as a string: an array needs nats-server 2.10, and we run on 2.9.
@@ -178,6 +184,8 @@ export class KeyEventFollower {
     const caughtUp = await Promise.race([applied.reached(info.state.last_seq), messages.closed().then(() => false)]);
     if (!caughtUp) throw new Error('key event follower stopped before the key view caught up');
     if (this.target !== this.options.view) {
+      const whole = await Promise.race([this.gate.opened.then(() => true), messages.closed().then(() => false)]);
+      if (!whole) throw new Error('key event follower stopped before the key view folded again held every stored event');
       this.options.view.replaceWith(this.target);
       this.target = this.options.view;
       this.rebuilt.inc();
@@ -186,6 +194,15 @@ export class KeyEventFollower {
     void messages.closed().then((error) => this.ended(generation, error));
     this.following = true;
     return { replaced };
+  }
+
+  /**
+   * A lookup found the stream under another creation time than the one followed: it was made anew.
+   * End the consume now, rather than after the missed heartbeats of a consumer the server dropped
+   * without a word, so that the lookup waits for the new stream rather than for nothing.
+   */
+  private otherStreamSeen(created: string): void {
+    if (this.following && created !== this.streamCreated) void this.messages?.close();
   }
 
   /** The consumer ended under a following view: not ready until the view follows the stream again. */
@@ -215,12 +232,16 @@ export class KeyEventFollower {
   private receive(msg: JsMsg): void {
     // The rest of a stream found to be another history waits for the view folded from its first message.
     if (this.diverged) return;
-    const replay = this.replays.replay(msg.headers?.get(POSITION_HEADER), msg.headers?.get('Nats-Msg-Id'));
-    if (replay === 'diverged') {
+    const position = msg.headers?.get(POSITION_HEADER);
+    const storedThrough = msg.headers?.get(STORED_THROUGH_HEADER);
+    const replay = this.replays.replay(position, msg.headers?.get('Nats-Msg-Id'), storedThrough);
+    if (replay === 'diverged' || replay === 'lost') {
       this.diverged = true;
       this.options.logger.error(
-        { seq: msg.seq, position: msg.headers?.get(POSITION_HEADER), eventId: msg.headers?.get('Nats-Msg-Id') },
-        'the key event stream made anew holds another event at a position the key view folded (the keys store went back to an earlier point?); folding the view again from its first message',
+        { seq: msg.seq, position, eventId: msg.headers?.get('Nats-Msg-Id'), storedThrough },
+        replay === 'diverged'
+          ? 'the key event stream made anew holds another event at a position the key view folded (the keys store went back to an earlier point?); folding the view again from its first message'
+          : 'the key event stream made anew says the keys store holds no event past a position the key view folded (the keys store went back to an earlier point?); folding the view again from its first message',
       );
       void this.messages?.close();
       return;
@@ -235,6 +256,7 @@ export class KeyEventFollower {
         this.options.logger.error({ err: error, seq: msg.seq, subject: msg.subject }, 'key event could not be applied; skipped');
       }
     }
+    if (this.target !== this.options.view) this.gate.see(position, storedThrough);
     this.options.applied.advance(msg.seq);
   }
 

@@ -170,4 +170,29 @@ describe('KeyView', () => {
     expect(before?.permissions).toEqual(['FLOWS:READ']);
     expect(before?.revoked).toBe(false);
   });
+
+  describe('while a view is folded anew from the first message (the keys store went back)', () => {
+    it('answers from the view being folded first: a key made or revoked since is seen as it is now', () => {
+      const kept = issued();
+      const made = issued();
+      const view = viewOf(kept.event);
+      const anew = view.foldAnew();
+      anew.apply(kept.event);
+      anew.apply(revoked(kept.keyId));
+      anew.apply(made.event);
+      expect([view.lookup(kept.secret.hash, NOW)?.key.revoked, view.lookup(made.secret.hash, NOW)?.key.keyId]).toEqual([true, made.keyId]);
+    });
+
+    it('answers a hash the view being folded does not know yet from what it held, until replaced by it', () => {
+      const kept = issued();
+      const lost = issued();
+      const view = viewOf(kept.event, lost.event);
+      const anew = view.foldAnew();
+      expect([kept, lost].map((key) => view.lookup(key.secret.hash, NOW)?.key.keyId)).toEqual([kept.keyId, lost.keyId]);
+      anew.apply(kept.event);
+      view.replaceWith(anew);
+      expect([kept, lost].map((key) => view.lookup(key.secret.hash, NOW)?.key.keyId ?? null)).toEqual([kept.keyId, null]);
+    });
+  });
 });
+

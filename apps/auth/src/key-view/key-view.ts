@@ -63,12 +63,27 @@ export class KeyView {
   private accounts = new Shared<string>(65_536);
   private permissionLists = new Shared<readonly string[]>();
   private limits = new Shared<RateLimits>();
+  /** A view being folded again from the stream's first message, until it replaces this one. */
+  private incoming: KeyView | undefined;
+
+  /**
+   * A new, empty view to fold the stream into from its first message, once the stream turned out to
+   * hold another history (the keys store went back). Until it replaces this one, a lookup asks it
+   * first: it holds the stream's history as far as it got, a key made or changed since the store
+   * went back included, which this view lacks or holds in an older state. A hash it does not know
+   * yet is answered from this view, which holds the keys it has still to fold.
+   */
+  foldAnew(): KeyView {
+    this.incoming = new KeyView();
+    return this.incoming;
+  }
 
   /**
    * Takes what `rebuilt` holds, at once, for a view folded from another history of the stream;
    * `rebuilt` is not to be used after. Lookups made before keep the states they got.
    */
   replaceWith(rebuilt: KeyView): void {
+    this.incoming = undefined;
     this.keys = rebuilt.keys;
     this.secrets = rebuilt.secrets;
     this.previousSecrets = rebuilt.previousSecrets;
@@ -101,6 +116,10 @@ export class KeyView {
   }
 
   lookup(secretHash: string, now: number): KeyLookup | null {
+    return this.incoming?.lookup(secretHash, now) ?? this.lookupHere(secretHash, now);
+  }
+
+  private lookupHere(secretHash: string, now: number): KeyLookup | null {
     const secret = this.secrets.get(secretHash);
     if (secret === undefined) return null;
     const key = this.keys.get(keyIdOf(secret));

@@ -53,4 +53,22 @@ describe('ReplayGuard', () => {
     expect(['1', '65537', '9007199254740991'].map((p) => guard.replay(p, `evt-${p}`))).toEqual(['applied', 'applied', 'applied']);
     expect(guard.replay('65536', 'evt-65537')).toBe('diverged');
   });
+
+  it('a message saying the store held events only up to a position before the last one folded is a store that lost them', () => {
+    const guard = new ReplayGuard();
+    for (const p of ['1', '2', '3', '4', '5']) isNew(guard, p);
+    guard.verifyReplays();
+    expect(guard.replay('1', 'evt-1', '3')).toBe('lost');
+  });
+
+  it('a message saying the store held every event folded, or more, is taken as usual; a bad figure says nothing', () => {
+    const folded = () => {
+      const guard = new ReplayGuard();
+      for (const p of ['1', '2', '3']) isNew(guard, p);
+      guard.verifyReplays();
+      return guard;
+    };
+    expect(['3', '9', '', 'x', '-1', '2.5'].map((through) => folded().replay('1', 'evt-1', through))).toEqual(['applied', 'applied', 'applied', 'applied', 'applied', 'applied']);
+    expect(new ReplayGuard().replay('1', 'evt-1', '0')).toBe('new');
+  });
 });

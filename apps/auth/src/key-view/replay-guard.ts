@@ -1,5 +1,9 @@
-/** What a message is to the view: an event to fold, one it already folded, or proof that the stream is another history. */
-export type Replay = 'new' | 'applied' | 'diverged';
+/**
+ * What a message is to the view: an event to fold, one it already folded, or proof that the stream
+ * is another history: another event at a position the view folded (`diverged`), or a store that
+ * no longer holds events the view folded (`lost`).
+ */
+export type Replay = 'new' | 'applied' | 'diverged' | 'lost';
 
 const CHUNK = 65_536;
 
@@ -53,8 +57,16 @@ export class ReplayGuard {
     this.verifying = true;
   }
 
-  /** What to do with a message carrying this position header ('' or undefined when it has none) and event id (Nats-Msg-Id). */
-  replay(header: string | undefined, eventId: string | undefined): Replay {
+  /**
+   * What to do with a message carrying this position header ('' or undefined when it has none),
+   * event id (Nats-Msg-Id) and, on the first message of a stream the keys relay made anew, the
+   * position of the last event the store held then (Keyplane-Stored-Through). A view that folded
+   * an event past that holds one the store lost: it went back to an earlier point, and the stream
+   * may never reuse the lost positions to tell.
+   */
+  replay(header: string | undefined, eventId: string | undefined, storedThrough?: string): Replay {
+    const through = Number(storedThrough);
+    if (storedThrough && Number.isSafeInteger(through) && through >= 0 && this.last > through) return 'lost';
     const position = Number(header);
     if (!header || !Number.isSafeInteger(position) || position <= 0) return 'new';
     if (position > this.last) {

@@ -1,6 +1,13 @@
-interface Round {
-  promise: Promise<number>;
-  resolve: (sequence: number) => void;
+/** The end of the key event stream: its last sequence, on the stream made at `created`. */
+export interface StreamPoint {
+  sequence: number;
+  /** The stream's creation time: one made anew under the same name numbers its messages from 1 again. */
+  created: string;
+}
+
+interface Round<T> {
+  promise: Promise<T>;
+  resolve: (answer: T) => void;
   reject: (error: unknown) => void;
 }
 
@@ -14,21 +21,21 @@ interface Round {
  * after it started: a flood of unknown keys costs at most one request in flight and at most
  * one every `minGapMs`, and an unknown key's answer waits a few milliseconds more.
  */
-export class StreamHead {
-  private next: Round | undefined;
+export class StreamHead<T = StreamPoint> {
+  private next: Round<T> | undefined;
   private inFlight = false;
   private lastStartedAt = Number.NEGATIVE_INFINITY;
   private scheduled = false;
 
   constructor(
-    private readonly fetch: () => Promise<number>,
+    private readonly fetch: () => Promise<T>,
     private readonly minGapMs = 5,
     private readonly clock: () => number = () => performance.now(),
   ) {}
 
-  current(): Promise<number> {
+  current(): Promise<T> {
     if (this.next) return this.next.promise;
-    const next = round();
+    const next = round<T>();
     this.next = next;
     this.schedule();
     return next.promise;
@@ -62,10 +69,10 @@ export class StreamHead {
   }
 }
 
-function round(): Round {
-  let resolve!: Round['resolve'];
-  let reject!: Round['reject'];
-  const promise = new Promise<number>((res, rej) => {
+function round<T>(): Round<T> {
+  let resolve!: Round<T>['resolve'];
+  let reject!: Round<T>['reject'];
+  const promise = new Promise<T>((res, rej) => {
     resolve = res;
     reject = rej;
   });
