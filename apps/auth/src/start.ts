@@ -22,7 +22,7 @@ import { ConnectionState } from './nats/connection-state.js';
 import { BatchingQuota } from './quota/batching-quota.js';
 import { LeaseReleaser } from './quota/lease-releaser.js';
 import { QuotaMetrics } from './quota/quota-metrics.js';
-import { consumeBatch, releaseBatch, type QuotaRelease } from './quota/quota-store.js';
+import { consumeBatch, releaseBatch, type QuotaItem, type QuotaRelease } from './quota/quota-store.js';
 import { QuotaSweeper } from './quota/quota-sweeper.js';
 import { UsagePublisher } from './usage/usage-publisher.js';
 import { UsageSpillDrain } from './usage/usage-spill-drain.js';
@@ -125,14 +125,20 @@ export async function startAuthService(config: AuthConfig, options: AuthOptions 
     });
     const keys = new FreshLookup({ view, applied, head, logger, registry });
     const quotaMetrics = new QuotaMetrics(registry);
-    const quota = new BatchingQuota(async (items) => quotaMetrics.granted(await consumeBatch(db, items)), {
-      maxInFlight: config.quotaBatchesInFlight,
-      lease: { max: config.quotaLeaseMax, warmup: LEASE_WARMUP, refillGatherMs: REFILL_GATHER_MS },
-    });
     const giveBack = async (releases: QuotaRelease[]) => {
       await releaseBatch(db, releases);
       quotaMetrics.gaveBack(releases);
     };
+    const countBatch = async (items: QuotaItem[]) => {
+      const superseded = items.flatMap((item) => item.giveBack ?? []);
+      // Committed first, in a transaction of its own (one lock order per transaction), so the count sees those units free.
+      if (superseded.length > 0) await giveBack(superseded);
+      return quotaMetrics.granted(await consumeBatch(db, items));
+    };
+    const quota = new BatchingQuota(countBatch, {
+      maxInFlight: config.quotaBatchesInFlight,
+      lease: { max: config.quotaLeaseMax, warmup: LEASE_WARMUP, refillGatherMs: REFILL_GATHER_MS },
+    });
     const releaser = new LeaseReleaser(quota, giveBack, logger, config.quotaLeaseIdleMs);
     releaser.start();
     undo.push(() => releaser.stop());

@@ -301,6 +301,85 @@ describe('BatchingQuota', () => {
       expect(quota.takeAllLeases()).toEqual([{ keyId: 'key_a', now, units: 1 }]);
     });
 
+    it.each([
+      ['its limits change', limits1000, { hour: 900, day: 10_000 }, now + 10],
+      ['the hour ends', limits1000, limits1000, Date.parse('2026-11-26T11:00:00Z')],
+    ])('gives back what it holds for a key when %s, before its first request is counted', async (_, before, after, at) => {
+      const counter = fakeCounter(1000);
+      const quota = new BatchingQuota(instant(counter), { lease: { max: 8, warmup: 0 } });
+      // Leases of 0, 1, 2, then 4: four requests counted, five units still held.
+      for (let i = 0; i < 4; i++) {
+        await quota.consume('key_a', before, now + i);
+        await tick();
+      }
+      await quota.consume('key_b', before, now);
+      const callsBefore = counter.calls.length;
+
+      await quota.consume('key_a', after, at);
+      const [first] = counter.calls[callsBefore].items;
+      expect({ units: first.units, giveBack: first.giveBack }).toEqual({ units: 1, giveBack: [{ keyId: 'key_a', now, units: 5 }] });
+      // Given back once: neither the next call nor the idle release or shutdown hands it back again.
+      await quota.consume('key_a', after, at + 1);
+      expect(counter.calls.slice(callsBefore + 1).every((c) => c.items.every((item) => (item.giveBack ?? []).length === 0))).toBe(true);
+      expect(quota.takeAllLeases().filter((release) => release.keyId === 'key_a' && release.now === now)).toEqual([]);
+    });
+
+    it('gives back a lease that arrives after the limits changed, with the next call, and leases no more under the old ones', async () => {
+      const counter = fakeCounter(1000);
+      const quota = new BatchingQuota(counter.consume, { lease: { max: 8, warmup: 0 } });
+      const first = quota.consume('key_a', limits1000, now);
+      const queued = quota.consume('key_a', limits1000, now);
+      counter.calls[0].release();
+      await first;
+      await tick();
+      // The second request's call, with a lease of one, is in flight when the limits change.
+      expect(shape(counter.calls[1].items)).toEqual(['key_a×1+1']);
+      const changed = { hour: 900, day: 10_000 };
+      const next = quota.consume('key_a', changed, now + 1);
+      counter.calls[1].release();
+      await queued;
+      await tick();
+      const [item] = counter.calls[2].items;
+      expect({ keyId: item.keyId, limits: item.limits, units: item.units, giveBack: item.giveBack }).toEqual({
+        keyId: 'key_a',
+        limits: changed,
+        units: 1,
+        giveBack: [{ keyId: 'key_a', now, units: 1 }],
+      });
+      counter.calls[2].release();
+      await next;
+      // A late request under the old limits is counted, but the old slot asks for no lease.
+      const late = quota.consume('key_a', limits1000, now + 2);
+      await tick();
+      expect(shape(counter.calls[3].items)).toEqual(['key_a×1']);
+      counter.calls[3].release();
+      await late;
+    });
+
+    it('holds what it could not send yet for the idle release, and for shutdown', async () => {
+      const counter = fakeCounter(1000);
+      const quota = new BatchingQuota(counter.consume, { lease: { max: 8, warmup: 0 } });
+      const first = quota.consume('key_a', limits1000, now);
+      counter.calls[0].release();
+      await first;
+      await tick();
+      const second = quota.consume('key_a', limits1000, now + 1);
+      counter.calls[1].release();
+      await second;
+      await tick();
+      // One unit leased; another key's call is in flight when key_a's limits change.
+      const blocker = quota.consume('key_z', limits1000, now + 2);
+      const changed = quota.consume('key_a', { hour: 900, day: 10_000 }, now + 3);
+      expect(quota.takeIdleLeases(now + 10_000, 1000)).toEqual([]);
+      expect(quota.takeAllLeases()).toEqual([{ keyId: 'key_a', now, units: 1 }]);
+      counter.calls[2].release();
+      await blocker;
+      await tick();
+      expect(counter.calls[3].items[0].giveBack).toBeUndefined();
+      counter.calls[3].release();
+      await changed;
+    });
+
     it('leases nothing when turned off', async () => {
       const counter = fakeCounter(1000);
       const quota = new BatchingQuota(instant(counter));

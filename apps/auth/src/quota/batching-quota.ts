@@ -1,4 +1,5 @@
 import type { RateLimits } from '@keyplane/contracts';
+import { getOrCreate } from '@keyplane/runtime';
 import type { QuotaResult } from '../decision/decide.js';
 import { leaseOf, nextLeaseSize, spend, type Lease } from './lease.js';
 import type { QuotaItem, QuotaRelease } from './quota-store.js';
@@ -51,6 +52,9 @@ interface Slot {
   lastUsedAt: number;
   lastRefillAt: number;
   counting: boolean;
+  hourStart: number;
+  /** The key's requests now fall in a later window or under other limits: this slot leases no more. */
+  superseded: boolean;
 }
 
 interface Taken {
@@ -73,8 +77,11 @@ interface Taken {
  * store (`takeIdleLeases`).
  */
 export class BatchingQuota {
-  private readonly slots = new Map<string, Slot>();
+  /** Per key id, its slots by windows and limits. */
+  private readonly slots = new Map<string, Map<string, Slot>>();
   private readonly due = new Set<Slot>();
+  /** Units of superseded slots, to give back ahead of the next count (see `supersede`). */
+  private giveBack: QuotaRelease[] = [];
   private inFlight = 0;
   private readonly idleWaiters: (() => void)[] = [];
   private readonly maxInFlight: number;
@@ -116,10 +123,13 @@ export class BatchingQuota {
    * forgotten.
    */
   takeIdleLeases(now: number, idleMs: number): QuotaRelease[] {
-    return this.takeLeases(
+    // With a call due or in flight, the superseded units ride on the next one, ahead of its count.
+    const superseded = this.inFlight === 0 && this.due.size === 0 ? this.giveBack.splice(0) : [];
+    const idle = this.takeLeases(
       (slot) => now - slot.lastUsedAt >= idleMs,
       (slot) => slot.seen < this.leasePolicy.warmup || now - slot.lastUsedAt >= idleMs + WARM_MEMORY_MS,
     );
+    return superseded.concat(idle);
   }
 
   /** Resolves once no counter call is in flight or due, so every lease asked for has arrived. */
@@ -130,18 +140,20 @@ export class BatchingQuota {
 
   /** Every unspent leased unit, for shutdown. */
   takeAllLeases(): QuotaRelease[] {
-    return this.takeLeases(() => true, () => true);
+    return this.giveBack.splice(0).concat(this.takeLeases(() => true, () => true));
   }
 
   private takeLeases(idle: (slot: Slot) => boolean, forget: (slot: Slot) => boolean): QuotaRelease[] {
     const releases: QuotaRelease[] = [];
-    for (const [key, slot] of this.slots) {
-      // A slot with a call in flight or due would get units after they were taken back.
-      if (slot.counting || this.due.has(slot) || slot.waiting.length > 0 || !idle(slot)) continue;
-      const units = unitsLeft(slot);
-      slot.leases = [];
-      if (units > 0) releases.push({ keyId: slot.item.keyId, now: slot.item.now, units });
-      if (forget(slot)) this.slots.delete(key);
+    for (const [keyId, slots] of this.slots) {
+      for (const [key, slot] of slots) {
+        // A slot with a call in flight or due would get units after they were taken back.
+        if (slot.counting || this.due.has(slot) || slot.waiting.length > 0 || !idle(slot)) continue;
+        const release = takeUnits(slot);
+        if (release) releases.push(release);
+        if (forget(slot)) slots.delete(key);
+      }
+      if (slots.size === 0) this.slots.delete(keyId);
     }
     return releases;
   }
@@ -149,13 +161,39 @@ export class BatchingQuota {
   private slotFor(keyId: string, limits: RateLimits, now: number): Slot {
     const { hourStart, dayStart } = windowsAt(now);
     // Requests share a slot only when they fall in the same windows under the same limits.
-    const key = `${keyId}|${hourStart}|${dayStart}|${limits.hour}|${limits.day}`;
-    let slot = this.slots.get(key);
+    const key = `${hourStart}|${dayStart}|${limits.hour}|${limits.day}`;
+    const slots = getOrCreate(this.slots, keyId, () => new Map<string, Slot>());
+    let slot = slots.get(key);
     if (!slot) {
-      slot = { item: { keyId, limits, now }, waiting: [], leases: [], leaseSize: 0, seen: 0, lastUsedAt: now, lastRefillAt: -Infinity, counting: false };
-      this.slots.set(key, slot);
+      // A request that looked its key up just before a window ended may come after one that did
+      // just after: its slot is born superseded.
+      let superseded = false;
+      for (const other of slots.values()) {
+        if (other.hourStart <= hourStart) this.supersede(other);
+        else superseded = true;
+      }
+      slot = { item: { keyId, limits, now }, waiting: [], leases: [], leaseSize: 0, seen: 0, lastUsedAt: now, lastRefillAt: -Infinity, counting: false, hourStart, superseded };
+      slots.set(key, slot);
     }
     return slot;
+  }
+
+  /**
+   * The key's limits changed, or a window ended: what this replica holds for the key under the
+   * old ones is counted in windows (or against limits) its requests no longer use. Left to go
+   * back when idle, it would show as used in the new slot's first count: a 429 with the whole
+   * window's Retry-After for a key with quota left, or a Remaining short by as much. So it goes
+   * back ahead of the next count, in the same store call (a lease still on its way, when it
+   * arrives). The old slot still counts late requests of its own, but leases no more.
+   */
+  private supersede(slot: Slot): void {
+    slot.superseded = true;
+    this.giveBackUnits(slot);
+  }
+
+  private giveBackUnits(slot: Slot): void {
+    const release = takeUnits(slot);
+    if (release) this.giveBack.push(release);
   }
 
   private pump(): void {
@@ -199,7 +237,7 @@ export class BatchingQuota {
       if (batch.length === this.maxItems) break;
       if (slot.counting) continue;
       this.due.delete(slot);
-      const lease = this.leaseFor(slot);
+      const lease = slot.superseded ? 0 : this.leaseFor(slot);
       // A refill ahead of need that the key no longer merits.
       if (slot.waiting.length === 0 && lease === 0) continue;
       slot.counting = true;
@@ -220,8 +258,12 @@ export class BatchingQuota {
 
   private async count(batch: Taken[]): Promise<void> {
     let grants: Grant[];
+    const items: QuotaItem[] = batch.map(({ slot, waiters, lease }) => ({ ...slot.item, units: waiters.length, lease }));
+    // Not put back if the call fails: it may have been given back all the same, and twice would over-admit.
+    const giveBack = this.giveBack.splice(0);
+    if (giveBack.length > 0) items[0].giveBack = giveBack;
     try {
-      grants = await this.consumeBatch(batch.map(({ slot, waiters, lease }) => ({ ...slot.item, units: waiters.length, lease })));
+      grants = await this.consumeBatch(items);
     } catch (error) {
       for (const { slot, waiters } of batch) {
         slot.counting = false;
@@ -235,7 +277,8 @@ export class BatchingQuota {
       splitGrant(grant, waiters.length).forEach((result, n) => waiters[n].resolve(result));
       if (grant.leased > 0) slot.leases.push(leaseOf(grant));
       this.serveFromLease(slot);
-      this.refillAhead(slot);
+      if (slot.superseded) this.giveBackUnits(slot);
+      else this.refillAhead(slot);
     });
   }
 
@@ -262,6 +305,13 @@ function spendFrom(slot: Slot): QuotaResult | null {
     slot.leases.shift();
   }
   return null;
+}
+
+/** Empties a slot's leases; what they held, to give back. */
+function takeUnits(slot: Slot): QuotaRelease | null {
+  const units = unitsLeft(slot);
+  slot.leases = [];
+  return units > 0 ? { keyId: slot.item.keyId, now: slot.item.now, units } : null;
 }
 
 function unitsLeft(slot: Slot): number {

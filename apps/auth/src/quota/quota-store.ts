@@ -12,6 +12,11 @@ export interface QuotaItem {
   units: number;
   /** Units wanted on top, to spend in memory on requests still to come (a lease). */
   lease?: number;
+  /**
+   * Units leased for any key under windows or limits no longer in use, to give back before the
+   * batch counts (see BatchingQuota's `supersede`): `consumeBatch` leaves them to its caller.
+   */
+  giveBack?: QuotaRelease[];
 }
 
 /** Units of a lease a replica gives back unspent: the windows are those of `now`. */
