@@ -203,6 +203,33 @@ describe('alert bodies (docs/api.md "Usage, events, audit, alerts")', () => {
   });
 });
 
+describe('an alert tipped by an event stamped in the future (an auth replica whose clock ran ahead)', () => {
+  let h: MeteringHarness;
+
+  beforeAll(async () => {
+    h = await MeteringHarness.create('detectors_future');
+    await h.start();
+  });
+
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('is detected no later than metering stored it, so it does not sit atop the newest-first list for an hour', async () => {
+    const keyId = keyIdOf('dc-future');
+    const before = Date.now();
+    const future = new Date(before + 3_600_000).toISOString();
+    await h.publish([usageEvent({ keyId, outcome: 'unauthorized', reason: 'revoked', clientIp: '192.0.2.40', occurredAt: future })]);
+    await h.settled();
+    const reply = await h.ask<{ data: Alert[] }>(h.ns.subjects.metering.alerts, { accountId: 'acc_test' });
+    if (!reply.ok) throw new Error(JSON.stringify(reply));
+    expect(reply.value.data.map((alert) => alert.type)).toEqual(['revoked_key_use']);
+    const detectedAt = Date.parse(reply.value.data[0]!.detectedAt);
+    expect(detectedAt).toBeGreaterThanOrEqual(before);
+    expect(detectedAt).toBeLessThanOrEqual(Date.now());
+  });
+});
+
 describe('alert thresholds (README "Configuration": a bad value stops start-up naming the variable)', () => {
   it('refuses an ALERT_SPIKE_FACTOR of 1 or less, which would make a steady key’s ordinary hour a spike', () => {
     for (const value of ['1', '0.5', '1.0']) {

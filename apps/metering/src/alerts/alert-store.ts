@@ -10,6 +10,7 @@ import { alertId, dedupKey, type AlertCandidate } from './alert-candidate.js';
  */
 export async function raiseAlerts(trx: Kysely<Database>, candidates: readonly AlertCandidate[], { webhook }: { webhook: boolean }): Promise<Alert[]> {
   if (candidates.length === 0) return [];
+  const now = new Date();
   const rows = await trx
     .insertInto('alerts')
     .values(
@@ -20,7 +21,8 @@ export async function raiseAlerts(trx: Kysely<Database>, candidates: readonly Al
         severity: candidate.severity,
         key_id: candidate.keyId,
         account_id: candidate.accountId,
-        detected_at: candidate.detectedAt,
+        // An event stamped in the future (an auth replica whose clock ran ahead) would keep its alert atop the newest-first list until then.
+        detected_at: Date.parse(candidate.detectedAt) > now.getTime() ? now : candidate.detectedAt,
         summary: candidate.summary,
         evidence: JSON.stringify(candidate.evidence),
       })),
@@ -29,7 +31,6 @@ export async function raiseAlerts(trx: Kysely<Database>, candidates: readonly Al
     .returningAll()
     .execute();
   if (webhook && rows.length > 0) {
-    const now = new Date().toISOString();
     await trx
       .insertInto('alert_deliveries')
       .values(rows.map((row) => ({ alert_id: row.id, next_attempt_at: now, last_error: null })))
