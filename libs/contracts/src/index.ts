@@ -2,6 +2,7 @@ export * from './common/namespace.js';
 export * from './common/errors.js';
 export * from './common/parse.js';
 export * from './common/primitives.js';
+export * from './common/instants.js';
 export * from './common/cursor.js';
 export * from './keys/key-events.js';
 export * from './keys/key-object.js';

@@ -1,15 +1,7 @@
 import { z } from 'zod';
+import { isLaterInstant, subMillisecondDigits } from '@keyplane/contracts';
 import type { Checked } from './query-input.js';
 import { dateTimeParam } from './query-params.js';
-
-/**
- * Digits of the fraction of seconds past the milliseconds (`Date.parse` drops them) down to the
- * nanosecond, the finest any clock writes, without trailing zeros. Dropping the rest keeps the
- * order of any two times and bounds the text metering receives.
- */
-function finerDigits(isoDateTime: string): string {
-  return (/T[^.]*\.\d{3}(\d{1,6})/.exec(isoDateTime)?.[1] ?? '').replace(/0+$/, '');
-}
 
 /**
  * An ISO 8601 date-time in UTC to the nanosecond: `…T11:00:00.0005+01:00` is `…T10:00:00.0005Z`.
@@ -17,17 +9,7 @@ function finerDigits(isoDateTime: string): string {
  */
 export function utcInstant(isoDateTime: string): string {
   const utc = new Date(Date.parse(isoDateTime)).toISOString();
-  return `${utc.slice(0, -1)}${finerDigits(isoDateTime)}Z`;
-}
-
-/** Whether `a` is a later instant than `b`, to the nanosecond (both valid ISO 8601 date-times). */
-export function isAfter(a: string, b: string): boolean {
-  const aMs = Date.parse(a);
-  const bMs = Date.parse(b);
-  if (aMs !== bMs) return aMs > bMs;
-  const [aDigits, bDigits] = [finerDigits(a), finerDigits(b)];
-  const length = Math.max(aDigits.length, bDigits.length);
-  return aDigits.padEnd(length, '0') > bDigits.padEnd(length, '0');
+  return `${utc.slice(0, -1)}${subMillisecondDigits(isoDateTime)}Z`;
 }
 
 const checkedDateTime = dateTimeParam('down');
@@ -54,5 +36,5 @@ const FROM_AFTER_TO = { ok: false, details: 'from: must not be after to' } as co
 export function fromNotAfterTo<T extends { from?: string; to?: string }>(checked: Checked<T>): Checked<T> {
   if (!checked.ok) return checked;
   const { from, to } = checked.value;
-  return from === undefined || to === undefined || !isAfter(from, to) ? checked : FROM_AFTER_TO;
+  return from === undefined || to === undefined || !isLaterInstant(from, to) ? checked : FROM_AFTER_TO;
 }

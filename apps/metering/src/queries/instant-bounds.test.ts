@@ -1,4 +1,4 @@
-import { firstMillisecondFrom, isAfter, lastMillisecondTo } from './instant-bounds.js';
+import { firstMillisecondFrom, lastMillisecondTo } from './instant-bounds.js';
 
 describe('firstMillisecondFrom / lastMillisecondTo', () => {
   it.each([
@@ -11,18 +11,5 @@ describe('firstMillisecondFrom / lastMillisecondTo', () => {
   ])('rounds %s up to %s as a lower bound, down to %s as an upper one', (bound, up, down) => {
     expect(firstMillisecondFrom(bound).toISOString()).toBe(up);
     expect(lastMillisecondTo(bound).toISOString()).toBe(down);
-  });
-});
-
-describe('isAfter', () => {
-  it.each([
-    ['2026-11-27T10:00:00.0009Z', '2026-11-27T10:00:00.0005Z', true],
-    ['2026-11-27T10:00:00.0005Z', '2026-11-27T10:00:00.0009Z', false],
-    ['2026-11-27T10:00:00.0005Z', '2026-11-27T10:00:00.00050Z', false],
-    ['2026-11-27T10:00:00.001Z', '2026-11-27T10:00:00.0009999Z', true],
-    ['2026-11-27T11:00:00.0001+01:00', '2026-11-27T10:00:00Z', true],
-    ['2026-11-27T10:00:00Z', '2026-11-27T10:00:00Z', false],
-  ])('%s after %s: %s', (a, b, after) => {
-    expect(isAfter(a, b)).toBe(after);
   });
 });

@@ -5,6 +5,7 @@ import {
   AlertsRequest,
   badRequest,
   fail,
+  isLaterInstant,
   LastUsedRequest,
   namespace,
   ok,
@@ -22,7 +23,6 @@ import type { Database } from '../db/schema.js';
 import { METERING_DB, METERING_LOGGER } from '../tokens.js';
 import { listAlerts } from './alerts.query.js';
 import { decodePosition } from './cursor.js';
-import { isAfter } from './instant-bounds.js';
 import { lastUsed } from './last-used.query.js';
 import { usageEvents, type UsageEventsPage } from './usage-events.query.js';
 import { usageWindows } from './usage-windows.query.js';
@@ -55,7 +55,7 @@ export class MeteringQueriesController {
       const request = parse(UsageEventsRequest, payload);
       if (!request.ok) return fail(request.error);
       const { from, to, cursor } = request.value;
-      if (from && to && isAfter(from, to)) return fail(badRequest('from: must not be after to'));
+      if (from && to && isLaterInstant(from, to)) return fail(badRequest('from: must not be after to'));
       const after = cursor === undefined ? null : decodePosition('events', cursor);
       if (cursor !== undefined && after === null) return fail(badRequest('cursor: invalid cursor'));
       return ok(await usageEvents(this.db, request.value, after));
