@@ -18,7 +18,10 @@ export function stackServices(env: NodeJS.ProcessEnv): ServiceSpec[] {
   const metricsPort = port('METRICS_PORT', 9080);
   // The demo API started here speaks plain HTTP.
   const upstreamUrl = read.url('UPSTREAM_URL', 'http://127.0.0.1:8090', ['http:']);
-  const upstreamPort = Number(new URL(upstreamUrl).port || 80);
+  const upstream = new URL(upstreamUrl);
+  const upstreamPort = Number(upstream.port || 80);
+  // The demo API believes the X-Keyplane-* headers of whoever calls it: it listens only where the gateway calls it.
+  const upstreamHost = upstream.hostname.replace(/^\[(.*)\]$/, '$1');
   // The services' own HTTP ports (probes, /metrics): settable so a second stack can run beside the first.
   const keysPort = port('KEYS_PORT', 9081);
   const authPort = port('AUTH_PORT', 9082);
@@ -28,7 +31,7 @@ export function stackServices(env: NodeJS.ProcessEnv): ServiceSpec[] {
     { name: 'keys', main: 'dist/apps/keys/src/main.js', readyPort: keysPort, env: { HTTP_PORT: String(keysPort) } },
     { name: 'auth', main: 'dist/apps/auth/src/main.js', readyPort: authPort, env: { HTTP_PORT: String(authPort) } },
     { name: 'metering', main: 'dist/apps/metering/src/main.js', readyPort: meteringPort, env: { HTTP_PORT: String(meteringPort) } },
-    { name: 'demo-api', main: 'dist/apps/demo-api/src/main.js', readyPort: upstreamPort, env: { PORT: String(upstreamPort) } },
+    { name: 'demo-api', main: 'dist/apps/demo-api/src/main.js', readyPort: upstreamPort, env: { PORT: String(upstreamPort), HOST: upstreamHost } },
     {
       name: 'gateway',
       main: 'dist/apps/gateway/src/main.js',

@@ -5,7 +5,7 @@ import { OpsModule, type Logger, type Readiness } from '@keyplane/observability'
 import { AnalyticsController } from './analytics/analytics.controller.js';
 import { FlowRunsController } from './flows/flow-runs.controller.js';
 import { FlowsController } from './flows/flows.controller.js';
-import { FlowStore, RunStore } from './flows/flow-store.js';
+import { FlowStore, RunCounter } from './flows/flow-store.js';
 import { ExactJsonContentType } from './http/exact-json-content-type.js';
 import { JsonBodiesOnly } from './http/json-bodies-only.js';
 import { JsonErrorsFilter } from './http/json-errors.filter.js';
@@ -30,7 +30,7 @@ export class DemoApiModule {
       controllers: [FlowsController, FlowRunsController, RecordsController, PromptsController, AnalyticsController],
       providers: [
         FlowStore,
-        RunStore,
+        RunCounter,
         RecordStore,
         PromptStore,
         ExactJsonContentType,

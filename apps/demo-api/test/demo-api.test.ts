@@ -134,6 +134,33 @@ describe('demo API', () => {
     });
   });
 
+  it('serves no route, and stores nothing, for a request without both gateway headers', async () => {
+    const flow = (await call('POST', '/v1/flows', live, { name: 'guarded' })).body;
+    const routes: [string, string, unknown?][] = [
+      ['GET', '/v1/flows'],
+      ['POST', '/v1/flows', { name: 'x' }],
+      ['GET', `/v1/flows/${flow.id as string}`],
+      ['PUT', `/v1/flows/${flow.id as string}`, { name: 'x' }],
+      ['PATCH', `/v1/flows/${flow.id as string}`, { name: 'x' }],
+      ['DELETE', `/v1/flows/${flow.id as string}`],
+      ['POST', `/v1/flows/${flow.id as string}/execute`, {}],
+      ['GET', '/v1/records'],
+      ['POST', '/v1/records', { name: 'x', data: {} }],
+      ['GET', '/v1/prompts'],
+      ['POST', '/v1/prompts', { name: 'x', template: 't' }],
+      ['GET', '/v1/analytics'],
+    ];
+    const partial: Record<string, string>[] = [{}, { 'x-keyplane-environment': 'live' }, { 'x-keyplane-account-id': 'acc_demo' }];
+    for (const headers of partial) {
+      for (const [method, path, body] of routes) {
+        const answer = await call(method, path, headers, body);
+        expect({ method, path, headers, status: answer.status, error: answer.body.error }).toEqual({ method, path, headers, status: 400, error: 'Bad Request' });
+      }
+    }
+    expect((await call('GET', `/v1/flows/${flow.id as string}`, live)).body).toEqual(flow);
+    expect((await call('GET', '/v1/analytics', live)).body).toMatchObject({ flowRuns: 0, records: 0, prompts: 0 });
+  });
+
   it('looks up an id of any length the gateway forwards, rather than refusing it at the router', async () => {
     for (const id of ['a'.repeat(101), 'a'.repeat(8000)]) {
       expect(await call('GET', `/v1/flows/${id}`, live)).toEqual({

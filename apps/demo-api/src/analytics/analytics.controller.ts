@@ -1,5 +1,5 @@
 import { Controller, Get, Inject } from '@nestjs/common';
-import { FlowStore, RunStore } from '../flows/flow-store.js';
+import { FlowStore, RunCounter } from '../flows/flow-store.js';
 import { PromptStore } from '../prompts/prompt-store.js';
 import { RecordStore } from '../records/record-store.js';
 import { CurrentTenant } from '../tenancy/current-tenant.decorator.js';
@@ -9,7 +9,7 @@ import type { Tenant } from '../tenancy/tenant.js';
 export class AnalyticsController {
   constructor(
     @Inject(FlowStore) private readonly flows: FlowStore,
-    @Inject(RunStore) private readonly runs: RunStore,
+    @Inject(RunCounter) private readonly runs: RunCounter,
     @Inject(RecordStore) private readonly records: RecordStore,
     @Inject(PromptStore) private readonly prompts: PromptStore,
   ) {}

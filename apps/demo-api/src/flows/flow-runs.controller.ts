@@ -5,14 +5,14 @@ import { newId } from '../store/new-id.js';
 import { CurrentTenant } from '../tenancy/current-tenant.decorator.js';
 import type { Tenant } from '../tenancy/tenant.js';
 import { ExecuteFlowBody } from './flow.js';
-import { FlowStore, RunStore } from './flow-store.js';
+import { FlowStore, RunCounter } from './flow-store.js';
 import { runFlow } from './run-flow.js';
 
 @Controller('v1/flows')
 export class FlowRunsController {
   constructor(
     @Inject(FlowStore) private readonly flows: FlowStore,
-    @Inject(RunStore) private readonly runs: RunStore,
+    @Inject(RunCounter) private readonly runs: RunCounter,
   ) {}
 
   @Post(':id/execute')
@@ -20,6 +20,8 @@ export class FlowRunsController {
   execute(@CurrentTenant() tenant: Tenant, @Param('id') id: string, @Body() body: unknown) {
     const flow = this.flows.get(tenant, id);
     if (!flow) throw notFound(`Flow ${id} not found`);
-    return this.runs.put(tenant, runFlow(flow, parseBody(ExecuteFlowBody, body), { id: newId('run'), now: new Date() }));
+    const run = runFlow(flow, parseBody(ExecuteFlowBody, body), { id: newId('run'), now: new Date() });
+    this.runs.add(tenant);
+    return run;
   }
 }

@@ -2,6 +2,7 @@ import { Catch, HttpException, Inject, type ArgumentsHost, type ExceptionFilter 
 import type { FastifyReply } from 'fastify';
 import { STATUS_CODES } from 'node:http';
 import type { Logger } from '@keyplane/observability';
+import { StoreFull } from '../store/resource-store.js';
 import { ApiError } from './api-error.js';
 import { LOGGER } from './logger.token.js';
 
@@ -21,6 +22,7 @@ export class JsonErrorsFilter implements ExceptionFilter {
 
   private describe(exception: unknown): { status: number; details: string } {
     if (exception instanceof ApiError) return { status: exception.getStatus(), details: exception.details };
+    if (exception instanceof StoreFull) return { status: 409, details: exception.message };
     // Nest wraps Fastify's body-parser errors in an HttpException and keeps the original as its cause.
     const cause = exception instanceof HttpException && exception.cause ? exception.cause : exception;
     const status = statusOf(cause);

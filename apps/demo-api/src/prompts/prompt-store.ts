@@ -3,4 +3,8 @@ import { ResourceStore } from '../store/resource-store.js';
 import type { Prompt } from './prompt.js';
 
 @Injectable()
-export class PromptStore extends ResourceStore<Prompt> {}
+export class PromptStore extends ResourceStore<Prompt> {
+  constructor() {
+    super('prompts');
+  }
+}

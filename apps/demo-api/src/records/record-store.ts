@@ -3,4 +3,8 @@ import { ResourceStore } from '../store/resource-store.js';
 import type { DataRecord } from './record.js';
 
 @Injectable()
-export class RecordStore extends ResourceStore<DataRecord> {}
+export class RecordStore extends ResourceStore<DataRecord> {
+  constructor() {
+    super('records');
+  }
+}
