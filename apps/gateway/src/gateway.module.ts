@@ -1,6 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
-import type { Registry } from 'prom-client';
 import { Readiness, type Logger } from '@keyplane/observability';
 import { AuthDecider } from './authentication/auth-decider.js';
 import type { GatewayConfig } from './config.js';
@@ -24,19 +23,19 @@ export interface GatewayModuleOptions {
   routes: RouteDefinition[];
   logger: Logger;
   readiness: Readiness;
-  registry: Registry;
+  metrics: GatewayMetrics;
 }
 
 @Module({})
 export class GatewayModule {
-  static forRoot({ config, routes, logger, readiness, registry }: GatewayModuleOptions): DynamicModule {
+  static forRoot({ config, routes, logger, readiness, metrics }: GatewayModuleOptions): DynamicModule {
     return {
       module: GatewayModule,
       providers: [
         { provide: GATEWAY_CONFIG, useValue: config },
         { provide: LOGGER, useValue: logger },
         { provide: Readiness, useValue: readiness },
-        { provide: GatewayMetrics, useValue: new GatewayMetrics(registry) },
+        { provide: GatewayMetrics, useValue: metrics },
         { provide: RouteMatcher, useValue: new RouteMatcher(routes) },
         natsClientProvider,
         NatsConnection,

@@ -1,9 +1,10 @@
-import { createLogger } from '@keyplane/observability';
+import { createLogger, exitOnFatalErrors } from '@keyplane/observability';
 import { closeOnSignals, exitOnStartupFailure } from '@keyplane/runtime';
 import { loadGatewayConfig } from './config.js';
 import { startGatewayService } from './start.js';
 
 const logger = createLogger('gateway');
+exitOnFatalErrors(logger);
 void Promise.resolve()
   .then(() => startGatewayService(loadGatewayConfig(process.env)))
   .then((gateway) => {

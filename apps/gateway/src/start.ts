@@ -32,13 +32,14 @@ export async function startGatewayService(config: GatewayConfig, options: Gatewa
   const routes = loadRouteTable(config.routesFile);
   const readiness = new Readiness();
   const registry = createMetricsRegistry('gateway');
-  const module = GatewayModule.forRoot({ config, routes, logger, readiness, registry });
+  const gatewayMetrics = new GatewayMetrics(registry);
+  const module = GatewayModule.forRoot({ config, routes, logger, readiness, metrics: gatewayMetrics });
   const service = await bootstrapService({
     module,
     config,
     logger,
     bodyLimitBytes: BODY_LIMIT_BYTES,
-    frameworkErrors: answerFrameworkErrorsWithJson,
+    frameworkErrors: answerFrameworkErrorsWithJson((status) => gatewayMetrics.requests.inc({ route: 'unrouted', status })),
     rewriteUrl: originForm,
     connectionLimits: config.clientLimits,
   });
@@ -48,7 +49,6 @@ export async function startGatewayService(config: GatewayConfig, options: Gatewa
   });
   const server = service.app.getHttpServer();
   const answers = trackAnswers(server);
-  const gatewayMetrics = service.app.get(GatewayMetrics);
   const stalledReaders = closeStalledReaders(answers, {
     timeoutMs: config.clientLimits.sendTimeoutMs,
     onClosed: (response) => {

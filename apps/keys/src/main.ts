@@ -1,9 +1,10 @@
-import { createLogger } from '@keyplane/observability';
+import { createLogger, exitOnFatalErrors } from '@keyplane/observability';
 import { closeOnSignals, exitOnStartupFailure } from '@keyplane/runtime';
 import { loadKeysConfig } from './config.js';
 import { startKeysService } from './start.js';
 
 const logger = createLogger('keys');
+exitOnFatalErrors(logger);
 
 try {
   const config = loadKeysConfig(process.env);

@@ -4,3 +4,4 @@ export * from './readiness.js';
 export * from './metrics.js';
 export * from './ops.controller.js';
 export * from './ops.module.js';
+export * from './fatal-errors.js';

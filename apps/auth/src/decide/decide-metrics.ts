@@ -19,6 +19,8 @@ export class DecideMetrics {
       labelNames: ['outcome', 'reason'],
       registers: [registry],
     });
+    // Present at 0 from the start, so the first failed decisions after a restart show in increase() and rate().
+    this.decisions.inc({ outcome: 'error', reason: 'quota_store' }, 0);
   }
 
   observe(startedAt: number, outcome: Outcome | 'error' | 'bad_request', reason: string): void {

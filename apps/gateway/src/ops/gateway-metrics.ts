@@ -38,6 +38,8 @@ export class GatewayMetrics {
       labelNames: ['kind'],
       registers: [registry],
     });
+    // Present at 0 from the start, so the first failures after a restart show in increase() and rate().
+    for (const kind of ['unavailable', 'timeout']) this.upstreamErrors.inc({ kind }, 0);
     this.lastUsedUnavailable = new Counter({
       name: 'gateway_last_used_unavailable_total',
       help: 'Key management answers sent with lastUsedAt left null because metering did not answer in time',

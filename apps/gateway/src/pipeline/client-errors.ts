@@ -10,7 +10,7 @@ import { rawJsonAnswer } from './raw-json-answer.js';
  * not an empty or HTML page.
  * Replaces Fastify's handler, whose body has `message` where DESIGN §6 has `details`.
  */
-export function answerClientErrorsWithJson(server: Server): void {
+export function answerClientErrorsWithJson(server: Server, counted: (status: number) => void): void {
   server.removeAllListeners('clientError');
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
     if (error.code === 'ECONNRESET' || !socket.writable || responseStarted(socket)) {
@@ -19,6 +19,7 @@ export function answerClientErrorsWithJson(server: Server): void {
     }
     const [status, details] = describe(error.code);
     endWithAnswer(socket, rawJsonAnswer(status, errorBody(status, details)));
+    counted(status);
   });
 }
 

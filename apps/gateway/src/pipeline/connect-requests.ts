@@ -13,8 +13,9 @@ const NOT_A_PROXY = errorBody(400, 'CONNECT is not supported: the gateway is not
  * of this API, so there is no route to authenticate it for and no `Allow` to list (a 405
  * must carry one): it is a 400, in the JSON shape of every other error.
  */
-export function answerConnectWithJson(server: Server): void {
+export function answerConnectWithJson(server: Server, counted: (status: number) => void): void {
   server.on('connect', (request: IncomingMessage, socket: Duplex) => {
     endWithAnswer(socket, rawJsonAnswer(400, NOT_A_PROXY, { 'X-Request-Id': requestIdFrom(request.headers['x-request-id']) }));
+    counted(400);
   });
 }

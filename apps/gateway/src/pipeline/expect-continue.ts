@@ -20,10 +20,11 @@ export function holdBackContinue(server: Server): void {
  * It is still refused before authentication (RFC 9110 §10.1.1: one the server cannot meet), in
  * the JSON shape of every other error, as the connection's last answer since a body may follow.
  */
-export function refuseOtherExpectations(server: Server): void {
+export function refuseOtherExpectations(server: Server, counted: (status: number) => void): void {
   server.on('checkExpectation', (request, response) => {
     const headers = { 'content-type': 'application/json', 'x-request-id': requestIdFrom(request.headers['x-request-id']), connection: 'close' };
     response.writeHead(417, headers).end(EXPECTATION_FAILED);
+    counted(417);
   });
 }
 

@@ -9,7 +9,11 @@ import { sendJson } from './send-json.js';
  * gateway is a path whose percent-encoding does not decode (`/v1/flows/%zz`). Left to Fastify,
  * that answer has its own body (`statusCode`, `code`, `message`) and no `X-Request-Id`.
  */
-export function answerFrameworkErrorsWithJson(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
-  const status = error.statusCode ?? 500;
-  void sendJson(reply.header('x-request-id', requestIdFrom(request.headers['x-request-id'])), status, errorBody(status, frameworkErrorDetails(error)));
+export function answerFrameworkErrorsWithJson(counted: (status: number) => void) {
+  return (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void => {
+    const status = error.statusCode ?? 500;
+    void sendJson(reply.header('x-request-id', requestIdFrom(request.headers['x-request-id'])), status, errorBody(status, frameworkErrorDetails(error)));
+    // Fastify runs no onResponse hook for an answer its router gives.
+    counted(status);
+  };
 }

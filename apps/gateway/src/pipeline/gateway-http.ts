@@ -47,14 +47,22 @@ export class GatewayHttp implements OnModuleInit {
 
   onModuleInit(): void {
     const fastify = this.host.httpAdapter.getInstance<FastifyInstance>();
-    answerClientErrorsWithJson(fastify.server);
-    answerConnectWithJson(fastify.server);
+    // Answers Node gives before any route runs: no route template to name.
+    const countUnrouted = (status: number) => this.metrics.requests.inc({ route: 'unrouted', status });
+    answerClientErrorsWithJson(fastify.server, countUnrouted);
+    answerConnectWithJson(fastify.server, countUnrouted);
     holdBackContinue(fastify.server);
-    refuseOtherExpectations(fastify.server);
+    refuseOtherExpectations(fastify.server, countUnrouted);
     leaveHostCheckToGateway(fastify.server);
     fastify.server.on('drop', () => this.metrics.connectionsDropped.inc());
     this.metrics.countOpenConnections(() => new Promise((resolve) => fastify.server.getConnections((error, count) => resolve(error ? Number.NaN : count))));
     routeEveryHttpMethod(fastify);
+    // On the root, not in the routes' plugin: answers Fastify gives outside it (a malformed
+    // percent-encoding, a path parameter too long) are counted too.
+    fastify.addHook('onResponse', (request, reply, done) => {
+      this.metrics.requests.inc({ route: routeLabel(request), status: reply.statusCode });
+      done();
+    });
     void fastify.register((app, _options, done) => {
       this.routes(app).then(() => done(), done);
     });
@@ -69,10 +77,6 @@ export class GatewayHttp implements OnModuleInit {
     app.setErrorHandler(jsonErrorHandler(logger, BODY_LIMIT_BYTES));
     app.addHook('onRequest', refuseMissingHost);
     app.addHook('onRequest', refuseRewrittenTargets);
-    app.addHook('onResponse', (request, reply, done) => {
-      metrics.requests.inc({ route: routeLabel(request), status: reply.statusCode });
-      done();
-    });
     await app.register(replyFrom, { base: config.upstreamUrl, disableRequestLogging: true, undici: UPSTREAM_CONNECTIONS });
 
     const dashboard = loadDashboard();

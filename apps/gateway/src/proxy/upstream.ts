@@ -49,8 +49,10 @@ export function proxyToUpstream({ upstreamUrl, metrics, logger, timeoutMs }: Pro
     rewriteHeaders: upstreamAnswerHeaders,
     onError(reply, { error }) {
       const timedOut = (error as Error & { statusCode?: number }).statusCode === 504;
-      metrics.upstreamErrors.inc({ kind: timedOut ? 'timeout' : 'unavailable' });
-      logger.debug({ err: error, requestId: reply.request.gateway?.requestId }, 'upstream request failed');
+      const kind = timedOut ? 'timeout' : 'unavailable';
+      metrics.upstreamErrors.inc({ kind });
+      // warn, not debug: the 502/504 a client reports by its X-Request-Id must be findable at the default level.
+      logger.warn({ err: error, requestId: reply.request.gateway?.requestId, method: reply.request.method, kind }, 'upstream request failed');
       sendJson(reply as FastifyReply, timedOut ? 504 : 502, timedOut ? GATEWAY_TIMEOUT : BAD_GATEWAY);
     },
   };

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { AlertType } from '@keyplane/contracts';
 
 export interface MeteringMetrics {
   eventsIngested: Counter<'result'>;
@@ -35,7 +36,7 @@ export function createMeteringMetrics(registry: Registry, lag: ConsumerLag): Met
       if (state) this.set(state.ackPending);
     },
   });
-  return {
+  const metrics: MeteringMetrics = {
     eventsIngested: new Counter({
       name: 'metering_events_ingested_total',
       help: 'Usage events read from the stream: stored, duplicate (already stored, not counted again), or past_retention (older than what the retention sweep deleted, not counted)',
@@ -64,4 +65,9 @@ export function createMeteringMetrics(registry: Registry, lag: ConsumerLag): Met
       registers,
     }),
   };
+  // Present at 0 from the start, so the first of each after a restart shows in increase() and rate().
+  for (const result of ['stored', 'duplicate', 'past_retention']) metrics.eventsIngested.inc({ result }, 0);
+  for (const type of AlertType.options) metrics.alertsRaised.inc({ type }, 0);
+  for (const result of ['delivered', 'retry', 'failed']) metrics.webhookDeliveries.inc({ result }, 0);
+  return metrics;
 }
