@@ -9,8 +9,9 @@ export type Manifest = Record<string, any>;
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
+/** `<<` merge keys applied, as docker compose applies them. */
 export function readYamlDocuments(path: string): Manifest[] {
-  return parseAllDocuments(readFileSync(join(repoRoot, path), 'utf8')).map((doc) => {
+  return parseAllDocuments(readFileSync(join(repoRoot, path), 'utf8'), { merge: true }).map((doc) => {
     if (doc.errors.length > 0) throw new Error(`${path}: ${doc.errors[0].message}`);
     return doc.toJS() as Manifest;
   });
