@@ -53,5 +53,10 @@ describe('failing closed', () => {
     expect(await flows.json()).toEqual({ data: [] });
 
     expect(await (await fetch(`${stack.gateway.url}/readyz`)).json()).toEqual({ status: 'ready', checks: { nats: true } });
+
+    // Said in the log, once for a run of them (docs/operations.md "Probes and metrics").
+    const said = stack.logs.lines.map((line) => JSON.parse(line)).filter((line) => line.msg === 'no decision from auth: answered 503');
+    expect(said[0]).toMatchObject({ level: 40, name: 'gateway', details: 'Authorization service unavailable', suppressed: 0, requestId: expect.stringMatching(/^req_/) });
+    expect(said.length + said.reduce((sum, line) => sum + line.suppressed, 0)).toBeLessThanOrEqual(4);
   });
 });

@@ -5,3 +5,4 @@ export * from './metrics.js';
 export * from './ops.controller.js';
 export * from './ops.module.js';
 export * from './fatal-errors.js';
+export * from './throttled.js';

@@ -1,7 +1,7 @@
 import { Controller, Inject } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import { fail, namespace, ok, serviceError, type Decision, type Reply } from '@keyplane/contracts';
-import type { Logger } from '@keyplane/observability';
+import { throttled, type Logger } from '@keyplane/observability';
 import { newUlid } from '@keyplane/runtime';
 import { UsagePublisher } from '../usage/usage-publisher.js';
 import { usageRecorded, type Decided } from '../usage/usage-event.js';
@@ -17,6 +17,9 @@ const { auth } = namespace('').subjects;
 /** `auth.decide`: asked by the gateway on every API request, with the key's hash only. */
 @Controller()
 export class DecideController {
+  /** While the quota store is away every request with a known key fails: one line in 5 s says so. */
+  private readonly logQuotaStoreFailure = throttled(5000);
+
   constructor(
     @Inject(Authorizer) private readonly authorizer: Authorizer,
     @Inject(UsagePublisher) private readonly usage: UsagePublisher,
@@ -42,7 +45,8 @@ export class DecideController {
       decided = await this.authorizer.decide(parsed.value);
     } catch (error) {
       this.metrics.observe(startedAt, 'error', 'quota_store');
-      this.logger.error({ err: error, requestId: parsed.value.requestId }, 'no decision: the quota store failed');
+      const requestId = parsed.value.requestId;
+      this.logQuotaStoreFailure((suppressed) => this.logger.error({ err: error, requestId, suppressed }, 'no decision: the quota store failed'));
       return fail(serviceError(503, 'Authorization service unavailable'));
     }
     const { decision } = decided;

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { ClientProxy } from '@nestjs/microservices';
 import { z } from 'zod';
 import { Decision, namespace, ServiceError, serviceError, type DecideRequest, type Reply } from '@keyplane/contracts';
-import type { Logger } from '@keyplane/observability';
+import { throttled, type Logger } from '@keyplane/observability';
 import { request } from '@keyplane/nats';
 import type { GatewayConfig } from '../config.js';
 import { GatewayMetrics } from '../ops/gateway-metrics.js';
@@ -19,6 +19,8 @@ const UNAVAILABLE: Reply<Decision> = { ok: false, error: serviceError(503, AUTH_
 export class AuthDecider {
   private readonly subject: string;
   private readonly withoutKeys: (ask: DecideRequest) => DecideRequest;
+  /** With auth away every request fails closed: one line in 5 s says so, beside the 503s in the metrics. */
+  private readonly logFailedClosed = throttled(5000);
 
   constructor(
     @Inject(NATS_CLIENT) private readonly client: ClientProxy,
@@ -46,6 +48,7 @@ export class AuthDecider {
     // without WWW-Authenticate. So every error is answered with the gateway's own 503.
     const { status, details } = checked.data.error;
     if (status !== 503) this.logger.error({ status, details, requestId: sent.requestId }, 'auth.decide answered an error other than 503');
+    else this.logFailedClosed((suppressed) => this.logger.warn({ details, requestId: sent.requestId, suppressed }, 'no decision from auth: answered 503'));
     return UNAVAILABLE;
   }
 }
