@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { describeIssue, EventHeader, UsageBatch, UsageRecorded } from '@keyplane/contracts';
 
-export type DeadLetterKind = 'malformed_json' | 'not_an_event' | 'unknown_version' | 'schema_invalid' | 'rejected_by_database' | 'conflicting_duplicate';
+export type DeadLetterKind = 'malformed_json' | 'not_an_event' | 'unknown_version' | 'schema_invalid' | 'rejected_by_database' | 'unstorable' | 'conflicting_duplicate';
 
 export interface Unreadable {
   ok: false;

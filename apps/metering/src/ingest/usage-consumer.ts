@@ -2,6 +2,7 @@ import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type Consumer, t
 import { headers, type NatsConnection } from '@nats-io/transport-node';
 import type { Kysely } from 'kysely';
 import type { Alert, Namespace } from '@keyplane/contracts';
+import { pingDatabase } from '@keyplane/database';
 import { ensureStream, usageEventStream } from '@keyplane/nats';
 import type { Logger } from '@keyplane/observability';
 import type { Database } from '../db/schema.js';
@@ -9,13 +10,28 @@ import type { AlertThresholds } from '../alerts/thresholds.js';
 import type { MeteringMetrics } from '../metrics/metering-metrics.js';
 import { readUsageMessage, type ReadEntry } from './read-usage-message.js';
 import { backoffMs } from '../backoff.js';
-import type { BatchOutcome } from './store-batch.js';
-import { storeWithFallback } from './store-with-fallback.js';
+import type { BatchOutcome, StoreOptions } from './store-batch.js';
+import { storeSettingAsideUnstorable, storeWithFallback } from './store-with-fallback.js';
+import { isDatabaseFailure } from './database-errors.js';
 
 export const DURABLE_NAME = 'metering';
 
 /** Batches' worth of events read ahead of the batcher; past it the receiver waits, and so do its pulls. */
 const READ_AHEAD_BATCHES = 4;
+
+/**
+ * Deliveries of a message that fails on its own while Postgres answers before what in it cannot
+ * be stored is set aside: one failure could be a connection lost as it ran, several in a row
+ * (backing off, 15 s at the default retry delay) are the events themselves.
+ */
+const SET_ASIDE_AFTER_DELIVERIES = 5;
+
+/**
+ * ...and only while other events are being stored, within the longest retry delay: when nothing
+ * is (a release that throws on every batch), the fault is metering's, not the events', and
+ * setting them all aside would empty the windows. They wait for a fix instead.
+ */
+const OTHERS_STORED_WITHIN_MS = 60_000;
 
 export interface IngestSettings {
   /** Events in one stored batch at most (a message is never split, so one large message can exceed it). */
@@ -66,6 +82,8 @@ export class UsageConsumer {
   private bufferedEvents = 0;
   private wakeBatcher: (() => void) | undefined;
   private wakeReceiver: (() => void) | undefined;
+  /** When this replica last committed events of the stream. */
+  private lastStoredAt = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly options: UsageConsumerOptions) {}
 
@@ -108,7 +126,10 @@ export class UsageConsumer {
   private async ensureDurable(): Promise<void> {
     const { nc, ns, settings } = this.options;
     const jsm = await jetstreamManager(nc);
-    const tunables = { ack_wait: settings.ackWaitMs * 1_000_000, max_ack_pending: settings.maxAckPending };
+    // Never drop an event after N tries: unreadable ones are set aside by us, transient failures must
+    // retry until they pass. Set on a durable found already too: JetStream would drop for good a
+    // message a Postgres outage failed max_deliver times.
+    const tunables = { ack_wait: settings.ackWaitMs * 1_000_000, max_ack_pending: settings.maxAckPending, max_deliver: -1 };
     const exists = await jsm.consumers.info(ns.streams.usageEvents, DURABLE_NAME).then(
       () => true,
       () => false,
@@ -122,8 +143,6 @@ export class UsageConsumer {
       durable_name: DURABLE_NAME,
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
-      // Never drop an event after N tries: unreadable ones are set aside by us, transient failures must retry until they pass.
-      max_deliver: -1,
       ...tunables,
     });
   }
@@ -241,22 +260,67 @@ export class UsageConsumer {
   }
 
   private async process(batch: Received[]): Promise<void> {
-    const { db, logger, metrics, settings } = this.options;
+    const { db, metrics } = this.options;
     const endTimer = metrics.batchDuration.startTimer();
-    const entries = batch.flatMap((received) => received.entries);
     let outcome: BatchOutcome;
     try {
-      outcome = await storeWithFallback(db, entries, { thresholds: this.options.thresholds, webhook: this.options.webhook });
+      outcome = await storeWithFallback(db, batch.flatMap((received) => received.entries), this.storeOptions);
     } catch (error) {
-      logger.error({ err: error, messages: batch.length }, 'storing a usage batch failed; it will be redelivered');
-      metrics.batchRetries.inc();
-      for (const { message } of batch) message.nak(backoffMs(message.info.deliveryCount, settings.retryDelayMs, 60_000));
+      if (await this.databaseToBlame(error)) this.retryLater(batch, error);
+      else await this.processEachAlone(batch, error);
       return;
     }
+    this.finish(batch, outcome);
+    endTimer();
+  }
+
+  /**
+   * The batch failed while Postgres answers, on something one of its messages holds: each message
+   * is stored on its own, so the others are counted and only that one goes back. Once it has come
+   * back `SET_ASIDE_AFTER_DELIVERIES` times, while other events are stored, what in it fails on
+   * its own is set aside.
+   */
+  private async processEachAlone(batch: Received[], batchError: unknown): Promise<void> {
+    const { db, logger } = this.options;
+    logger.warn({ err: batchError, messages: batch.length }, 'a usage batch failed while Postgres answers; storing its messages one by one');
+    for (const [index, received] of batch.entries()) {
+      const poison = received.message.info.deliveryCount >= SET_ASIDE_AFTER_DELIVERIES && Date.now() - this.lastStoredAt <= OTHERS_STORED_WITHIN_MS;
+      const store = poison ? storeSettingAsideUnstorable : storeWithFallback;
+      let outcome: BatchOutcome;
+      try {
+        outcome = await store(db, received.entries, this.storeOptions);
+      } catch (error) {
+        if (await this.databaseToBlame(error)) return this.retryLater(batch.slice(index), error);
+        this.retryLater([received], error);
+        continue;
+      }
+      this.finish([received], outcome);
+    }
+  }
+
+  /** Postgres, or the way to it, failed: nothing the events hold, so they go back as they are. */
+  private async databaseToBlame(error: unknown): Promise<boolean> {
+    return isDatabaseFailure(error) || !(await pingDatabase(this.options.db));
+  }
+
+  private get storeOptions(): StoreOptions {
+    return { thresholds: this.options.thresholds, webhook: this.options.webhook };
+  }
+
+  private retryLater(batch: Received[], error: unknown): void {
+    const { logger, metrics, settings } = this.options;
+    logger.error({ err: error, messages: batch.length }, 'storing a usage batch failed; it will be redelivered');
+    metrics.batchRetries.inc();
+    for (const { message } of batch) message.nak(backoffMs(message.info.deliveryCount, settings.retryDelayMs, 60_000));
+  }
+
+  /** After the commit: the dead letters out, the messages acked, the counts and alerts told. */
+  private finish(batch: Received[], outcome: BatchOutcome): void {
+    const { logger, metrics } = this.options;
+    if (outcome.stored + outcome.duplicates > 0) this.lastStoredAt = Date.now();
     this.publishDeadLetters(outcome.deadLetters);
     for (const { message } of batch) message.ack();
-    endTimer();
-    metrics.batchSize.observe(entries.length);
+    metrics.batchSize.observe(batch.reduce((events, received) => events + received.entries.length, 0));
     metrics.eventsIngested.inc({ result: 'stored' }, outcome.stored);
     metrics.eventsIngested.inc({ result: 'duplicate' }, outcome.duplicates);
     if (outcome.pastRetention > 0) {
