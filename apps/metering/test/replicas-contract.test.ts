@@ -8,6 +8,11 @@ import { startMeteringService } from '../src/start.js';
 import { DURABLE_NAME } from '../src/ingest/usage-consumer.js';
 import { MeteringHarness } from './support/metering-harness.js';
 
+const POISON_AGENT = 'kp-poison-agent';
+class PoisonError extends Error {
+  override name = 'PoisonError';
+}
+
 // Metering's claims as a chaos engineer reads them (README "Guarantees", docs/operations.md):
 // any number of replicas on the one durable consumer count every event once and raise every
 // alert once; connections killed under them cost nothing but retries; an event that makes the
@@ -188,35 +193,46 @@ describe('metering replicas contract', () => {
   it('sets aside an event that makes every attempt to store it throw once other events are stored, and counts the events around it', async () => {
     const keyId = keyIdOf('poison');
     const good = [0, 1, 2, 3].map((n) => usageEvent({ keyId, occurredAt: `2026-06-03T11:0${n}:00.000Z` }));
-    // Valid by the schema, yet storing it throws every time (today: its quota_exhausted alert's
-    // id cannot be made for a window before 1970), whatever Postgres does.
-    const poison = { ...usageEvent({ keyId, outcome: 'rate_limited' }), occurredAt: '1969-12-31T23:59:00.000Z' };
-    replicas = await startReplicas(h, 1);
-    const [replica] = replicas;
-    const seq = await h.publishRaw(JSON.stringify(usageBatch([good[0], poison, good[1]])));
-    // Alone, it could as well be metering failing every batch (a bad release): it waits, set aside nowhere.
-    await waitFor('six failed deliveries', () => replica.logs.lines.filter((line) => line.includes('a usage batch failed while Postgres answers')).length >= 6, 30_000);
-    expect(await h.db.selectFrom('dead_letters').select('stream_seq').execute()).toEqual([]);
-    expect(await h.db.selectFrom('usage_windows').select('requests').where('key_id', '=', keyId).execute()).toEqual([]);
+    // Valid by the schema, yet storing it throws every time, whatever Postgres does: a bug of
+    // metering's own, made here by a JSON.stringify that throws on the evidence of its alert.
+    const poison = usageEvent({ keyId, outcome: 'unauthorized', reason: 'revoked', userAgent: POISON_AGENT, occurredAt: '2026-06-03T11:30:00.000Z' });
+    const stringify = JSON.stringify;
+    JSON.stringify = ((value: unknown, ...rest: [never, never]) => {
+      // The revoked_key_use evidence (it has windowSeconds), not the event, which a dead letter holds as JSON.
+      const evidence = value as { userAgent?: unknown; windowSeconds?: unknown } | null;
+      if (evidence?.userAgent === POISON_AGENT && evidence.windowSeconds !== undefined) throw new PoisonError('injected fault');
+      return stringify(value, ...rest);
+    }) as typeof JSON.stringify;
+    try {
+      replicas = await startReplicas(h, 1);
+      const [replica] = replicas;
+      const seq = await h.publishRaw(JSON.stringify(usageBatch([good[0], poison, good[1]])));
+      // Alone, it could as well be metering failing every batch (a bad release): it waits, set aside nowhere.
+      await waitFor('six failed deliveries', () => replica.logs.lines.filter((line) => line.includes('a usage batch failed while Postgres answers')).length >= 6, 30_000);
+      expect(await h.db.selectFrom('dead_letters').select('stream_seq').execute()).toEqual([]);
+      expect(await h.db.selectFrom('usage_windows').select('requests').where('key_id', '=', keyId).execute()).toEqual([]);
 
-    await h.publish(good.slice(2));
-    await h.settled(90_000);
+      await h.publish(good.slice(2));
+      await h.settled(90_000);
 
-    const days = await h.db.selectFrom('usage_windows').select(['window_start', 'requests']).where('key_id', '=', keyId).where('granularity', '=', 'day').execute();
-    expect(days).toEqual([{ window_start: new Date('2026-06-03T00:00:00.000Z'), requests: 4 }]);
-    const setAside = await h.db.selectFrom('dead_letters').select(['stream_seq', 'batch_position', 'raw_payload', 'reason', 'event_type', 'event_version']).execute();
-    expect(setAside).toEqual([
-      {
-        stream_seq: seq,
-        batch_position: 1,
-        raw_payload: JSON.stringify(poison),
-        reason: 'could not be stored (ULIDError ENC_TIME_NEG) on repeated deliveries while the database answered',
-        event_type: 'UsageRecorded',
-        event_version: 1,
-      },
-    ]);
-    expect(await metric(replica, /metering_dead_letters_total\{kind="unstorable",service="metering"\} (\d+)/)).toBe(1);
-    await sql`DELETE FROM metering.dead_letters`.execute(h.db);
+      const days = await h.db.selectFrom('usage_windows').select(['window_start', 'requests']).where('key_id', '=', keyId).where('granularity', '=', 'day').execute();
+      expect(days).toEqual([{ window_start: new Date('2026-06-03T00:00:00.000Z'), requests: 4 }]);
+      const setAside = await h.db.selectFrom('dead_letters').select(['stream_seq', 'batch_position', 'raw_payload', 'reason', 'event_type', 'event_version']).execute();
+      expect(setAside).toEqual([
+        {
+          stream_seq: seq,
+          batch_position: 1,
+          raw_payload: stringify(poison),
+          reason: 'could not be stored (PoisonError) on repeated deliveries while the database answered',
+          event_type: 'UsageRecorded',
+          event_version: 1,
+        },
+      ]);
+      expect(await metric(replica, /metering_dead_letters_total\{kind="unstorable",service="metering"\} (\d+)/)).toBe(1);
+      await sql`DELETE FROM metering.dead_letters`.execute(h.db);
+    } finally {
+      JSON.stringify = stringify;
+    }
   }, 150_000);
 
   it('reports as lag and ack pending what JetStream reports for the durable', async () => {

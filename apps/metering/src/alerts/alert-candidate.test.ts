@@ -32,4 +32,11 @@ describe('alertId', () => {
     expect(alertId(candidate('2026-04-01T12:10:00.000Z', 'key_b'))).not.toBe(id);
     expect(alertId({ ...candidate('2026-04-01T12:10:00.000Z'), windowStart: '2026-04-01T13:00:00.000Z' })).not.toBe(id);
   });
+
+  it('is made for a window before 1970 too, which the contracts allow: time zero, apart by the digest', () => {
+    const before1970 = { ...candidate('1969-12-31T23:10:00.000Z'), windowStart: '1969-12-31T23:00:00.000Z' };
+    const year1 = { ...candidate('0001-01-01T00:10:00.000Z'), windowStart: '0001-01-01T00:00:00.000Z' };
+    expect([alertId(before1970), alertId(year1)].map((id) => decodeTime(id.slice(5)))).toEqual([0, 0]);
+    expect(alertId(before1970)).not.toBe(alertId(year1));
+  });
 });

@@ -32,7 +32,9 @@ const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 export function alertId(candidate: Pick<AlertCandidate, 'type' | 'subject' | 'windowStart'>): string {
   const digest = createHash('sha256').update(dedupKey(candidate)).digest();
   const tail = Array.from(digest.subarray(0, 16), (byte) => CROCKFORD[byte & 31]).join('');
-  return `alrt_${encodeTime(Date.parse(candidate.windowStart), 10)}${tail}`;
+  // A ULID's time cannot be before 1970; the contracts allow events from the year 0001, and their
+  // ids stay apart by the digest.
+  return `alrt_${encodeTime(Math.max(0, Date.parse(candidate.windowStart)), 10)}${tail}`;
 }
 
 /** One candidate per dedup key, the earliest detection, in detection order. */

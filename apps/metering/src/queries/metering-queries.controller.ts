@@ -1,6 +1,7 @@
 import { Controller, Inject } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import type { Kysely } from 'kysely';
+import type { z } from 'zod';
 import {
   AlertsRequest,
   badRequest,
@@ -30,6 +31,9 @@ import { windowRange } from './window-range.js';
 
 const subjects = namespace('').subjects.metering;
 
+/** Every metering query may name the HTTP request it serves. */
+type MeteringQuerySchema = z.ZodType<{ requestId?: string }>;
+
 /** Metering's read side over NATS: every request is validated, scoped by account, and answered with a Reply. */
 @Controller()
 export class MeteringQueriesController {
@@ -40,55 +44,51 @@ export class MeteringQueriesController {
 
   @MessagePattern(subjects.usage)
   usage(@Payload() payload: unknown): Promise<Reply<UsageWindows>> {
-    return this.answer('usage', async () => {
-      const request = parse(UsageWindowsRequest, payload);
-      if (!request.ok) return fail(request.error);
-      const range = windowRange(request.value.from, request.value.to, request.value.granularity);
+    return this.answer('usage', UsageWindowsRequest, payload, async (request) => {
+      const range = windowRange(request.from, request.to, request.granularity);
       if (!range.ok) return fail(badRequest(range.details));
-      return ok(await usageWindows(this.db, request.value, range.starts));
+      return ok(await usageWindows(this.db, request, range.starts));
     });
   }
 
   @MessagePattern(subjects.events)
   events(@Payload() payload: unknown): Promise<Reply<UsageEventsPage>> {
-    return this.answer('events', async () => {
-      const request = parse(UsageEventsRequest, payload);
-      if (!request.ok) return fail(request.error);
-      const { from, to, cursor } = request.value;
+    return this.answer('events', UsageEventsRequest, payload, async (request) => {
+      const { from, to, cursor } = request;
       if (from && to && isLaterInstant(from, to)) return fail(badRequest('from: must not be after to'));
       const after = cursor === undefined ? null : decodePosition('events', cursor);
       if (cursor !== undefined && after === null) return fail(badRequest('cursor: invalid cursor'));
-      return ok(await usageEvents(this.db, request.value, after));
+      return ok(await usageEvents(this.db, request, after));
     });
   }
 
   @MessagePattern(subjects.alerts)
   alerts(@Payload() payload: unknown): Promise<Reply<{ data: Alert[]; nextCursor: string | null }>> {
-    return this.answer('alerts', async () => {
-      const request = parse(AlertsRequest, payload);
-      if (!request.ok) return fail(request.error);
-      const { cursor } = request.value;
+    return this.answer('alerts', AlertsRequest, payload, async (request) => {
+      const { cursor } = request;
       const after = cursor === undefined ? null : decodePosition('alerts', cursor);
       if (cursor !== undefined && after === null) return fail(badRequest('cursor: invalid cursor'));
-      return ok(await listAlerts(this.db, request.value, after));
+      return ok(await listAlerts(this.db, request, after));
     });
   }
 
   @MessagePattern(subjects.lastUsed)
   lastUsed(@Payload() payload: unknown): Promise<Reply<LastUsed>> {
-    return this.answer('last-used', async () => {
-      const request = parse(LastUsedRequest, payload);
-      if (!request.ok) return fail(request.error);
-      return ok(await lastUsed(this.db, request.value));
-    });
+    return this.answer('last-used', LastUsedRequest, payload, async (request) => ok(await lastUsed(this.db, request)));
   }
 
-  /** A failure below the handler (Postgres down) is a 503 for the caller, never an unanswered request. */
-  private async answer<T>(query: string, handle: () => Promise<Reply<T>>): Promise<Reply<T>> {
+  /**
+   * Validates first (a bad message is a 400 naming the field); a failure below the handler
+   * (Postgres down) is a 503 for the caller, never an unanswered request, and its line carries
+   * the query's `requestId` (the gateway's `X-Request-Id`), so it can be found from the answer.
+   */
+  private async answer<S extends MeteringQuerySchema, T>(query: string, schema: S, payload: unknown, handle: (request: z.infer<S>) => Promise<Reply<T>>): Promise<Reply<T>> {
+    const request = parse(schema, payload);
+    if (!request.ok) return fail(request.error);
     try {
-      return await handle();
+      return await handle(request.value);
     } catch (error) {
-      this.logger.error({ err: error, query }, 'metering query failed');
+      this.logger.error({ err: error, query, requestId: request.value.requestId }, 'metering query failed');
       return fail(serviceError(503, 'Metering service unavailable'));
     }
   }
