@@ -23,8 +23,9 @@ export function createMeteringMetrics(registry: Registry, lag: ConsumerLag): Met
     help: 'Usage stream messages (one or more events each) not yet delivered to metering (consumer lag)',
     registers,
     async collect() {
+      // Unknown (NATS away, the durable being made anew) reads NaN: the last value could say "caught up".
       const state = await lag.pending().catch(() => undefined);
-      if (state) this.set(state.pending);
+      this.set(state ? state.pending : Number.NaN);
     },
   });
   new Gauge({
@@ -33,7 +34,7 @@ export function createMeteringMetrics(registry: Registry, lag: ConsumerLag): Met
     registers,
     async collect() {
       const state = await lag.pending().catch(() => undefined);
-      if (state) this.set(state.ackPending);
+      this.set(state ? state.ackPending : Number.NaN);
     },
   });
   const metrics: MeteringMetrics = {
