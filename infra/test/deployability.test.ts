@@ -324,7 +324,8 @@ describe('infra/nats/nats.conf on a real nats-server', () => {
       });
       server.once('exit', (code) => reject(new Error(`nats-server exited ${code}: ${output}`)));
     });
-    nc = await connect({ servers: `127.0.0.1:${port}`, user: 'metering', pass: password });
+    // As metering connects (natsServerOptions): its replies arrive on its own inbox, the only one it may read.
+    nc = await connect({ servers: `127.0.0.1:${port}`, user: 'metering', pass: password, inboxPrefix: '_INBOX.metering' });
   }, 30_000);
 
   afterAll(async () => {

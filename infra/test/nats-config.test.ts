@@ -82,4 +82,18 @@ describe('infra/nats/nats.conf', () => {
       expect(can(user, 'publish', '_INBOX.abc')).toBe(false);
     }
   });
+
+  it("lets each service read the replies on its own inbox, where it receives them, and on no other's", () => {
+    const users = ['keys', 'auth', 'metering', 'gateway'];
+    // Where a user's replies arrive: inboxPrefixFor in libs/nats.
+    const inboxPrefixFor = (user: string) => `_INBOX.${user}`;
+    for (const user of users) {
+      expect(allowed(userBlock(user), 'subscribe')).toContain(`${inboxPrefixFor(user)}.>`);
+      expect(can(user, 'subscribe', `${inboxPrefixFor(user)}.Yq3Xb1ZpTmVn8KcQh2JdRs.7`)).toBe(true);
+      for (const other of users.filter((candidate) => candidate !== user)) {
+        expect(can(user, 'subscribe', `${inboxPrefixFor(other)}.Yq3Xb1ZpTmVn8KcQh2JdRs.7`)).toBe(false);
+      }
+      expect(can(user, 'subscribe', '_INBOX.Yq3Xb1ZpTmVn8KcQh2JdRs.7')).toBe(false);
+    }
+  });
 });

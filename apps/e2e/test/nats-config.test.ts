@@ -1,6 +1,7 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { namespace } from '@keyplane/contracts';
+import { generateKey } from '@keyplane/key-format';
 import { connectNats, encodeJson } from '@keyplane/nats';
 import { usageEvent, waitFor } from '@keyplane/testing';
 import { startConfiguredNats, type ConfiguredNats, type NatsUser } from './configured-nats.js';
@@ -9,7 +10,8 @@ import { awayFromHourEnd, hourEndWaitMs, RATE_LIMIT_HEADERS, startStack, type St
 // The NATS configuration as shipped (infra/nats/nats.conf: one user per service, each allowed
 // only its own subjects and streams) runs the whole product: every service logs in as its own
 // user on a nats-server of this file's own, and every path of DESIGN that crosses NATS works.
-// What a service's user must not do, it cannot.
+// What a service's user must not do, it cannot. (That no user reads another's replies:
+// nats-inboxes.test.ts.)
 
 const HOUR_MARGIN_SECONDS = 30;
 const ns = namespace('');
@@ -110,6 +112,21 @@ describe('infra/nats/nats.conf, as shipped', () => {
     await expect(jetstreamManager(gateway)).rejects.toThrow(/permission/i);
     await expect(gateway.request(ns.subjects.usageEvents, encodeJson(usageEvent()), { timeout: 2000 })).rejects.toThrow(/permission/i);
   });
+
+  it("answers an unknown key once auth has asked JetStream for the stream's head, and counts use again after metering restarts", async () => {
+    // Each reply comes back on the asking service's own inbox: auth's stream info, metering's consumer calls and pulls.
+    const unknown = await stack.call('GET', '/v1/flows', { key: generateKey({ environment: 'live' }).key });
+    expect({ status: unknown.status, body: unknown.body }).toEqual({ status: 401, body: { error: 'Unauthorized', details: 'Invalid or missing API key' } });
+
+    await stack.restartMetering();
+    const { key, id } = await stack.createKey({ permissions: ['FLOWS:READ'] });
+    expect((await stack.call('GET', '/v1/flows', { key })).status).toBe(200);
+    const today = await waitFor('the restarted metering to count the request', async () => {
+      const answer = await stack.call('GET', `/v1/api-keys/${id}/usage?granularity=day`);
+      return answer.status === 200 && answer.body.data.at(-1)?.requests === 1 ? answer.body.data.at(-1) : undefined;
+    }, 15_000);
+    expect(today).toMatchObject({ requests: 1, allowed: 1 });
+  }, 60_000);
 
   it('leaves no NATS password in any log line, after all of the above', () => {
     const logged = stack.logs.text();

@@ -9,3 +9,4 @@ export * from './reachable.js';
 export * from './request-mux.js';
 export * from './stream-publish.js';
 export * from './coalesce-writes.js';
+export * from './inbox-prefix.js';

@@ -1,4 +1,5 @@
 import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { inboxPrefixOf } from './inbox-prefix.js';
 
 export interface MuxRequestOptions {
   timeoutMs: number;
@@ -28,13 +29,14 @@ export class MuxRequestError extends Error {}
  * `Promise.race`; measured, that was 3 % of the gateway's CPU and 5 % of auth's.
  */
 export class RequestMux {
-  private readonly inbox = `${createInbox()}.`;
   private readonly pending = new Map<string, Pending>();
-  private readonly subscription: Subscription;
+  private inbox = '';
+  private subscription: Subscription | undefined;
+  private closed = false;
   private next = 0;
 
   constructor(private readonly nc: NatsConnection) {
-    this.subscription = nc.subscribe(`${this.inbox}*`, { callback: (_error, msg) => this.settle(msg) });
+    this.listen();
   }
 
   request(subject: string, data: Uint8Array, options: MuxRequestOptions): Promise<Msg> {
@@ -48,6 +50,7 @@ export class RequestMux {
       const timer = setTimeout(() => this.fail(token, new MuxRequestError(`no reply on ${subject} within ${timeoutMs} ms`)), timeoutMs);
       this.pending.set(token, { resolve, reject, timer });
       try {
+        if (!this.subscription && !this.closed) this.listen();
         this.nc.publish(subject, data, { reply: this.inbox + token, headers });
       } catch (error) {
         this.fail(token, error as Error);
@@ -68,8 +71,31 @@ export class RequestMux {
 
   /** Stops listening for replies and fails every request still waiting, at once. */
   close(): void {
-    this.subscription.unsubscribe();
+    this.closed = true;
+    this.subscription?.unsubscribe();
     for (const token of [...this.pending.keys()]) this.fail(token, new MuxRequestError('connection closed'));
+  }
+
+  /** One reply subscription, under the connection's own inbox prefix: the only inboxes its NATS user may read. */
+  private listen(): void {
+    this.inbox = `${createInbox(inboxPrefixOf(this.nc))}.`;
+    const subscription = this.nc.subscribe(`${this.inbox}*`, {
+      callback: (error, msg) => (error ? this.refused(subscription, error) : this.settle(msg)),
+    });
+    this.subscription = subscription;
+  }
+
+  /**
+   * The server refused the reply subscription (its NATS user may not read this inbox) and nats.js
+   * dropped it: the requests waiting on it fail at once, with the server's reason, not at their
+   * timeout, and the next request subscribes again, so a corrected server config needs no restart.
+   * (Reading a reply out of the error's empty message would throw inside nats.js's reader and
+   * leave the whole connection deaf until its ping check gave up on it.)
+   */
+  private refused(subscription: Subscription, error: Error): void {
+    if (subscription !== this.subscription) return;
+    this.subscription = undefined;
+    for (const token of [...this.pending.keys()]) this.fail(token, new MuxRequestError(`no reply can arrive: ${error.message}`));
   }
 
   private settle(msg: Msg): void {

@@ -1,16 +1,20 @@
-/** Where to connect, and as whom. */
+import { inboxPrefixFor } from './inbox-prefix.js';
+
+/** Where to connect, as whom, and where the replies to this connection's requests arrive. */
 export interface NatsServerOptions {
   servers: string;
   user?: string;
   pass?: string;
   token?: string;
+  inboxPrefix?: string;
 }
 
 /**
  * nats.js ignores credentials written into a server URL: it logs in without them, and a server
  * that has users answers "Authorization Violation". So they are taken out of the URL and passed
  * as options: `nats://user:password@host` logs in as that user, `nats://token@host` with a
- * token. Percent-encoded characters in them are decoded, as in any URL.
+ * token. Percent-encoded characters in them are decoded, as in any URL. A user's replies arrive
+ * under its own inbox prefix (see inboxPrefixFor); a token, being a secret, never names one.
  */
 export function natsServerOptions(url: string): NatsServerOptions {
   const parsed = new URL(url);
@@ -20,7 +24,8 @@ export function natsServerOptions(url: string): NatsServerOptions {
   parsed.username = '';
   parsed.password = '';
   const servers = parsed.href;
-  return pass === '' ? { servers, token: user } : { servers, user, pass };
+  if (pass === '') return { servers, token: user };
+  return user === '' ? { servers, user, pass } : { servers, user, pass, inboxPrefix: inboxPrefixFor(user) };
 }
 
 /** A `%` that starts no valid escape is kept as typed rather than refused. */
