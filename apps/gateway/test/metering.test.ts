@@ -105,7 +105,8 @@ describe('metering behind the gateway', () => {
     const response = await get(`/v1/api-keys/${OWN_KEY}/usage?granularity=day&from=2026-11-01T00:00:00%2B01:00&to=2026-11-26T00:00:00Z`);
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual(windows);
-    expect(asked.usage).toEqual([{ accountId: ACCOUNT, keyId: OWN_KEY, granularity: 'day', from: '2026-10-31T23:00:00.000Z', to: '2026-11-26T00:00:00.000Z' }]);
+    const requestId = response.headers.get('x-request-id');
+    expect(asked.usage).toEqual([{ accountId: ACCOUNT, requestId, keyId: OWN_KEY, granularity: 'day', from: '2026-10-31T23:00:00.000Z', to: '2026-11-26T00:00:00.000Z' }]);
   });
 
   it('never asks metering about a key the keys service does not give the caller', async () => {
@@ -131,7 +132,7 @@ describe('metering behind the gateway', () => {
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toBe('application/x-ndjson');
     expect(await response.text()).toBe([5, 4, 3, 2, 1].map((n) => `${JSON.stringify(event(n))}\n`).join(''));
-    const base = { accountId: ACCOUNT, keyId: OWN_KEY, outcome: 'allowed', limit: 1000 };
+    const base = { accountId: ACCOUNT, requestId: response.headers.get('x-request-id'), keyId: OWN_KEY, outcome: 'allowed', limit: 1000 };
     expect(asked.events).toEqual([base, { ...base, cursor: 'c1' }, { ...base, cursor: 'c2' }]);
   });
 
@@ -153,7 +154,7 @@ describe('metering behind the gateway', () => {
     const response = await get(`/v1/api-keys/${OWN_KEY}/events?limit=1`, { accept: 'application/json' });
     expect(response.headers.get('content-type')).toBe('application/json');
     expect(await response.json()).toEqual({ data: [event(2)], nextCursor: 'c1' });
-    expect(asked.events).toEqual([{ accountId: ACCOUNT, keyId: OWN_KEY, limit: 1 }]);
+    expect(asked.events).toEqual([{ accountId: ACCOUNT, requestId: response.headers.get('x-request-id'), keyId: OWN_KEY, limit: 1 }]);
   });
 
   it('cuts a stream short, visibly, when metering stops answering in the middle', async () => {
@@ -192,8 +193,8 @@ describe('metering behind the gateway', () => {
     const list = await get('/v1/api-keys');
     expect(await list.json()).toEqual({ data: [{ ...keyObject(OWN_KEY), lastUsedAt: '2026-11-26T10:15:00.000Z' }, keyObject(FOREIGN_KEY)], nextCursor: null });
     expect(asked.lastUsed).toEqual([
-      { accountId: ACCOUNT, keyIds: [OWN_KEY] },
-      { accountId: ACCOUNT, keyIds: [OWN_KEY, FOREIGN_KEY] },
+      { accountId: ACCOUNT, requestId: one.headers.get('x-request-id'), keyIds: [OWN_KEY] },
+      { accountId: ACCOUNT, requestId: list.headers.get('x-request-id'), keyIds: [OWN_KEY, FOREIGN_KEY] },
     ]);
   });
 

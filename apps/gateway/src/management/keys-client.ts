@@ -22,6 +22,7 @@ import type { GatewayConfig } from '../config.js';
 import { serviceRequest } from '../messaging/service-request.js';
 import { KEYS_UNAVAILABLE } from '../responses/error-body.js';
 import { GATEWAY_CONFIG, NATS_CLIENT } from '../tokens.js';
+import type { Traced } from './management-call.js';
 
 type Input<T> = Omit<T, 'limit'> & { limit?: number };
 
@@ -37,13 +38,13 @@ export class KeysClient {
     this.subjects = namespace(config.natsPrefix).subjects.keys;
   }
 
-  issue = (body: IssueKeyRequest) => this.command<IssuedKey>(this.subjects.issue, body);
-  list = (body: Input<ListKeysRequest>) => this.send<KeyPage>(this.subjects.list, body);
-  get = (body: GetKeyRequest) => this.send<KeyObject>(this.subjects.get, body);
-  update = (body: UpdateKeyRequest) => this.command<{ key: KeyObject }>(this.subjects.update, body);
-  rotate = (body: RotateKeyRequest) => this.command<RotatedKey>(this.subjects.rotate, body);
-  revoke = (body: RevokeKeyRequest) => this.command<{ key: KeyObject }>(this.subjects.revoke, body);
-  audit = (body: Input<AuditEventsRequest>) => this.send<AuditPage>(this.subjects.audit, body);
+  issue = (body: Traced<IssueKeyRequest>) => this.command<IssuedKey>(this.subjects.issue, body);
+  list = (body: Traced<Input<ListKeysRequest>>) => this.send<KeyPage>(this.subjects.list, body);
+  get = (body: Traced<GetKeyRequest>) => this.send<KeyObject>(this.subjects.get, body);
+  update = (body: Traced<UpdateKeyRequest>) => this.command<{ key: KeyObject }>(this.subjects.update, body);
+  rotate = (body: Traced<RotateKeyRequest>) => this.command<RotatedKey>(this.subjects.rotate, body);
+  revoke = (body: Traced<RevokeKeyRequest>) => this.command<{ key: KeyObject }>(this.subjects.revoke, body);
+  audit = (body: Traced<Input<AuditEventsRequest>>) => this.send<AuditPage>(this.subjects.audit, body);
 
   /** A change, sent with how long the gateway waits for it: keys commits nothing after that. */
   private command<T>(subject: string, body: unknown): Promise<Reply<T>> {

@@ -45,8 +45,7 @@ export class ManagementApi {
   }
 
   private async run(target: ManagementTarget, call: ManagementCall): Promise<ManagementAnswer> {
-    const { actor, params, query, body } = call;
-    const { accountId } = actor;
+    const { actor, requestId, params, query, body } = call;
     // A path id that cannot be a key id names no key, like a well-formed id of no key the caller can see.
     if (params.id !== undefined && !KeyId.safeParse(params.id).success) return failed(notFound(`API key ${params.id} not found`));
     if (!TAKES_QUERY.has(target)) parseQuery(NoQuery, query);
@@ -54,45 +53,45 @@ export class ManagementApi {
       case 'keys.create': {
         const fields = parseBody(CreateKeyBody, body);
         const secret = generateKey({ prefix: this.config.keyPrefix, environment: fields.environment });
-        const reply = await this.keys.issue({ actor, ...fields, secret: fingerprint(secret.key) });
+        const reply = await this.keys.issue({ actor, requestId, ...fields, secret: fingerprint(secret.key) });
         return answer(reply, 201, ({ key }) => ({ ...key, key: secret.key }));
       }
       case 'keys.list': {
-        const reply = await this.keys.list({ actor, ...parseQuery(ListKeysQuery, query) });
+        const reply = await this.keys.list({ actor, requestId, ...parseQuery(ListKeysQuery, query) });
         if (!reply.ok) return failed(reply.error);
-        return { status: 200, body: { ...reply.value, data: await this.lastUsed.all(accountId, reply.value.data) } };
+        return { status: 200, body: { ...reply.value, data: await this.lastUsed.all(call, reply.value.data) } };
       }
       case 'keys.get': {
-        const reply = await this.keys.get({ actor, keyId: params.id! });
-        return reply.ok ? { status: 200, body: await this.lastUsed.one(accountId, reply.value) } : failed(reply.error);
+        const reply = await this.keys.get({ actor, requestId, keyId: params.id! });
+        return reply.ok ? { status: 200, body: await this.lastUsed.one(call, reply.value) } : failed(reply.error);
       }
       case 'keys.update': {
         const changes = parseBody(UpdateKeyBody, body);
-        const reply = await this.keys.update({ actor, keyId: params.id!, ...changes });
-        return reply.ok ? { status: 200, body: await this.lastUsed.one(accountId, reply.value.key) } : failed(reply.error);
+        const reply = await this.keys.update({ actor, requestId, keyId: params.id!, ...changes });
+        return reply.ok ? { status: 200, body: await this.lastUsed.one(call, reply.value.key) } : failed(reply.error);
       }
       case 'keys.rotate': {
         const { gracePeriodSeconds } = parseBody(RotateKeyBody, body);
         // The new secret must carry the key's own environment, which only the keys service knows.
-        const current = await this.keys.get({ actor, keyId: params.id! });
+        const current = await this.keys.get({ actor, requestId, keyId: params.id! });
         if (!current.ok) return failed(current.error);
         const secret = generateKey({ prefix: this.config.keyPrefix, environment: current.value.environment });
-        const reply = await this.keys.rotate({ actor, keyId: params.id!, gracePeriodSeconds, secret: fingerprint(secret.key) });
+        const reply = await this.keys.rotate({ actor, requestId, keyId: params.id!, gracePeriodSeconds, secret: fingerprint(secret.key) });
         if (!reply.ok) return failed(reply.error);
-        const key = await this.lastUsed.one(accountId, reply.value.key);
+        const key = await this.lastUsed.one(call, reply.value.key);
         return { status: 200, body: { ...key, key: secret.key, previousKeyExpiresAt: reply.value.previousKeyExpiresAt } };
       }
       case 'keys.revoke': {
         const { reason } = parseBody(RevokeKeyBody, body);
-        const reply = await this.keys.revoke({ actor, keyId: params.id!, reason });
-        return reply.ok ? { status: 200, body: await this.lastUsed.one(accountId, reply.value.key) } : failed(reply.error);
+        const reply = await this.keys.revoke({ actor, requestId, keyId: params.id!, reason });
+        return reply.ok ? { status: 200, body: await this.lastUsed.one(call, reply.value.key) } : failed(reply.error);
       }
       case 'keys.audit': {
         const filter = parseQuery(AuditEventsQuery, query, (checked) => auditRange(fromNotAfterTo(checked)));
         // A key of another account is 404, as in usage and alerts; a malformed id stays the keys service's 400.
         const ownable = filter.keyId !== undefined && KeyId.safeParse(filter.keyId).success;
-        const refused = ownable ? await notOwnKey(this.keys, actor, filter.keyId!) : null;
-        return refused ?? answer(await this.keys.audit({ actor, ...filter }), 200, (page) => page);
+        const refused = ownable ? await notOwnKey(this.keys, call, filter.keyId!) : null;
+        return refused ?? answer(await this.keys.audit({ actor, requestId, ...filter }), 200, (page) => page);
       }
       case 'metering.usage':
         return this.usage.handle(call);

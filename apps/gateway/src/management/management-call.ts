@@ -4,6 +4,8 @@ import type { Actor, Reply, ServiceError } from '@keyplane/contracts';
 export interface ManagementCall {
   /** The calling key, as auth's decision established it. */
   actor: Actor;
+  /** The request's `X-Request-Id`, sent with every message to keys and metering, which log it with any failure. */
+  requestId: string;
   params: Record<string, string>;
   query: unknown;
   /** The parsed JSON body; undefined when the request had none. */
@@ -11,6 +13,12 @@ export interface ManagementCall {
   /** The request's `Accept` header: usage events are streamed as NDJSON when it asks for them. */
   accept: string | undefined;
 }
+
+/** Who asks, and for which HTTP request: what every message to keys and metering carries. */
+export type Caller = Pick<ManagementCall, 'actor' | 'requestId'>;
+
+/** A message to keys or metering as the gateway sends it: always naming its request, which the contracts leave optional. */
+export type Traced<T extends { requestId?: string }> = T & { requestId: string };
 
 export interface JsonAnswer {
   status: number;

@@ -17,13 +17,14 @@ export class AlertsHandler {
     @Inject(MeteringClient) private readonly metering: MeteringClient,
   ) {}
 
-  async handle({ actor, query }: ManagementCall): Promise<JsonAnswer> {
+  async handle(call: ManagementCall): Promise<JsonAnswer> {
+    const { actor, requestId, query } = call;
     const filter = alertsQuery(query);
     if (!filter.ok) return failed(badRequest(filter.details));
     if (filter.value.keyId !== undefined) {
-      const refused = await notOwnKey(this.keys, actor, filter.value.keyId);
+      const refused = await notOwnKey(this.keys, call, filter.value.keyId);
       if (refused) return refused;
     }
-    return answer(await this.metering.alerts({ accountId: actor.accountId, ...filter.value }), 200, (page) => page);
+    return answer(await this.metering.alerts({ accountId: actor.accountId, requestId, ...filter.value }), 200, (page) => page);
   }
 }

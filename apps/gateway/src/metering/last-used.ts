@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { z } from 'zod';
 import { IsoTimestamp, type KeyObject } from '@keyplane/contracts';
 import type { Logger } from '@keyplane/observability';
+import type { Caller } from '../management/management-call.js';
 import { GatewayMetrics } from '../ops/gateway-metrics.js';
 import { LOGGER } from '../tokens.js';
 import { MeteringClient } from './metering-client.js';
@@ -21,18 +22,18 @@ export class LastUsedFiller {
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
-  async one(accountId: string, key: KeyObject): Promise<KeyObject> {
-    const [filled] = await this.all(accountId, [key]);
+  async one(caller: Caller, key: KeyObject): Promise<KeyObject> {
+    const [filled] = await this.all(caller, [key]);
     return filled!;
   }
 
-  async all(accountId: string, keys: KeyObject[]): Promise<KeyObject[]> {
+  async all({ actor, requestId }: Caller, keys: KeyObject[]): Promise<KeyObject[]> {
     if (keys.length === 0) return keys;
-    const reply = await this.metering.lastUsed({ accountId, keyIds: keys.map((key) => key.id) });
+    const reply = await this.metering.lastUsed({ accountId: actor.accountId, requestId, keyIds: keys.map((key) => key.id) });
     const times = reply.ok ? LastUsedTimes.safeParse(reply.value) : null;
     if (!times?.success) {
       this.metrics.lastUsedUnavailable.inc();
-      this.logger.warn({ error: reply.ok ? 'malformed answer' : reply.error.details }, 'lastUsedAt left null: metering did not answer');
+      this.logger.warn({ error: reply.ok ? 'malformed answer' : reply.error.details, requestId }, 'lastUsedAt left null: metering did not answer');
       return keys;
     }
     return keys.map((key) => ({ ...key, lastUsedAt: times.data[key.id] ?? key.lastUsedAt }));

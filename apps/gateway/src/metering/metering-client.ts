@@ -13,6 +13,7 @@ import {
   type UsageWindowsRequest,
 } from '@keyplane/contracts';
 import type { GatewayConfig } from '../config.js';
+import type { Traced } from '../management/management-call.js';
 import { serviceRequest } from '../messaging/service-request.js';
 import { METERING_UNAVAILABLE } from '../responses/error-body.js';
 import { GATEWAY_CONFIG, NATS_CLIENT } from '../tokens.js';
@@ -39,10 +40,10 @@ export class MeteringClient {
     this.subjects = namespace(config.natsPrefix).subjects.metering;
   }
 
-  usage = (body: UsageWindowsRequest) => this.send<UsageWindows>(this.subjects.usage, body);
-  events = (body: Input<UsageEventsRequest>) => this.send<Page<UsageEvent>>(this.subjects.events, body);
-  alerts = (body: Input<AlertsRequest>) => this.send<Page<Alert>>(this.subjects.alerts, body);
-  lastUsed = (body: LastUsedRequest) => this.send<LastUsed>(this.subjects.lastUsed, body);
+  usage = (body: Traced<UsageWindowsRequest>) => this.send<UsageWindows>(this.subjects.usage, body);
+  events = (body: Traced<Input<UsageEventsRequest>>) => this.send<Page<UsageEvent>>(this.subjects.events, body);
+  alerts = (body: Traced<Input<AlertsRequest>>) => this.send<Page<Alert>>(this.subjects.alerts, body);
+  lastUsed = (body: Traced<LastUsedRequest>) => this.send<LastUsed>(this.subjects.lastUsed, body);
 
   private send<T>(subject: string, body: unknown): Promise<Reply<T>> {
     return serviceRequest<T>(this.client, subject, body, this.config.meteringTimeoutMs, METERING_UNAVAILABLE);

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { badRequest, type UsageEventsRequest } from '@keyplane/contracts';
 import type { Logger } from '@keyplane/observability';
 import { KeysClient } from '../management/keys-client.js';
-import { answer, failed, type ManagementAnswer, type ManagementCall } from '../management/management-call.js';
+import { answer, failed, type ManagementAnswer, type ManagementCall, type Traced } from '../management/management-call.js';
 import { wantsNdjson } from '../responses/ndjson.js';
 import { LOGGER } from '../tokens.js';
 import { followPages } from './follow-pages.js';
@@ -25,13 +25,14 @@ export class UsageEventsHandler {
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
-  async handle({ actor, params, query, accept }: ManagementCall): Promise<ManagementAnswer> {
+  async handle(call: ManagementCall): Promise<ManagementAnswer> {
+    const { actor, requestId, params, query, accept } = call;
     const filter = eventsQuery(query);
     if (!filter.ok) return failed(badRequest(filter.details));
     const keyId = params.id!;
-    const refused = await notOwnKey(this.keys, actor, keyId);
+    const refused = await notOwnKey(this.keys, call, keyId);
     if (refused) return refused;
-    const request = { accountId: actor.accountId, keyId, ...filter.value };
+    const request = { accountId: actor.accountId, requestId, keyId, ...filter.value };
     if (!wantsNdjson(accept)) return answer(await this.metering.events(request), 200, (page) => page);
 
     // The first page is fetched before anything is sent, so a failure still gets its status and JSON error.
@@ -41,9 +42,9 @@ export class UsageEventsHandler {
     return { status: 200, ndjson: followPages(first.value, (cursor) => this.nextPage({ ...streamed, cursor })) };
   }
 
-  private async nextPage(request: UsageEventsRequest) {
+  private async nextPage(request: Traced<UsageEventsRequest>) {
     const reply = await this.metering.events(request);
-    if (!reply.ok) this.logger.warn({ keyId: request.keyId, error: reply.error }, 'usage event stream cut short: metering did not answer the next page');
+    if (!reply.ok) this.logger.warn({ keyId: request.keyId, requestId: request.requestId, error: reply.error }, 'usage event stream cut short: metering did not answer the next page');
     return reply;
   }
 }

@@ -14,12 +14,13 @@ export class UsageHandler {
     @Inject(MeteringClient) private readonly metering: MeteringClient,
   ) {}
 
-  async handle({ actor, params, query }: ManagementCall): Promise<JsonAnswer> {
+  async handle(call: ManagementCall): Promise<JsonAnswer> {
+    const { actor, requestId, params, query } = call;
     const range = usageQuery(query, new Date());
     if (!range.ok) return failed(badRequest(range.details));
     const keyId = params.id!;
-    const refused = await notOwnKey(this.keys, actor, keyId);
+    const refused = await notOwnKey(this.keys, call, keyId);
     if (refused) return refused;
-    return answer(await this.metering.usage({ accountId: actor.accountId, keyId, ...range.value }), 200, (windows) => windows);
+    return answer(await this.metering.usage({ accountId: actor.accountId, requestId, keyId, ...range.value }), 200, (windows) => windows);
   }
 }

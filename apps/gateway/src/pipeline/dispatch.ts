@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { UNAUTHORIZED_HEADERS } from '../authentication/verdict.js';
 import type { ManagementApi } from '../management/management-api.js';
 import { errorBody } from '../responses/error-body.js';
 import { NDJSON, ndjsonChunks } from '../responses/ndjson.js';
@@ -36,6 +37,7 @@ export function dispatch({ matcher, management, proxy }: DispatchDeps) {
     const { keyId, accountId, environment, permissions } = gateway.key!;
     const answer = await management.handle(match.route.target, {
       actor: { keyId, accountId, environment, permissions },
+      requestId: gateway.requestId,
       params: match.params,
       query: request.query,
       body,
@@ -43,6 +45,9 @@ export function dispatch({ matcher, management, proxy }: DispatchDeps) {
     });
     // Account data, and at create and rotate a secret shown once: no cache on the way may keep a copy.
     reply.header('cache-control', 'no-store');
+    // Keys judges the calling key as it stores it, which auth's view may trail by a moment: a key
+    // revoked or expired meanwhile is its 401, which DESIGN §6 gives the header of every 401.
+    if (answer.status === 401) reply.headers(UNAUTHORIZED_HEADERS);
     // A stream that breaks after its status was sent can only end short: Fastify destroys the response.
     if ('ndjson' in answer) return reply.code(200).header('content-type', NDJSON).send(Readable.from(ndjsonChunks(answer.ndjson)));
     return sendJson(reply, answer.status, JSON.stringify(answer.body));

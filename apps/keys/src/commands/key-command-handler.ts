@@ -5,12 +5,14 @@ import { orAfter } from '@keyplane/runtime';
 import { asEventStore } from '../db/as-event-store.js';
 import type { Database } from '../db/schema.js';
 import { newEventId } from '../ids.js';
-import { decide, type CommandMetadata, type KeyCommand } from '../key/commands.js';
+import { actingAs } from '../key/acting-key.js';
+import { decide, SYSTEM, type CommandMetadata, type KeyCommand } from '../key/commands.js';
 import { evolve } from '../key/evolve.js';
 import { initialState, type IssuedKeyState } from '../key/state.js';
 import { keyStreamId } from '../key/stream-id.js';
 import type { Clock } from '../tokens.js';
-import { PastDeadline, SecretInUse, storeKeyEvents } from './store-key-events.js';
+import { loadStoredActor } from '../read-model/stored-actor.js';
+import { PastDeadline, SecretInUse, storeKeyEvents, type ActorVersion } from './store-key-events.js';
 
 export type CommandOutcome =
   | { ok: true; state: IssuedKeyState; events: KeyEvent[]; now: string }
@@ -33,6 +35,8 @@ const EVENT_IDS_PER_COMMAND = 3;
  * Runs one command on one key: load the stream, decide, append with the version it decided
  * on. Losing a race to another writer means deciding again on the newer state, so
  * concurrent commands on a key serialize instead of overwriting each other.
+ * The calling key is judged as this service stores it (see actingAs), and a change to it
+ * before the commit makes the command decide again, like a change to the key itself.
  * The outcome is returned only once its events are on the key event stream.
  *
  * With a `deadline` (a `performance.now()` value: see reply-deadline.ts) nothing is committed
@@ -49,7 +53,9 @@ export class KeyCommandHandler {
       const history = await readStream(asEventStore(db), keyStreamId(keyId));
       const state = history.map((stored) => KeyEvent.parse(stored.data)).reduce(evolve, initialState());
       const now = clock().toISOString();
-      const decision = decide(commandFor({ now, eventIds: Array.from({ length: EVENT_IDS_PER_COMMAND }, newEventId) }), state);
+      const asked = await this.asCurrentActor(commandFor({ now, eventIds: Array.from({ length: EVENT_IDS_PER_COMMAND }, newEventId) }), now);
+      if (!asked.ok) return asked;
+      const decision = decide(asked.command, state);
       if (!decision.ok) return decision;
 
       const next = decision.events.reduce(evolve, state);
@@ -61,7 +67,7 @@ export class KeyCommandHandler {
       }
       if (!inTime()) return { ok: false, error: NOT_MADE_IN_TIME };
       try {
-        const stored = await storeKeyEvents(db, version, decision.events, next, inTime);
+        const stored = await storeKeyEvents(db, version, decision.events, next, inTime, asked.actor);
         return this.oncePublished(stored.at(-1)!.globalPosition, { ok: true, state: next, events: decision.events, now }, deadline);
       } catch (error) {
         if (error instanceof PastDeadline) return { ok: false, error: NOT_MADE_IN_TIME };
@@ -70,6 +76,19 @@ export class KeyCommandHandler {
         if (attempt === MAX_ATTEMPTS) return { ok: false, error: conflict(`API key ${keyId} is being changed concurrently; retry`) };
       }
     }
+  }
+
+  /** The command as the calling key stands now, with the version to hold it to. */
+  private async asCurrentActor(
+    command: KeyCommand,
+    now: string,
+  ): Promise<{ ok: true; command: KeyCommand; actor: ActorVersion | null } | { ok: false; error: ServiceError }> {
+    const claimed = command.data.actor;
+    if (claimed === SYSTEM) return { ok: true, command, actor: null };
+    const acting = actingAs(claimed, await loadStoredActor(this.options.db, claimed.keyId), now);
+    if (!acting.ok) return acting;
+    const actor = acting.version === null ? null : { keyId: claimed.keyId, version: acting.version };
+    return { ok: true, command: { ...command, data: { ...command.data, actor: acting.actor } } as KeyCommand, actor };
   }
 
   private async oncePublished(position: number, outcome: CommandOutcome, deadline: number | null): Promise<CommandOutcome> {

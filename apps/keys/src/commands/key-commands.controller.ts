@@ -16,7 +16,7 @@ import type { Logger } from '@keyplane/observability';
 import type { z } from 'zod';
 import { newKeyId } from '../ids.js';
 import { toKeyObject } from '../key/key-object.js';
-import { handleMessage } from '../messaging/handle-message.js';
+import { handleMessage, type KeysMessageSchema } from '../messaging/handle-message.js';
 import { KeysMetrics, type ResultLabel } from '../metrics/keys-metrics.js';
 import { subjects } from '../subjects.js';
 import { LOGGER } from '../tokens.js';
@@ -65,7 +65,7 @@ export class KeyCommandsController {
     });
   }
 
-  private async handle<S extends z.ZodType, T>(
+  private async handle<S extends KeysMessageSchema, T>(
     name: string,
     schema: S,
     payload: unknown,

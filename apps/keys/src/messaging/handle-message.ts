@@ -3,7 +3,10 @@ import type { Logger } from '@keyplane/observability';
 import type { z } from 'zod';
 import type { ResultLabel } from '../metrics/keys-metrics.js';
 
-export interface HandleMessageOptions<S extends z.ZodType> {
+/** A keys message's schema: every one may name the HTTP request it serves, which failures log. */
+export type KeysMessageSchema = z.ZodType<{ requestId?: string }>;
+
+export interface HandleMessageOptions<S extends KeysMessageSchema> {
   /** Names the message in logs and metrics: `issue`, `list`... */
   name: string;
   schema: S;
@@ -15,9 +18,10 @@ export interface HandleMessageOptions<S extends z.ZodType> {
 /**
  * The edge of every handler: validate first (a bad message gets a 400 naming the field),
  * and turn an unexpected failure into a 503 reply rather than a crash or a silent timeout.
- * Payloads are never logged: a request could carry anything a client put in it.
+ * Payloads are never logged: a request could carry anything a client put in it. Only its
+ * `requestId` is, the gateway's `X-Request-Id`, so the line can be found from the client's answer.
  */
-export async function handleMessage<S extends z.ZodType, T>(
+export async function handleMessage<S extends KeysMessageSchema, T>(
   { name, schema, payload, logger, record }: HandleMessageOptions<S>,
   work: (request: z.infer<S>) => Promise<Reply<T>>,
 ): Promise<Reply<T>> {
@@ -31,7 +35,7 @@ export async function handleMessage<S extends z.ZodType, T>(
     record(reply.ok ? 'ok' : `${reply.error.status}`);
     return reply;
   } catch (error) {
-    logger.error({ err: error, handler: name }, 'key message failed');
+    logger.error({ err: error, handler: name, requestId: parsed.value.requestId }, 'key message failed');
     record('503');
     return fail(serviceError(503, 'Keys service unavailable'));
   }

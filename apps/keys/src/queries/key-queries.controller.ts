@@ -7,6 +7,7 @@ import {
   ListKeysRequest,
   notFound,
   ok,
+  type Actor,
   type AuditPage,
   type KeyObject,
   type KeyPage,
@@ -16,8 +17,10 @@ import type { Kysely } from 'kysely';
 import type { Logger } from '@keyplane/observability';
 import type { z } from 'zod';
 import type { Database } from '../db/schema.js';
-import { handleMessage } from '../messaging/handle-message.js';
+import { actingAs } from '../key/acting-key.js';
+import { handleMessage, type KeysMessageSchema } from '../messaging/handle-message.js';
 import { KeysMetrics } from '../metrics/keys-metrics.js';
+import { loadStoredActor } from '../read-model/stored-actor.js';
 import { subjects } from '../subjects.js';
 import { CLOCK, KEYS_DB, LOGGER, type Clock } from '../tokens.js';
 import { auditEvents } from './audit-events.js';
@@ -36,6 +39,8 @@ export class KeyQueriesController {
   @MessagePattern(subjects.get)
   get(@Payload() payload: unknown): Promise<Reply<KeyObject>> {
     return this.handle('get', GetKeyRequest, payload, async ({ actor, keyId }) => {
+      const refused = await this.refusedActor(actor);
+      if (refused) return refused;
       const key = await getKey(this.db, actor.accountId, keyId, this.now());
       return key ? ok(key) : fail(notFound(`API key ${keyId} not found`));
     });
@@ -44,6 +49,8 @@ export class KeyQueriesController {
   @MessagePattern(subjects.list)
   list(@Payload() payload: unknown): Promise<Reply<KeyPage>> {
     return this.handle('list', ListKeysRequest, payload, async (request) => {
+      const refused = await this.refusedActor(request.actor);
+      if (refused) return refused;
       const result = await listKeys(this.db, request, this.now());
       return result.ok ? ok(result.page) : fail(result.error);
     });
@@ -52,16 +59,24 @@ export class KeyQueriesController {
   @MessagePattern(subjects.audit)
   audit(@Payload() payload: unknown): Promise<Reply<AuditPage>> {
     return this.handle('audit', AuditEventsRequest, payload, async (request) => {
+      const refused = await this.refusedActor(request.actor);
+      if (refused) return refused;
       const result = await auditEvents(this.db, request);
       return result.ok ? ok(result.page) : fail(result.error);
     });
+  }
+
+  /** A key revoked or expired since auth let its request through reads nothing more (see actingAs). */
+  private async refusedActor(actor: Actor): Promise<Reply<never> | null> {
+    const acting = actingAs(actor, await loadStoredActor(this.db, actor.keyId), this.now());
+    return acting.ok ? null : fail(acting.error);
   }
 
   private now(): string {
     return this.clock().toISOString();
   }
 
-  private handle<S extends z.ZodType, T>(name: string, schema: S, payload: unknown, work: (request: z.infer<S>) => Promise<Reply<T>>) {
+  private handle<S extends KeysMessageSchema, T>(name: string, schema: S, payload: unknown, work: (request: z.infer<S>) => Promise<Reply<T>>) {
     return handleMessage({ name, schema, payload, logger: this.logger, record: (result) => this.metrics.query(name, result) }, work);
   }
 }

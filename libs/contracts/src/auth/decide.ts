@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AccountId, Environment, KeyId, Sha256Hex, StorableText } from '../common/primitives.js';
+import { AccountId, Environment, KeyId, RequestId, Sha256Hex, StorableText } from '../common/primitives.js';
 
 // auth.decide: the gateway asks on every request; it sends the key's hash, never the key.
 
@@ -16,7 +16,7 @@ export const DecideRequest = z.strictObject({
   path: StorableText.max(8192),
   clientIp: StorableText.max(64),
   userAgent: StorableText.max(1024).nullable(),
-  requestId: StorableText.min(1).max(128),
+  requestId: RequestId,
 });
 export type DecideRequest = z.infer<typeof DecideRequest>;
 

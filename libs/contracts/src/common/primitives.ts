@@ -59,3 +59,10 @@ export const Cursor = z.string().min(1).max(512);
 
 export const Page = <T extends z.ZodType>(item: T) =>
   z.object({ data: z.array(item), nextCursor: z.string().nullable() });
+
+/**
+ * The HTTP request a message serves (the gateway's `X-Request-Id`), bounded and storable: auth
+ * records it in the usage event; keys and metering put it on every line they write about the
+ * message, so each can be found from the client's answer.
+ */
+export const RequestId = StorableText.min(1).max(128, 'must be at most 128 characters');

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Actor, Cursor, Environment, IsoTimestamp, KeyId, PageLimit, RateLimits, StorableText } from '../common/primitives.js';
+import { Actor, Cursor, Environment, IsoTimestamp, KeyId, PageLimit, RateLimits, RequestId, StorableText } from '../common/primitives.js';
 import { SecretFingerprint } from './key-events.js';
 import { KeyStatus } from './key-object.js';
 import { KEY_EVENT_TYPES } from './key-events.js';
@@ -23,6 +23,7 @@ export const REPLY_WITHIN_HEADER = 'Keyplane-Reply-Within-Ms';
 
 export const IssueKeyRequest = z.strictObject({
   actor: Actor,
+  requestId: RequestId.optional(),
   name: KeyName,
   environment: Environment,
   permissions: PermissionList,
@@ -34,6 +35,7 @@ export type IssueKeyRequest = z.infer<typeof IssueKeyRequest>;
 
 export const RotateKeyRequest = z.strictObject({
   actor: Actor,
+  requestId: RequestId.optional(),
   keyId: KeyId,
   gracePeriodSeconds: z.number().int().min(0).max(30 * 24 * 3600),
   secret: SecretFingerprint,
@@ -42,6 +44,7 @@ export type RotateKeyRequest = z.infer<typeof RotateKeyRequest>;
 
 export const RevokeKeyRequest = z.strictObject({
   actor: Actor,
+  requestId: RequestId.optional(),
   keyId: KeyId,
   reason: RevokeReason.nullable().optional(),
 });
@@ -50,6 +53,7 @@ export type RevokeKeyRequest = z.infer<typeof RevokeKeyRequest>;
 /** PATCH: rename, change permissions and change rate limits, decided and stored together. */
 export const UpdateKeyRequest = z.strictObject({
   actor: Actor,
+  requestId: RequestId.optional(),
   keyId: KeyId,
   name: KeyName.optional(),
   permissions: PermissionList.optional(),
@@ -57,11 +61,12 @@ export const UpdateKeyRequest = z.strictObject({
 });
 export type UpdateKeyRequest = z.infer<typeof UpdateKeyRequest>;
 
-export const GetKeyRequest = z.strictObject({ actor: Actor, keyId: KeyId });
+export const GetKeyRequest = z.strictObject({ actor: Actor, requestId: RequestId.optional(), keyId: KeyId });
 export type GetKeyRequest = z.infer<typeof GetKeyRequest>;
 
 export const ListKeysRequest = z.strictObject({
   actor: Actor,
+  requestId: RequestId.optional(),
   environment: Environment.optional(),
   status: KeyStatus.optional(),
   limit: PageLimit.default(100),
@@ -71,6 +76,7 @@ export type ListKeysRequest = z.infer<typeof ListKeysRequest>;
 
 export const AuditEventsRequest = z.strictObject({
   actor: Actor,
+  requestId: RequestId.optional(),
   keyId: KeyId.optional(),
   type: z.enum(KEY_EVENT_TYPES as [string, ...string[]]).optional(),
   from: IsoTimestamp.optional(),

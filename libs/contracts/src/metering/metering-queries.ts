@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AccountId, Cursor, IsoTimestamp, KeyId, PageLimit } from '../common/primitives.js';
+import { AccountId, Cursor, IsoTimestamp, KeyId, PageLimit, RequestId } from '../common/primitives.js';
 import { Outcome } from '../auth/decide.js';
 import { AlertType } from '../alerts/alert.js';
 
@@ -11,6 +11,7 @@ export type Granularity = z.infer<typeof Granularity>;
 
 export const UsageWindowsRequest = z.strictObject({
   accountId: AccountId,
+  requestId: RequestId.optional(),
   keyId: KeyId,
   granularity: Granularity,
   from: IsoTimestamp,
@@ -36,6 +37,7 @@ export interface UsageWindows {
 
 export const UsageEventsRequest = z.strictObject({
   accountId: AccountId,
+  requestId: RequestId.optional(),
   keyId: KeyId,
   from: IsoTimestamp.optional(),
   to: IsoTimestamp.optional(),
@@ -47,6 +49,7 @@ export type UsageEventsRequest = z.infer<typeof UsageEventsRequest>;
 
 export const AlertsRequest = z.strictObject({
   accountId: AccountId,
+  requestId: RequestId.optional(),
   keyId: KeyId.optional(),
   type: AlertType.optional(),
   since: IsoTimestamp.optional(),
@@ -57,6 +60,7 @@ export type AlertsRequest = z.infer<typeof AlertsRequest>;
 
 export const LastUsedRequest = z.strictObject({
   accountId: AccountId,
+  requestId: RequestId.optional(),
   keyIds: z.array(KeyId).max(1000),
 });
 export type LastUsedRequest = z.infer<typeof LastUsedRequest>;
