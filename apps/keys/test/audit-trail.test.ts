@@ -357,8 +357,13 @@ describe('outbox relay: every stored event on the stream exactly once', () => {
     // The stream refuses new messages for a while: every publish fails.
     await jsm.streams.update(env.ns.streams.keyEvents, { ...info.config, max_msgs: info.state.messages, discard: DiscardPolicy.New });
     const secret = newSecret();
-    const during = await env.send<IssuedKey>(subjects.issue, { actor: admin, name: 'during', environment: 'live', permissions: ['FLOWS:READ'], secret: secret.fingerprint });
+    const during = await env.send<IssuedKey>(subjects.issue, { actor: admin, requestId: 'req_during', name: 'during', environment: 'live', permissions: ['FLOWS:READ'], secret: secret.fingerprint });
     expect(during).toEqual({ ok: false, error: { status: 503, error: 'Service Unavailable', details: expect.stringMatching(/^Key event stream unavailable/) } });
+    // Said in keys' log with the request it answered, so an operator can find the change the client was told of.
+    const said = logs.lines.map((line) => JSON.parse(line)).filter((line) => line.msg === 'key message answered 503');
+    expect(said.map(({ level, handler, requestId, details }) => ({ level, handler, requestId, details }))).toEqual([
+      { level: 40, handler: 'issue', requestId: 'req_during', details: 'Key event stream unavailable: the change is stored and takes effect once published' },
+    ]);
     const patched = await env.send(subjects.update, { actor: admin, keyId: good.key.id, name: 'renamed during outage' });
     expect(patched).toMatchObject({ ok: false, error: { status: 503 } });
     expect(await countEvents(env.db)).toBe(1 + 1 + 1 + 1); // bootstrap, before, during, rename

@@ -33,6 +33,8 @@ export async function handleMessage<S extends KeysMessageSchema, T>(
   try {
     const reply = await work(parsed.value);
     record(reply.ok ? 'ok' : `${reply.error.status}`);
+    // Its own 503s (not made in time; stored but not yet on the stream) are the ones an operator traces.
+    if (!reply.ok && reply.error.status === 503) logger.warn({ handler: name, requestId: parsed.value.requestId, details: reply.error.details }, 'key message answered 503');
     return reply;
   } catch (error) {
     logger.error({ err: error, handler: name, requestId: parsed.value.requestId }, 'key message failed');
