@@ -1,11 +1,11 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import type { NatsConnection } from '@nats-io/transport-node';
 import { namespace } from '@keyplane/contracts';
 import { generateKey } from '@keyplane/key-format';
-import { connectNats, encodeJson } from '@keyplane/nats';
+import { encodeJson } from '@keyplane/nats';
 import { usageEvent, waitFor } from '@keyplane/testing';
-import { startConfiguredNats, type ConfiguredNats, type NatsUser } from './configured-nats.js';
-import { awayFromHourEnd, hourEndWaitMs, RATE_LIMIT_HEADERS, startStack, type Stack } from './stack.js';
+import type { ConfiguredNats, NatsUser } from './configured-nats.js';
+import { startConfiguredStack, type ConfiguredStack } from './configured-stack.js';
+import { awayFromHourEnd, hourEndWaitMs, RATE_LIMIT_HEADERS, type Stack } from './stack.js';
 
 // The NATS configuration as shipped (infra/nats/nats.conf: one user per service, each allowed
 // only its own subjects and streams) runs the whole product: every service logs in as its own
@@ -17,29 +17,15 @@ const HOUR_MARGIN_SECONDS = 30;
 const ns = namespace('');
 let server: ConfiguredNats;
 let stack: Stack;
-const connections: NatsConnection[] = [];
-
-async function connectAs(user: NatsUser): Promise<NatsConnection> {
-  const nc = await connectNats({ url: server.urlFor(user), name: `e2e-${user}` });
-  connections.push(nc);
-  return nc;
-}
+let configured: ConfiguredStack;
+const connectAs = (user: NatsUser) => configured.connectAs(user);
 
 beforeAll(async () => {
-  server = await startConfiguredNats();
-  try {
-    stack = await startStack('e2e_nats_config', { nats: { urlFor: (user) => server.urlFor(user), ownServer: true }, metering: { INGEST_LINGER_MS: '0' } });
-  } catch (error) {
-    await server.stop();
-    throw error;
-  }
+  configured = await startConfiguredStack('e2e_nats_config');
+  ({ server, stack } = configured);
 }, 60_000);
 
-afterAll(async () => {
-  await Promise.all(connections.map((nc) => nc.close()));
-  await stack?.close();
-  await server?.stop();
-});
+afterAll(() => configured?.close());
 
 describe('infra/nats/nats.conf, as shipped', () => {
   it('lets every service start and report ready under its own user', async () => {

@@ -1,10 +1,11 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, Empty, type NatsConnection } from '@nats-io/transport-node';
 import { namespace } from '@keyplane/contracts';
-import { connectNats, decodeJson, encodeJson, natsServerOptions, RequestMux } from '@keyplane/nats';
+import { decodeJson, encodeJson, natsServerOptions, RequestMux } from '@keyplane/nats';
 import { waitFor } from '@keyplane/testing';
-import { startConfiguredNats, type ConfiguredNats, type NatsUser } from './configured-nats.js';
-import { startStack, type Stack } from './stack.js';
+import type { ConfiguredNats, NatsUser } from './configured-nats.js';
+import { startConfiguredStack, type ConfiguredStack } from './configured-stack.js';
+import type { Stack } from './stack.js';
 
 // Replies on NATS carry decisions and account data (auth's answers, key metadata, usage). Under
 // infra/nats/nats.conf as shipped, each service's replies arrive under `_INBOX.<its user>` and
@@ -14,13 +15,8 @@ const USERS: NatsUser[] = ['keys', 'auth', 'metering', 'gateway'];
 const ns = namespace('');
 let server: ConfiguredNats;
 let stack: Stack;
-const connections: NatsConnection[] = [];
-
-async function connectAs(user: NatsUser): Promise<NatsConnection> {
-  const nc = await connectNats({ url: server.urlFor(user), name: `e2e-inboxes-${user}` });
-  connections.push(nc);
-  return nc;
-}
+let configured: ConfiguredStack;
+const connectAs = (user: NatsUser) => configured.connectAs(user);
 
 interface Watch {
   /** The server's refusal of the subscription, if it refused it. */
@@ -44,20 +40,11 @@ function watch(nc: NatsConnection, subject: string): Watch {
 const refusedSubscription = (subject: string) => `Permissions Violation for Subscription to "${subject}"`;
 
 beforeAll(async () => {
-  server = await startConfiguredNats();
-  try {
-    stack = await startStack('e2e_nats_inboxes', { nats: { urlFor: (user) => server.urlFor(user), ownServer: true }, metering: { INGEST_LINGER_MS: '0' } });
-  } catch (error) {
-    await server.stop();
-    throw error;
-  }
+  configured = await startConfiguredStack('e2e_nats_inboxes');
+  ({ server, stack } = configured);
 }, 60_000);
 
-afterAll(async () => {
-  await Promise.all(connections.map((nc) => nc.close()));
-  await stack?.close();
-  await server?.stop();
-});
+afterAll(() => configured?.close());
 
 describe("NATS replies, under infra/nats/nats.conf as shipped", () => {
   it("refuses the metering user a subscription to auth.decide's replies, which it then never sees", async () => {
@@ -115,7 +102,7 @@ describe("NATS replies, under infra/nats/nats.conf as shipped", () => {
   it("fails a RequestMux's requests with the server's reason when its user may not read its inbox, and keeps the connection working", async () => {
     // As a service would be under a nats.conf that names its user's inbox wrongly.
     const misplaced = await connect({ ...natsServerOptions(server.urlFor('metering')), inboxPrefix: '_INBOX.gateway', name: 'e2e-inboxes-misplaced' });
-    connections.push(misplaced);
+    configured.closeLater(misplaced);
     const probes: string[] = [];
     misplaced.subscribe('metering.query.inbox-probe', { callback: (_error, msg) => void probes.push(msg.string()) });
     const mux = new RequestMux(misplaced);
