@@ -1,11 +1,13 @@
-import { parse } from '../common/parse.js';
-import { AuditEventsRequest, GetKeyRequest, IssueKeyRequest, ListKeysRequest, RevokeKeyRequest, RotateKeyRequest, UpdateKeyRequest } from './key-messages.js';
+import { AlertsRequest, LastUsedRequest, UsageEventsRequest, UsageWindowsRequest } from '../metering/metering-queries.js';
+import { AuditEventsRequest, GetKeyRequest, IssueKeyRequest, ListKeysRequest, RevokeKeyRequest, RotateKeyRequest, UpdateKeyRequest } from '../keys/key-messages.js';
+import { parse } from './parse.js';
 
 const actor = { keyId: 'key_01JABCDEFGHJKMNPQRSTVWXYZ0', accountId: 'acc_root', environment: 'live', permissions: ['*'] };
+const accountId = 'acc_root';
 const keyId = 'key_01JABCDEFGHJKMNPQRSTVWXY00';
 const secret = { secretHash: 'a'.repeat(64), displayPrefix: 'tv_live_abcd', last4: 'wxyz' };
 
-// Every keys command and query, as a sender without a request id (an older gateway) writes it.
+// Every keys command and query and every metering query, as a sender without a request id (an older gateway) writes it.
 const messages = {
   issue: [IssueKeyRequest, { actor, name: 'ci', environment: 'live', permissions: ['FLOWS:READ'], secret }],
   rotate: [RotateKeyRequest, { actor, keyId, gracePeriodSeconds: 0, secret }],
@@ -14,6 +16,10 @@ const messages = {
   get: [GetKeyRequest, { actor, keyId }],
   list: [ListKeysRequest, { actor, limit: 100 }],
   audit: [AuditEventsRequest, { actor, limit: 100 }],
+  usage: [UsageWindowsRequest, { accountId, keyId, granularity: 'hour', from: '2026-11-27T00:00:00.000Z', to: '2026-11-27T10:00:00.000Z' }],
+  events: [UsageEventsRequest, { accountId, keyId, limit: 100 }],
+  alerts: [AlertsRequest, { accountId, limit: 100 }],
+  lastUsed: [LastUsedRequest, { accountId, keyIds: [keyId] }],
 } as const;
 
 describe.each(Object.entries(messages))('%s: requestId', (_name, [schema, message]) => {
@@ -35,7 +41,7 @@ describe.each(Object.entries(messages))('%s: requestId', (_name, [schema, messag
   });
 
   it('is storable text, and not empty', () => {
-    for (const requestId of ['req\u0000x', 'req\uD800', '', 42]) {
+    for (const requestId of ['req\u0000x', 'req\uD800', 'req\uDC00', '', 42, null]) {
       const parsed = parse(schema, { ...message, requestId });
       expect({ requestId, field: parsed.ok ? null : parsed.error.details.split(':')[0] }).toEqual({ requestId, field: 'requestId' });
     }
