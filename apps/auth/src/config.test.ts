@@ -8,7 +8,7 @@ describe('loadAuthConfig', () => {
       httpPort: 9082,
       httpHost: '0.0.0.0',
       databaseUrl: 'postgres://postgres@127.0.0.1:5432/keyplane',
-      databasePoolSize: 10,
+      databasePoolMax: 10,
       quotaBatchesInFlight: 1,
       quotaLeaseMax: 256,
       quotaLeaseIdleMs: 1000,
@@ -34,7 +34,7 @@ describe('loadAuthConfig', () => {
       natsUrl: 'nats://nats:4222',
       httpPort: 0,
       databaseUrl: 'postgres://db/keyplane',
-      databasePoolSize: 4,
+      databasePoolMax: 4,
       logLevel: 'debug',
       usageQueueCapacity: 500,
       usageFlushTimeoutMs: 2500,
@@ -43,7 +43,14 @@ describe('loadAuthConfig', () => {
     });
   });
 
+  it('sizes its pool by DATABASE_POOL_MAX, or by DATABASE_POOL_SIZE, its older name, which wins when set', () => {
+    expect(loadAuthConfig({ DATABASE_POOL_MAX: '3' }).databasePoolMax).toBe(3);
+    expect(loadAuthConfig({ DATABASE_POOL_SIZE: '6' }).databasePoolMax).toBe(6);
+    expect(loadAuthConfig({ DATABASE_POOL_MAX: '3', DATABASE_POOL_SIZE: '6' }).databasePoolMax).toBe(6);
+  });
+
   it('stops on a bad value, naming the variable', () => {
+    expect(() => loadAuthConfig({ DATABASE_POOL_MAX: '1001' })).toThrow('DATABASE_POOL_MAX must be an integer between 2 and 1000, got "1001"');
     expect(() => loadAuthConfig({ DATABASE_POOL_SIZE: 'lots' })).toThrow('DATABASE_POOL_SIZE must be an integer between 1 and 200, got "lots"');
     expect(() => loadAuthConfig({ LOG_LEVEL: 'loud' })).toThrow('LOG_LEVEL must be one of');
   });

@@ -1,9 +1,7 @@
-import { DEFAULT_DATABASE_URL, EnvReader, readCommonConfig, type CommonConfig } from '@keyplane/runtime';
+import { EnvReader, readCommonConfig, readDatabaseConfig, type CommonConfig, type DatabaseConfig } from '@keyplane/runtime';
 
-export interface AuthConfig extends CommonConfig {
-  databaseUrl: string;
-  /** Connections per replica; quota batches and the sweep use them. */
-  databasePoolSize: number;
+/** Quota batches and the sweep use the pool's connections (databasePoolMax). */
+export interface AuthConfig extends CommonConfig, DatabaseConfig {
   /** Quota transactions a replica keeps in flight; requests arriving meanwhile wait for the next batch. */
   quotaBatchesInFlight: number;
   /** The largest block of quota a replica leases for a hot key; 0 counts every request in Postgres. */
@@ -18,10 +16,14 @@ export interface AuthConfig extends CommonConfig {
 
 export function loadAuthConfig(env: NodeJS.ProcessEnv): AuthConfig {
   const read = new EnvReader(env);
+  const common = readCommonConfig(read, 9082);
+  const database = readDatabaseConfig(read);
   return {
-    ...readCommonConfig(read, 9082),
-    databaseUrl: read.url('DATABASE_URL', DEFAULT_DATABASE_URL, ['postgres:', 'postgresql:']),
-    databasePoolSize: read.int('DATABASE_POOL_SIZE', 10, { min: 1, max: 200 }),
+    ...common,
+    ...database,
+    // Auth's own name from before DATABASE_POOL_MAX was common to the services: a deployment
+    // that sets it keeps its pool, whatever a shared DATABASE_POOL_MAX says.
+    databasePoolMax: read.int('DATABASE_POOL_SIZE', database.databasePoolMax, { min: 1, max: 200 }),
     quotaBatchesInFlight: read.int('QUOTA_BATCHES_IN_FLIGHT', 1, { min: 1, max: 64 }),
     quotaLeaseMax: read.int('QUOTA_LEASE_MAX', 256, { min: 0, max: 100_000 }),
     quotaLeaseIdleMs: read.int('QUOTA_LEASE_IDLE_MS', 1000, { min: 100, max: 60_000 }),

@@ -64,7 +64,7 @@ export async function startAuthService(config: AuthConfig, options: AuthOptions 
   const ns = namespace(config.natsPrefix);
   const undo: (() => Promise<unknown>)[] = [];
   try {
-    const db = createKysely<AuthDatabase>({ url: config.databaseUrl, max: config.databasePoolSize, applicationName: 'auth' });
+    const db = createKysely<AuthDatabase>({ url: config.databaseUrl, max: config.databasePoolMax, applicationName: 'auth' });
     undo.push(() => db.destroy());
     await reaching(postgresDependency(config.databaseUrl), async () => {
       await ensureDatabase(config.databaseUrl);

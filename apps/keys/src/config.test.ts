@@ -8,6 +8,7 @@ describe('loadKeysConfig', () => {
       httpPort: 9081,
       httpHost: '0.0.0.0',
       databaseUrl: 'postgres://postgres@127.0.0.1:5432/keyplane',
+      databasePoolMax: 10,
       keyPrefix: 'tv',
       bootstrapAdminKey: undefined,
       logLevel: 'info',
@@ -21,11 +22,16 @@ describe('loadKeysConfig', () => {
         NATS_PREFIX: 'staging',
         HTTP_PORT: '0',
         DATABASE_URL: 'postgres://db/keys',
+        DATABASE_POOL_MAX: '3',
         KEY_PREFIX: 'acme',
         BOOTSTRAP_ADMIN_KEY: 'tv_live_x',
         LOG_LEVEL: 'debug',
       }),
-    ).toMatchObject({ natsUrl: 'nats://nats:4222', natsPrefix: 'staging', httpPort: 0, databaseUrl: 'postgres://db/keys', keyPrefix: 'acme', bootstrapAdminKey: 'tv_live_x', logLevel: 'debug' });
+    ).toMatchObject({ natsUrl: 'nats://nats:4222', natsPrefix: 'staging', httpPort: 0, databaseUrl: 'postgres://db/keys', databasePoolMax: 3, keyPrefix: 'acme', bootstrapAdminKey: 'tv_live_x', logLevel: 'debug' });
+  });
+
+  it('stops on a pool size out of range, naming DATABASE_POOL_MAX', () => {
+    expect(() => loadKeysConfig({ DATABASE_POOL_MAX: '0' })).toThrow('DATABASE_POOL_MAX must be an integer between 2 and 1000, got "0"');
   });
 
   it('stops on a key prefix that no key could carry, naming the variable', () => {

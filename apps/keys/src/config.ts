@@ -1,8 +1,7 @@
 import { DEFAULT_PREFIX, isValidPrefix } from '@keyplane/key-format';
-import { DEFAULT_DATABASE_URL, EnvReader, readCommonConfig, type CommonConfig } from '@keyplane/runtime';
+import { EnvReader, readCommonConfig, readDatabaseConfig, type CommonConfig, type DatabaseConfig } from '@keyplane/runtime';
 
-export interface KeysConfig extends CommonConfig {
-  databaseUrl: string;
+export interface KeysConfig extends CommonConfig, DatabaseConfig {
   /** The `{prefix}` of generated keys (DESIGN §3). */
   keyPrefix: string;
   /** A live key the service makes sure exists as the root admin (DESIGN §7). */
@@ -15,7 +14,7 @@ export function loadKeysConfig(env: NodeJS.ProcessEnv = process.env): KeysConfig
   if (!isValidPrefix(keyPrefix)) throw new Error(`KEY_PREFIX must be 1-16 lowercase letters or digits, got ${JSON.stringify(keyPrefix)}`);
   return {
     ...readCommonConfig(read, 9081),
-    databaseUrl: read.url('DATABASE_URL', DEFAULT_DATABASE_URL, ['postgres:', 'postgresql:']),
+    ...readDatabaseConfig(read),
     keyPrefix,
     bootstrapAdminKey: read.optional('BOOTSTRAP_ADMIN_KEY'),
   };

@@ -50,7 +50,7 @@ export async function startKeysService(config: KeysConfig, options: KeysServiceO
   };
 
   try {
-    const root = createKysely<Database>({ url: config.databaseUrl, max: 10, applicationName: 'keys' });
+    const root = createKysely<Database>({ url: config.databaseUrl, max: config.databasePoolMax, applicationName: 'keys' });
     cleanup.push(() => root.destroy());
     let migrated = false;
     await reaching(postgresDependency(config.databaseUrl), async () => {

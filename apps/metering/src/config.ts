@@ -1,5 +1,6 @@
 import { DEFAULT_USAGE_STREAM_MAX_AGE_HOURS } from '@keyplane/nats';
-import { DEFAULT_DATABASE_URL, EnvReader, readCommonConfig, type CommonConfig } from '@keyplane/runtime';
+import { EnvReader, readCommonConfig, readDatabaseConfig, type CommonConfig, type DatabaseConfig } from '@keyplane/runtime';
+import { DEFAULT_ALERT_STREAM_MAX_AGE_HOURS, MIN_ALERT_STREAM_MAX_AGE_HOURS } from './alerts/delivery/alert-stream.js';
 import { DEFAULT_THRESHOLDS, type AlertThresholds } from './alerts/thresholds.js';
 import type { IngestSettings } from './ingest/usage-consumer.js';
 
@@ -10,8 +11,7 @@ export interface WebhookDelivery {
   timeoutMs: number;
 }
 
-export interface MeteringConfig extends CommonConfig {
-  databaseUrl: string;
+export interface MeteringConfig extends CommonConfig, DatabaseConfig {
   /** Days raw usage events are kept; windows and alerts stay. */
   retentionDays: number;
   retentionSweepIntervalMs: number;
@@ -21,6 +21,8 @@ export interface MeteringConfig extends CommonConfig {
   webhookDelivery: WebhookDelivery;
   /** How often pending alert publications and webhook retries are looked for. */
   alertDispatchIntervalMs: number;
+  /** Hours the ALERTS stream keeps an alert; 0 keeps them forever. */
+  alertStreamMaxAgeHours: number;
   ingest: IngestSettings;
   thresholds: AlertThresholds;
 }
@@ -33,7 +35,7 @@ export function loadMeteringConfig(source: NodeJS.ProcessEnv = process.env): Met
   const d = DEFAULT_THRESHOLDS;
   return {
     ...readCommonConfig(env, 9083),
-    databaseUrl: env.url('DATABASE_URL', DEFAULT_DATABASE_URL, ['postgres:', 'postgresql:']),
+    ...readDatabaseConfig(env),
     retentionDays: env.int('USAGE_RETENTION_DAYS', 30, { min: 1, max: 36500 }),
     retentionSweepIntervalMs: env.int('USAGE_RETENTION_SWEEP_MS', 3_600_000, { min: 1000 }),
     alertWebhookUrl,
@@ -46,6 +48,7 @@ export function loadMeteringConfig(source: NodeJS.ProcessEnv = process.env): Met
       timeoutMs: env.int('ALERT_WEBHOOK_TIMEOUT_MS', 5000, { min: 100, max: 120_000 }),
     },
     alertDispatchIntervalMs: env.int('ALERT_DISPATCH_INTERVAL_MS', 1000, { min: 10, max: 600_000 }),
+    alertStreamMaxAgeHours: alertStreamMaxAgeHours(env),
     ingest: {
       batchSize: env.int('INGEST_BATCH_SIZE', 500, { min: 1, max: 2000 }),
       lingerMs: env.int('INGEST_LINGER_MS', 100, { min: 0, max: 1000 }),
@@ -68,6 +71,16 @@ export function loadMeteringConfig(source: NodeJS.ProcessEnv = process.env): Met
       newSourceMaxPerHour: env.int('ALERT_NEW_SOURCE_MAX_PER_HOUR', d.newSourceMaxPerHour, { min: 1, max: 10_000 }),
     },
   };
+}
+
+/** nats-server refuses a max age below the duplicate window ("duplicates window can not be larger then max age"). */
+function alertStreamMaxAgeHours(env: EnvReader): number {
+  const name = 'ALERT_STREAM_MAX_AGE_HOURS';
+  const hours = env.int(name, DEFAULT_ALERT_STREAM_MAX_AGE_HOURS, { min: 0, max: 87_600 });
+  if (hours > 0 && hours < MIN_ALERT_STREAM_MAX_AGE_HOURS) {
+    throw new Error(`${name} must be 0 (keep alerts forever) or at least ${MIN_ALERT_STREAM_MAX_AGE_HOURS}, the ALERTS stream's duplicate window in hours, got "${hours}"`);
+  }
+  return hours;
 }
 
 /** The URL is not echoed in the error: it may carry a token. */

@@ -33,7 +33,7 @@ export async function startMeteringService(config: MeteringConfig, options: Mete
     for (const close of closers.reverse()) await close().catch((error: unknown) => logger.error({ err: error }, 'closing metering failed'));
   };
   try {
-    const root = createKysely<Database>({ url: config.databaseUrl, applicationName: 'metering' });
+    const root = createKysely<Database>({ url: config.databaseUrl, max: config.databasePoolMax, applicationName: 'metering' });
     closers.push(() => root.destroy());
     await reaching(postgresDependency(config.databaseUrl), async () => {
       await ensureDatabase(config.databaseUrl);
@@ -44,7 +44,7 @@ export async function startMeteringService(config: MeteringConfig, options: Mete
     const nats = natsDependency(config.natsUrl);
     const nc = await reaching(nats, () => connectNats({ url: config.natsUrl, name: 'metering' }));
     closers.push(() => nc.drain());
-    await reaching(nats, () => ensureStream(nc, alertStream(ns), { ownsLimits: true }));
+    await reaching(nats, () => ensureStream(nc, alertStream(ns, config.alertStreamMaxAgeHours), { ownsLimits: true }));
 
     const registry = createMetricsRegistry('metering');
     const lag = { pending: () => consumer.lag() };

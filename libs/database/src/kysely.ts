@@ -6,12 +6,12 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 
 export interface DatabaseOptions {
   url: string;
-  /** Pool size. */
-  max?: number;
+  /** Connections the pool opens at most; a service passes its DATABASE_POOL_MAX. */
+  max: number;
   applicationName?: string;
 }
 
-export function createKysely<DB>({ url, max = 10, applicationName }: DatabaseOptions): Kysely<DB> {
+export function createKysely<DB>({ url, max, applicationName }: DatabaseOptions): Kysely<DB> {
   const pool = new pg.Pool({ connectionString: url, max, application_name: applicationName });
   // A lost connection must not crash the process. The pool reports an idle client's error on
   // itself and replaces the client; a client in use also emits its error on itself, with no

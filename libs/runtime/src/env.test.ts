@@ -1,4 +1,4 @@
-import { DEFAULT_NATS_URL, EnvReader, readCommonConfig } from './env.js';
+import { DEFAULT_DATABASE_URL, DEFAULT_NATS_URL, EnvReader, readCommonConfig, readDatabaseConfig } from './env.js';
 
 describe('EnvReader', () => {
   const env = new EnvReader({ NAME: 'keys', EMPTY: '', PORT: '9081', ZERO: '0' });
@@ -82,5 +82,23 @@ describe('readCommonConfig', () => {
     expect(() => readCommonConfig(new EnvReader({ HTTP_PORT: '65536' }), 9081)).toThrow(
       'HTTP_PORT must be an integer between 0 and 65535, got "65536"',
     );
+  });
+});
+
+describe('readDatabaseConfig', () => {
+  it('uses the default URL and a pool of 10 when nothing is set', () => {
+    expect(readDatabaseConfig(new EnvReader({}))).toEqual({ databaseUrl: DEFAULT_DATABASE_URL, databasePoolMax: 10 });
+  });
+
+  it('reads DATABASE_URL and DATABASE_POOL_MAX', () => {
+    expect(readDatabaseConfig(new EnvReader({ DATABASE_URL: 'postgresql://db/k', DATABASE_POOL_MAX: '3' }))).toEqual({ databaseUrl: 'postgresql://db/k', databasePoolMax: 3 });
+  });
+
+  it.each(['1', '1001', 'ten', '-5'])('stops on DATABASE_POOL_MAX=%s, naming it', (raw) => {
+    expect(() => readDatabaseConfig(new EnvReader({ DATABASE_POOL_MAX: raw }))).toThrow(`DATABASE_POOL_MAX must be an integer between 2 and 1000, got "${raw}"`);
+  });
+
+  it('is no common setting: a service without a database does not read DATABASE_POOL_MAX', () => {
+    expect(() => readCommonConfig(new EnvReader({ DATABASE_POOL_MAX: 'ten' }), 8080)).not.toThrow();
   });
 });

@@ -41,6 +41,7 @@ export class EnvReader {
 
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/keyplane';
+const DEFAULT_DATABASE_POOL_MAX = 10;
 
 /** Settings every service reads the same way (DESIGN §9). */
 export interface CommonConfig {
@@ -71,5 +72,21 @@ export function readCommonConfig(env: EnvReader, defaultHttpPort: number, listen
     httpPort: env.int(listener.port, defaultHttpPort, { max: 65535 }),
     httpHost: env.string(listener.host, '0.0.0.0'),
     logLevel: env.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
+  };
+}
+
+/** Settings of the services that keep their state in Postgres (keys, auth, metering); the gateway reads none of them. */
+export interface DatabaseConfig {
+  databaseUrl: string;
+  /** Connections a replica's pool opens at most: what one replica may take of Postgres' `max_connections`. */
+  databasePoolMax: number;
+}
+
+export function readDatabaseConfig(env: EnvReader): DatabaseConfig {
+  return {
+    databaseUrl: env.url('DATABASE_URL', DEFAULT_DATABASE_URL, ['postgres:', 'postgresql:']),
+    // At least 2: keys holds one connection for its bootstrap lock while it queries on another,
+    // so a pool of one would hang its start-up for good.
+    databasePoolMax: env.int('DATABASE_POOL_MAX', DEFAULT_DATABASE_POOL_MAX, { min: 2, max: 1000 }),
   };
 }

@@ -48,6 +48,7 @@ export async function keysTestEnv(label: string): Promise<KeysTestEnv> {
     httpPort: 0,
     httpHost: '127.0.0.1',
     databaseUrl: database.url,
+    databasePoolMax: 10,
     keyPrefix: 'tv',
     bootstrapAdminKey,
     logLevel: 'info',
