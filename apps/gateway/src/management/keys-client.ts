@@ -4,6 +4,7 @@ import { headers } from '@nats-io/transport-node';
 import {
   namespace,
   REPLY_WITHIN_HEADER,
+  sendDroppingUnknown,
   type AuditEventsRequest,
   type AuditPage,
   type GetKeyRequest,
@@ -39,18 +40,27 @@ export class KeysClient {
   }
 
   issue = (body: Traced<IssueKeyRequest>) => this.command<IssuedKey>(this.subjects.issue, body);
-  list = (body: Traced<Input<ListKeysRequest>>) => this.send<KeyPage>(this.subjects.list, body);
-  get = (body: Traced<GetKeyRequest>) => this.send<KeyObject>(this.subjects.get, body);
+  list = (body: Traced<Input<ListKeysRequest>>) => this.query<KeyPage>(this.subjects.list, body);
+  get = (body: Traced<GetKeyRequest>) => this.query<KeyObject>(this.subjects.get, body);
   update = (body: Traced<UpdateKeyRequest>) => this.command<{ key: KeyObject }>(this.subjects.update, body);
   rotate = (body: Traced<RotateKeyRequest>) => this.command<RotatedKey>(this.subjects.rotate, body);
   revoke = (body: Traced<RevokeKeyRequest>) => this.command<{ key: KeyObject }>(this.subjects.revoke, body);
-  audit = (body: Traced<Input<AuditEventsRequest>>) => this.send<AuditPage>(this.subjects.audit, body);
+  audit = (body: Traced<Input<AuditEventsRequest>>) => this.query<AuditPage>(this.subjects.audit, body);
 
-  /** A change, sent with how long the gateway waits for it: keys commits nothing after that. */
-  private command<T>(subject: string, body: unknown): Promise<Reply<T>> {
-    const wait = headers();
-    wait.set(REPLY_WITHIN_HEADER, String(this.config.keysTimeoutMs));
-    return this.send<T>(subject, new NatsRecordBuilder(body).setHeaders(wait).build());
+  /**
+   * A change, sent with how long the gateway waits for it: keys commits nothing after that. A keys
+   * replica of the release before, which knows no `requestId`, refused it unread: it goes again without.
+   */
+  private command<T>(subject: string, body: { requestId: string }): Promise<Reply<T>> {
+    return sendDroppingUnknown(body, 'requestId', (message) => {
+      const wait = headers();
+      wait.set(REPLY_WITHIN_HEADER, String(this.config.keysTimeoutMs));
+      return this.send<T>(subject, new NatsRecordBuilder(message).setHeaders(wait).build());
+    });
+  }
+
+  private query<T>(subject: string, body: { requestId: string }): Promise<Reply<T>> {
+    return sendDroppingUnknown(body, 'requestId', (message) => this.send<T>(subject, message));
   }
 
   private send<T>(subject: string, body: unknown): Promise<Reply<T>> {

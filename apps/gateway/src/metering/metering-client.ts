@@ -11,6 +11,7 @@ import {
   type UsageRecorded,
   type UsageWindows,
   type UsageWindowsRequest,
+  sendDroppingUnknown,
 } from '@keyplane/contracts';
 import type { GatewayConfig } from '../config.js';
 import type { Traced } from '../management/management-call.js';
@@ -45,7 +46,8 @@ export class MeteringClient {
   alerts = (body: Traced<Input<AlertsRequest>>) => this.send<Page<Alert>>(this.subjects.alerts, body);
   lastUsed = (body: Traced<LastUsedRequest>) => this.send<LastUsed>(this.subjects.lastUsed, body);
 
-  private send<T>(subject: string, body: unknown): Promise<Reply<T>> {
-    return serviceRequest<T>(this.client, subject, body, this.config.meteringTimeoutMs, METERING_UNAVAILABLE);
+  /** A metering replica of the release before, which knows no `requestId`, refuses the query unread: it goes again without. */
+  private send<T>(subject: string, body: { requestId: string }): Promise<Reply<T>> {
+    return sendDroppingUnknown(body, 'requestId', (message) => serviceRequest<T>(this.client, subject, message, this.config.meteringTimeoutMs, METERING_UNAVAILABLE));
   }
 }

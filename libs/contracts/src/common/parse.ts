@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { badRequest, type ServiceError } from './errors.js';
+import { badRequest, type Reply, type ServiceError } from './errors.js';
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; error: ServiceError };
 
@@ -25,4 +25,31 @@ export function formatPath(path: readonly PropertyKey[]): string {
     if (typeof part === 'number') return `${out}[${part}]`;
     return out ? `${out}.${String(part)}` : String(part);
   }, '');
+}
+
+/**
+ * Whether a receiver refused a message only because it does not know its top-level `field`: what
+ * the strict schema of an older release answers a newer sender's field (`parse` names an unknown
+ * key so).
+ */
+export function refusedAsUnknown(error: ServiceError, field: string): boolean {
+  return error.status === 400 && error.details === `Unrecognized key: ${JSON.stringify(field)}`;
+}
+
+/**
+ * Sends `message`, and once more without `field` if the receiver refused it for not knowing that
+ * field: during a rolling upgrade a sender of this release may reach a receiver of the one before,
+ * whose strict schema answers 400 and did nothing. Only for a field whose absence changes nothing
+ * the receiver does (docs/conventions.md, Messages between releases).
+ */
+export async function sendDroppingUnknown<M extends object, K extends keyof M & string, T>(
+  message: M,
+  field: K,
+  send: (message: M | Omit<M, K>) => Promise<Reply<T>>,
+): Promise<Reply<T>> {
+  const reply = await send(message);
+  if (reply.ok || !(field in message) || !refusedAsUnknown(reply.error, field)) return reply;
+  const without: Partial<M> = { ...message };
+  delete without[field];
+  return send(without as Omit<M, K>);
 }
