@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parse } from './parse.js';
+import { parse, sendDroppingUnknown } from './parse.js';
 import { IssueKeyRequest } from '../keys/key-messages.js';
 import { DecideRequest } from '../auth/decide.js';
 
@@ -32,6 +32,32 @@ describe('parse', () => {
   it('never throws on input that is not an object', () => {
     for (const input of [undefined, null, 42, 'text', [], () => 1]) {
       expect(parse(DecideRequest, input).ok).toBe(false);
+    }
+  });
+});
+
+describe('sendDroppingUnknown', () => {
+  const refused = { ok: false, error: { status: 400, error: 'Bad Request', details: 'Unrecognized key: "requestId"' } } as const;
+
+  it('sends once more without the field only when the receiver refused it for not knowing that field', async () => {
+    const sent: object[] = [];
+    const olderReceiver = async (message: object) => {
+      sent.push(message);
+      return 'requestId' in message ? refused : ({ ok: true, value: 'done' } as const);
+    };
+    expect(await sendDroppingUnknown({ keyId: 'k', requestId: 'req_1' }, 'requestId', olderReceiver)).toEqual({ ok: true, value: 'done' });
+    expect(sent).toEqual([{ keyId: 'k', requestId: 'req_1' }, { keyId: 'k' }]);
+  });
+
+  it('passes any other answer on as it came, with one send', async () => {
+    for (const answer of [
+      { ok: false, error: { status: 400, error: 'Bad Request', details: 'Unrecognized key: "other"' } },
+      { ok: false, error: { status: 503, error: 'Service Unavailable', details: 'Unrecognized key: "requestId"' } },
+      { ok: true, value: 'done' },
+    ] as const) {
+      let sends = 0;
+      expect(await sendDroppingUnknown({ requestId: 'req_1' }, 'requestId', async () => (sends++, answer))).toEqual(answer);
+      expect(sends).toBe(1);
     }
   });
 });
