@@ -114,7 +114,7 @@ describe('DESIGN §7 calls, as docs/api.md describes them', () => {
     const { key: first, id } = await stack.createKey({ name: 'lifecycle', permissions: ['FLOWS:READ'] });
     const got = await stack.call('GET', `/v1/api-keys/${id}`);
     expect(got.status).toBe(200);
-    expect(got.headers.get('cache-control')).toBe('no-store'); // api.md: every management answer
+    expect(got.headers.get('cache-control')).toBe('no-store'); // api.md: every answer the management API gives
 
     // api.md, Keys: partial `rateLimits` are merged with the current ones.
     const patched = await stack.call('PATCH', `/v1/api-keys/${id}`, { body: { name: 'lifecycle 2', rateLimits: { hour: 50 } } });
