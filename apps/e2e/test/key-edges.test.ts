@@ -495,10 +495,14 @@ describe('revoke and delete', () => {
     expect((await stack.call('GET', '/v1/flows', { key })).status).toBe(200);
   });
 
-  it.each(['[]', 'null'])('a %s body on revoke is a 400, not a revocation', async (raw) => {
+  it.each([
+    ['[]', 'an array'],
+    ['null', 'null'],
+    ['"x"', 'string'],
+  ])('a %s body on revoke is a 400 naming the body, not a revocation', async (raw, got) => {
     const { id } = await stack.createKey({ permissions: ['FLOWS:READ'] });
     const answer = await stack.call('POST', `/v1/api-keys/${id}/revoke`, { body: raw });
-    expect(answer.status).toBe(400);
+    expect({ status: answer.status, body: answer.body }).toEqual({ status: 400, body: { error: 'Bad Request', details: `body: must be a JSON object, got ${got}` } });
     expect((await stack.call('GET', `/v1/api-keys/${id}`)).body.status).toBe('active');
   });
 

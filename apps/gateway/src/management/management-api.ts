@@ -108,7 +108,10 @@ const TAKES_QUERY: ReadonlySet<ManagementTarget> = new Set(['keys.list', 'keys.a
 
 /** No body means every field's default; a body that is JSON but not an object (`null`, `[]`) is refused. */
 function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
-  return parse(schema, body === undefined ? {} : body);
+  if (body === undefined) return parse(schema, {});
+  // A field-less issue would name nowhere (DESIGN §6: what is wrong and where): the where is the body.
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new Invalid(`body: must be a JSON object, got ${body === null ? 'null' : Array.isArray(body) ? 'an array' : typeof body}`);
+  return parse(schema, body);
 }
 
 function parse<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
