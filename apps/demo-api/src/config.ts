@@ -1,9 +1,9 @@
-import { EnvReader, readCommonConfig, type CommonConfig } from '@keyplane/runtime';
+import { EnvReader, readListenerConfig, type ListenerConfig } from '@keyplane/runtime';
 
-export type DemoApiConfig = CommonConfig;
+export type DemoApiConfig = ListenerConfig;
 
 /** The demo API is HTTP only: it listens on `PORT` (8090) behind the gateway and never touches NATS. */
 export function loadDemoApiConfig(env: NodeJS.ProcessEnv): DemoApiConfig {
   const read = new EnvReader(env);
-  return readCommonConfig(read, 8090, { port: 'PORT', host: 'HOST' });
+  return readListenerConfig(read, 8090, { port: 'PORT', host: 'HOST' });
 }

@@ -410,8 +410,7 @@ describe('the services READMEs\' Configuration tables', () => {
   it('demo-api: PORT, HOST and LOG_LEVEL with their defaults', () => {
     const [config] = quote(prose('apps/demo-api/README.md'), /Config: ((?:`[A-Z_]+` \([^)]+\)(?:, )?)+)/);
     const rows = [...config!.matchAll(/`([A-Z_]+)` \(([^)]+)\)/g)].map((m) => ({ name: m[1]!, value: m[2]! }));
-    // NATS_URL and NATS_PREFIX are read only because the demo API shares readCommonConfig; it never uses them.
-    expect([...reads(loadDemoApiConfig)].filter((name) => !name.startsWith('NATS_')).sort()).toEqual(rows.map((row) => row.name).sort());
+    expect([...reads(loadDemoApiConfig)].sort()).toEqual(rows.map((row) => row.name).sort());
     const defaults = loadDemoApiConfig({});
     for (const { name, value } of rows) expect([name, loadDemoApiConfig({ [name]: value })]).toEqual([name, defaults]);
   });

@@ -7,7 +7,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import type { FastifyHttpOptions, FastifyServerOptions } from 'fastify';
 import { natsServerOptions, PrefixedNatsServer } from '@keyplane/nats';
 import { PinoNestLogger, type Logger } from '@keyplane/observability';
-import type { CommonConfig } from './env.js';
+import type { CommonConfig, ListenerConfig } from './env.js';
 
 export interface ServiceHandle {
   app: INestApplication;
@@ -19,7 +19,8 @@ export interface ServiceHandle {
 export interface BootstrapOptions {
   /** The root module, built by the service with its configuration. */
   module: unknown;
-  config: CommonConfig;
+  /** The NATS settings are needed only with a `queue`. */
+  config: ListenerConfig & Partial<Pick<CommonConfig, 'natsUrl' | 'natsPrefix'>>;
   logger: Logger;
   /** NATS queue group: replicas share requests. Omit for an HTTP-only app. */
   queue?: string;
@@ -96,9 +97,11 @@ export async function bootstrapService(options: BootstrapOptions): Promise<Servi
   // Node's own cap (it emits 'drop' for each connection it closes); Fastify has no option for it.
   if (connectionLimits && connectionLimits.maxConnections > 0) app.getHttpServer().maxConnections = connectionLimits.maxConnections;
   if (queue) {
+    const { natsUrl, natsPrefix = '' } = config;
+    if (natsUrl === undefined) throw new Error(`${queue}: a service that answers on NATS needs natsUrl in its config`);
     app.connectMicroservice(
-      { strategy: new PrefixedNatsServer(config.natsPrefix, {
-          ...natsServerOptions(config.natsUrl),
+      { strategy: new PrefixedNatsServer(natsPrefix, {
+          ...natsServerOptions(natsUrl),
           queue,
           name: queue,
           maxReconnectAttempts: -1,

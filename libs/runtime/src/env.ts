@@ -43,16 +43,20 @@ export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/keyplane';
 const DEFAULT_DATABASE_POOL_MAX = 10;
 
-/** Settings every service reads the same way (DESIGN §9). */
-export interface CommonConfig {
-  natsUrl: string;
-  /** Subject and stream prefix; empty in production, one per test file in tests. */
-  natsPrefix: string;
+/** Where a service listens, and how much it logs: what every service reads, the demo API included. */
+export interface ListenerConfig {
   /** Internal HTTP port for /healthz, /readyz and /metrics; 0 picks a free one. */
   httpPort: number;
   httpHost: string;
   /** pino's level; checked here, as the logger itself is made before the config is read. */
   logLevel: LogLevel;
+}
+
+/** Settings every service on NATS reads the same way (DESIGN §9). */
+export interface CommonConfig extends ListenerConfig {
+  natsUrl: string;
+  /** Subject and stream prefix; empty in production, one per test file in tests. */
+  natsPrefix: string;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -68,6 +72,13 @@ export function readCommonConfig(env: EnvReader, defaultHttpPort: number, listen
   return {
     natsUrl: env.url('NATS_URL', DEFAULT_NATS_URL, ['nats:', 'tls:']),
     natsPrefix: env.string('NATS_PREFIX', ''),
+    ...readListenerConfig(env, defaultHttpPort, listener),
+  };
+}
+
+/** The listener alone, for a service that never touches NATS (the demo API): a NATS variable it does not use must not stop it. */
+export function readListenerConfig(env: EnvReader, defaultHttpPort: number, listener: ListenerVariables): ListenerConfig {
+  return {
     // Only the variable the service documents: a stray HTTP_PORT must not stop the gateway.
     httpPort: env.int(listener.port, defaultHttpPort, { max: 65535 }),
     httpHost: env.string(listener.host, '0.0.0.0'),
