@@ -24,6 +24,8 @@ import { leaveHostCheckToGateway, refuseMissingHost } from './host-header.js';
 import { routeEveryHttpMethod } from './http-methods.js';
 import { refuseRewrittenTargets } from './request-target.js';
 import { sendJson } from './send-json.js';
+import { refuseUnknownTransferCodings } from './transfer-codings.js';
+import { closeAfterUpgradeRequests } from './upgrade-requests.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -54,6 +56,7 @@ export class GatewayHttp implements OnModuleInit {
     holdBackContinue(fastify.server);
     refuseOtherExpectations(fastify.server, countUnrouted);
     leaveHostCheckToGateway(fastify.server);
+    closeAfterUpgradeRequests(fastify.server);
     fastify.server.on('drop', () => this.metrics.connectionsDropped.inc());
     this.metrics.countOpenConnections(() => new Promise((resolve) => fastify.server.getConnections((error, count) => resolve(error ? Number.NaN : count))));
     routeEveryHttpMethod(fastify);
@@ -77,6 +80,7 @@ export class GatewayHttp implements OnModuleInit {
     app.setErrorHandler(jsonErrorHandler(logger, BODY_LIMIT_BYTES));
     app.addHook('onRequest', refuseMissingHost);
     app.addHook('onRequest', refuseRewrittenTargets);
+    app.addHook('onRequest', refuseUnknownTransferCodings);
     await app.register(replyFrom, { base: config.upstreamUrl, disableRequestLogging: true, undici: UPSTREAM_CONNECTIONS });
 
     const dashboard = loadDashboard();
