@@ -1,6 +1,6 @@
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import { createKysely } from '@keyplane/database';
 import { generateKey } from '@keyplane/key-format';
 import { connectNats } from '@keyplane/nats';
@@ -14,7 +14,7 @@ import { loadKeysConfig } from '../../keys/src/config.js';
 import type { Database as KeysDatabase } from '../../keys/src/db/schema.js';
 import { startKeysService } from '../../keys/src/start.js';
 import { metricTotal } from './metrics-total.js';
-import { keyStreamAndStore, storedKeyEvents } from './key-stream-contents.js';
+import { answerToKey, keyStreamAndStore, storeBackTo, storedKeyEvents } from './key-stream-contents.js';
 import { outageClient } from './outage-client.js';
 
 // DESIGN §2.1: nothing stored stays unpublished, and the key event stream carries what the store
@@ -60,10 +60,7 @@ async function onlyReplica(kept: ServiceHandle): Promise<void> {
 }
 
 /** What the gateway answers `key` on an endpoint every admin and KEYS:READ key may read. */
-async function answerFor(key: string) {
-  const answer = await call('GET', '/v1/api-keys?limit=1', key);
-  return answer.status === 200 ? { status: 200 } : { status: answer.status, body: answer.body, challenge: answer.headers.get('www-authenticate') };
-}
+const answerFor = (key: string) => answerToKey(call, key);
 const UNKNOWN = { status: 401, body: INVALID, challenge: 'Bearer' };
 
 /** Waits (bounded) until every key answers as given; the assertion after it shows what came back if not. */
@@ -72,23 +69,6 @@ async function answers(expected: [string, unknown][]) {
   const want = expected.map(([, answer]) => answer);
   await waitFor('every key to answer as it must', async () => JSON.stringify(await now()) === JSON.stringify(want), HEAL_TIMEOUT_MS, 100).catch(() => undefined);
   return now();
-}
-
-
-
-
-/**
- * The store goes back to just after `position`, as a restore of a backup taken then would leave
- * it: later events and the keys they made gone, the position sequence and the relay's checkpoint
- * as they were then.
- */
-async function storeBackTo(position: number): Promise<void> {
-  const kept = await keysDb.selectFrom('events').select('data').where('global_position', '<=', position).execute();
-  const keptKeys = [...new Set(kept.map((row) => (row.data as { keyId: string }).keyId))];
-  await keysDb.deleteFrom('events').where('global_position', '>', position).execute();
-  await keysDb.deleteFrom('api_keys').where('id', 'not in', keptKeys).execute();
-  await keysDb.updateTable('outbox_checkpoints').set({ position }).execute();
-  await sql`SELECT setval('keys.events_global_position_seq', ${position})`.execute(keysDb);
 }
 
 beforeAll(async () => {
@@ -124,7 +104,7 @@ describe('the store restored to an earlier point while keys is down, the stream 
     }
     await answers(admins.slice(0, 3).map((admin) => [admin, { status: 200 }]));
     await keys!.close();
-    await storeBackTo(1);
+    await storeBackTo(keysDb, 1);
     await startKeys(admins[3]);
   }, 60_000);
 
@@ -168,7 +148,7 @@ describe('the store failed over to a copy that lacked the last commits while key
       lost.push(answer.body.key);
     }
     await answers(lost.map((key) => [key, { status: 200 }]));
-    await storeBackTo(before);
+    await storeBackTo(keysDb, before);
     const answer = await call('POST', '/v1/api-keys', admins[3], { name: 'after the failover', permissions: ['KEYS:READ'] });
     if (answer.status !== 201) throw new Error(`create answered ${answer.status}`);
     made = answer.body.key;

@@ -1,6 +1,6 @@
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import { createKysely } from '@keyplane/database';
 import { generateKey } from '@keyplane/key-format';
 import { connectNats } from '@keyplane/nats';
@@ -14,7 +14,7 @@ import { loadKeysConfig } from '../../keys/src/config.js';
 import type { Database as KeysDatabase } from '../../keys/src/db/schema.js';
 import { startKeysService } from '../../keys/src/start.js';
 import { metricTotal } from './metrics-total.js';
-import { keyStreamAndStore, keyStreamEvents, storedKeyEvents } from './key-stream-contents.js';
+import { answerToKey, keyStreamAndStore, keyStreamEvents, storeBackTo, storedKeyEvents } from './key-stream-contents.js';
 import { outageClient } from './outage-client.js';
 
 // The keys store fails over (or is restored) to an earlier point while keys, auth and NATS run, and
@@ -42,10 +42,7 @@ const { call } = outageClient({ gatewayUrl: () => gateway!.url, databaseUrl: () 
 const common = () => ({ NATS_PREFIX: ns.ns.prefix, HTTP_PORT: '0', HTTP_HOST: '127.0.0.1', NATS_URL: TEST_NATS_URL, DATABASE_URL: database.url });
 
 /** What the gateway answers `key` on an endpoint every admin and KEYS:READ key may read. */
-async function answerFor(key: string) {
-  const answer = await call('GET', '/v1/api-keys?limit=1', key);
-  return answer.status === 200 ? { status: 200 } : { status: answer.status, body: answer.body, challenge: answer.headers.get('www-authenticate') };
-}
+const answerFor = (key: string) => answerToKey(call, key);
 
 /** Creates a key through the gateway and returns its secret. */
 async function createKey(name: string): Promise<string> {
@@ -62,20 +59,6 @@ async function allWork(secrets: string[]): Promise<void> {
 /** What a replica's key view holds: how many times it was folded again, and how many keys it knows. */
 async function viewOf(replica: ServiceHandle) {
   return { rebuilds: await metricTotal(replica.url, 'auth_key_view_rebuilds_total'), keys: await metricTotal(replica.url, 'auth_key_view_keys') };
-}
-
-/**
- * The store goes back to just after `position`, as a failover to a copy that lacked the later
- * commits leaves it: later events and the keys they made gone, the position sequence and the
- * relay's checkpoint as they were then.
- */
-async function storeBackTo(position: number): Promise<void> {
-  const kept = await keysDb.selectFrom('events').select('data').where('global_position', '<=', position).execute();
-  const keptKeys = [...new Set(kept.map((row) => (row.data as { keyId: string }).keyId))];
-  await keysDb.deleteFrom('events').where('global_position', '>', position).execute();
-  await keysDb.deleteFrom('api_keys').where('id', 'not in', keptKeys).execute();
-  await keysDb.updateTable('outbox_checkpoints').set({ position }).execute();
-  await sql`SELECT setval('keys.events_global_position_seq', ${position})`.execute(keysDb);
 }
 
 const lastStoredPosition = async () => (await storedKeyEvents(keysDb)).at(-1)!.position;
@@ -109,7 +92,7 @@ describe('the store went back and stored nothing since, while keys and two auth 
     const before = await lastStoredPosition();
     for (const name of ['lost one', 'lost two']) lost.push(await createKey(name));
     await allWork(lost);
-    await storeBackTo(before);
+    await storeBackTo(keysDb, before);
   }, 60_000);
 
   it('keys makes the stream anew holding exactly the stored events', async () => {
@@ -141,7 +124,7 @@ describe('a key created right after the store went back, while keys and auth run
     const before = await lastStoredPosition();
     const lost = [await createKey('lost three'), await createKey('lost four')];
     await allWork(lost);
-    await storeBackTo(before);
+    await storeBackTo(keysDb, before);
     made = await createKey('made right after');
     atReply = {
       stream: (await keyStreamEvents(jsm, ns.ns.streams.keyEvents)).map((event) => event.id),

@@ -32,6 +32,19 @@ const limits = { hour: 5, day: 100 };
 const limits1000 = { hour: 1000, day: 10_000 };
 const now = Date.parse('2026-11-26T10:15:00Z');
 const tick = () => new Promise((resolve) => setImmediate(resolve));
+/** key_a counted twice at limits1000, its second call leasing ahead: the replica holds its unspent units. */
+async function holdingLeasedUnits(leaseMax: number) {
+  const counter = fakeCounter(1000);
+  const quota = new BatchingQuota(counter.consume, { lease: { max: leaseMax, warmup: 0 } });
+  for (const [call, at] of [[0, now], [1, now + 1]] as const) {
+    const answered = quota.consume('key_a', limits1000, at);
+    counter.calls[call].release();
+    await answered;
+    await tick();
+  }
+  return { counter, quota };
+}
+
 const shape = (items: QuotaItem[]) => items.map(({ keyId, units, lease }) => `${keyId}×${units}${lease ? `+${lease}` : ''}`);
 
 describe('BatchingQuota', () => {
@@ -258,16 +271,7 @@ describe('BatchingQuota', () => {
     });
 
     it('does not forget a key whose next lease is still to be asked for', async () => {
-      const counter = fakeCounter(1000);
-      const quota = new BatchingQuota(counter.consume, { lease: { max: 4, warmup: 0 } });
-      const first = quota.consume('key_a', limits1000, now);
-      counter.calls[0].release();
-      await first;
-      await tick();
-      const second = quota.consume('key_a', limits1000, now + 1);
-      counter.calls[1].release();
-      await second;
-      await tick();
+      const { counter, quota } = await holdingLeasedUnits(4);
       // key_a holds one leased unit; another key's call keeps the one call in flight busy.
       const blocker = quota.consume('key_z', limits1000, now + 2);
       await quota.consume('key_a', limits1000, now + 3);
@@ -357,16 +361,7 @@ describe('BatchingQuota', () => {
     });
 
     it('holds what it could not send yet for the idle release, and for shutdown', async () => {
-      const counter = fakeCounter(1000);
-      const quota = new BatchingQuota(counter.consume, { lease: { max: 8, warmup: 0 } });
-      const first = quota.consume('key_a', limits1000, now);
-      counter.calls[0].release();
-      await first;
-      await tick();
-      const second = quota.consume('key_a', limits1000, now + 1);
-      counter.calls[1].release();
-      await second;
-      await tick();
+      const { counter, quota } = await holdingLeasedUnits(8);
       // One unit leased; another key's call is in flight when key_a's limits change.
       const blocker = quota.consume('key_z', limits1000, now + 2);
       const changed = quota.consume('key_a', { hour: 900, day: 10_000 }, now + 3);
