@@ -39,7 +39,7 @@ export async function startGatewayService(config: GatewayConfig, options: Gatewa
     config,
     logger,
     bodyLimitBytes: BODY_LIMIT_BYTES,
-    frameworkErrors: answerFrameworkErrorsWithJson((status) => gatewayMetrics.requests.inc({ route: 'unrouted', status })),
+    frameworkErrors: answerFrameworkErrorsWithJson(gatewayMetrics.countUnrouted),
     rewriteUrl: originForm,
     connectionLimits: config.clientLimits,
   });

@@ -75,6 +75,11 @@ export class GatewayMetrics {
     });
   }
 
+  /** An answer Node or Fastify's router gave before any route ran: there is no route template to name. */
+  readonly countUnrouted = (status: number): void => {
+    this.requests.inc({ route: 'unrouted', status });
+  };
+
   /** The public listener, once built, says how many connections it holds. */
   countOpenConnections(count: () => Promise<number>): void {
     this.countConnections = count;

@@ -49,8 +49,7 @@ export class GatewayHttp implements OnModuleInit {
 
   onModuleInit(): void {
     const fastify = this.host.httpAdapter.getInstance<FastifyInstance>();
-    // Answers Node gives before any route runs: no route template to name.
-    const countUnrouted = (status: number) => this.metrics.requests.inc({ route: 'unrouted', status });
+    const { countUnrouted } = this.metrics;
     answerClientErrorsWithJson(fastify.server, countUnrouted);
     answerConnectWithJson(fastify.server, countUnrouted);
     holdBackContinue(fastify.server);
