@@ -26,6 +26,8 @@ export class GatewayMetrics {
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
       registers: [registry],
     });
+    // The fail-closed outcomes, present from the start like the failure counters below.
+    for (const outcome of ['error', 'invalid']) this.decisionSeconds.zero({ outcome });
     this.rejectedLocally = new Counter({
       name: 'gateway_rejected_locally_total',
       help: 'Requests answered 401 without asking auth: no credential, a credential in the query, or a malformed key',

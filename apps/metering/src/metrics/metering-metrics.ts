@@ -1,5 +1,17 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { AlertType } from '@keyplane/contracts';
+import type { DeadLetterKind } from '../ingest/read-usage-message.js';
+
+// Checked against the type, so a new kind cannot be left out of the zeros below.
+const DEAD_LETTER_KINDS = Object.keys({
+  malformed_json: 0,
+  not_an_event: 0,
+  unknown_version: 0,
+  schema_invalid: 0,
+  rejected_by_database: 0,
+  unstorable: 0,
+  conflicting_duplicate: 0,
+} satisfies Record<DeadLetterKind, 0>);
 
 export interface MeteringMetrics {
   eventsIngested: Counter<'result'>;
@@ -70,5 +82,6 @@ export function createMeteringMetrics(registry: Registry, lag: ConsumerLag): Met
   for (const result of ['stored', 'duplicate', 'past_retention']) metrics.eventsIngested.inc({ result }, 0);
   for (const type of AlertType.options) metrics.alertsRaised.inc({ type }, 0);
   for (const result of ['delivered', 'retry', 'failed']) metrics.webhookDeliveries.inc({ result }, 0);
+  for (const kind of DEAD_LETTER_KINDS) metrics.deadLetters.inc({ kind }, 0);
   return metrics;
 }
