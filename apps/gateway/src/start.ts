@@ -3,9 +3,9 @@ import { createLogger, createMetricsRegistry, Readiness } from '@keyplane/observ
 import { bootstrapService, type ServiceHandle } from '@keyplane/runtime';
 import type { GatewayConfig } from './config.js';
 import { GatewayModule } from './gateway.module.js';
-import { trackAnswers } from './ops/answers-in-flight.js';
 import { GatewayMetrics } from './ops/gateway-metrics.js';
 import { gracefulListener } from './ops/graceful-listener.js';
+import { trackConnections } from './ops/open-connections.js';
 import { startMetricsServer } from './ops/metrics-server.js';
 import { shutdownDrain } from './ops/shutdown-drain.js';
 import { closeStalledReaders } from './ops/stalled-readers.js';
@@ -48,15 +48,15 @@ export async function startGatewayService(config: GatewayConfig, options: Gatewa
     throw error;
   });
   const server = service.app.getHttpServer();
-  const answers = trackAnswers(server);
-  const stalledReaders = closeStalledReaders(answers, {
+  const connections = trackConnections(server);
+  const stalledReaders = closeStalledReaders(connections, {
     timeoutMs: config.clientLimits.sendTimeoutMs,
-    onClosed: (response) => {
+    onClosed: (answer) => {
       gatewayMetrics.stalledReadersClosed.inc();
-      logger.debug({ requestId: response.getHeader('x-request-id') }, 'client took no byte of its answer for CLIENT_SEND_TIMEOUT_MS: connection closed');
+      logger.debug({ requestId: answer?.getHeader('x-request-id') }, 'client took no byte of its answer for CLIENT_SEND_TIMEOUT_MS: connection closed');
     },
   });
-  const listener = gracefulListener(server, answers);
+  const listener = gracefulListener(server, connections);
   return {
     ...service,
     metricsUrl: metrics.url,

@@ -1,4 +1,6 @@
 import type { Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { answerOn } from './open-connections.js';
 
 export interface GracefulListener {
   /** Resolves once every connection is closed. */
@@ -15,12 +17,15 @@ export interface GracefulListener {
  * answers requests that arrive meanwhile, with a body not in the gateway's error shape), so
  * this runs before it and leaves it no connection to answer.
  */
-export function gracefulListener(server: Server, answers: ReadonlySet<ServerResponse>): GracefulListener {
+export function gracefulListener(server: Server, connections: ReadonlySet<Socket>): GracefulListener {
   return {
     close() {
       // Prepended so the header is set before any other listener can answer.
       server.prependListener('request', (_request, response: ServerResponse) => lastOnItsConnection(response));
-      for (const response of answers) lastOnItsConnection(response);
+      for (const socket of connections) {
+        const answer = answerOn(socket);
+        if (answer) lastOnItsConnection(answer);
+      }
       // The error (not running) means it is closed already.
       return new Promise((resolve) => server.close(() => resolve()));
     },

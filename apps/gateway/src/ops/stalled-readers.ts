@@ -1,10 +1,12 @@
 import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { answerOn } from './open-connections.js';
 
 export interface StalledReaderOptions {
   /** How long a client may take no byte of its answer while the gateway has some waiting for it. */
   timeoutMs: number;
-  /** Called for each connection closed, after it is. */
-  onClosed: (response: ServerResponse) => void;
+  /** Called for each connection closed, after it is, with the answer it was sending if any. */
+  onClosed: (answer: ServerResponse | null) => void;
 }
 
 export interface StalledReaderCheck {
@@ -24,29 +26,30 @@ interface Stall {
  * answer's back-pressure, a connection to the upstream for ever: enough of them (one key, a few
  * hundred sockets) left every other client's proxied request queued behind them.
  *
- * Checked every quarter of the timeout (at most every second) over the answers in flight, so a
+ * Checked every quarter of the timeout (at most every second) over the open connections, so a
  * stall is cut between `timeoutMs` and `timeoutMs` plus two checks after it began. A client still
  * reading, however slowly, completes a write now and then and is left alone; so is an answer
- * still waiting for the upstream, which has nothing to send (`UPSTREAM_TIMEOUT_MS` bounds that).
+ * still waiting for the upstream, which has nothing to send (`UPSTREAM_TIMEOUT_MS` bounds that),
+ * and an idle kept-alive connection.
  */
-export function closeStalledReaders(answers: Iterable<ServerResponse>, { timeoutMs, onClosed }: StalledReaderOptions): StalledReaderCheck {
-  const stalls = new WeakMap<ServerResponse, Stall>();
+export function closeStalledReaders(connections: Iterable<Socket>, { timeoutMs, onClosed }: StalledReaderOptions): StalledReaderCheck {
+  const stalls = new WeakMap<Socket, Stall>();
   const check = () => {
     const now = Date.now();
-    for (const response of answers) {
-      const socket = response.socket;
+    for (const socket of connections) {
       // Bytes written to the socket and not yet taken by the kernel: what the client has not read.
-      if (socket === null || socket.destroyed || socket.writableLength === 0) {
-        stalls.delete(response);
+      if (socket.destroyed || socket.writableLength === 0) {
+        stalls.delete(socket);
         continue;
       }
       const taken = socket.bytesWritten - socket.writableLength;
-      const stall = stalls.get(response);
+      const stall = stalls.get(socket);
       if (stall === undefined || stall.taken !== taken) {
-        stalls.set(response, { taken, since: now });
+        stalls.set(socket, { taken, since: now });
       } else if (now - stall.since >= timeoutMs) {
+        const answer = answerOn(socket);
         socket.destroy();
-        onClosed(response);
+        onClosed(answer);
       }
     }
   };
