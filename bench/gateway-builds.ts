@@ -5,6 +5,7 @@ import { waitReady } from '../tools/stack/process-group.js';
 import { sampleUsage, usagePerRequest } from './cpu.js';
 import { IsolatedRun, natsUrl, runScript } from './isolated-run.js';
 import { runLoad } from './load.js';
+import { median } from './query-plans.js';
 
 // The gateways of several builds side by side in front of one stack (this build's keys, auth,
 // metering and demo API), loaded in turn in short rounds, each round in another order. What one
@@ -67,8 +68,6 @@ async function createKeys(gateway: Gateway, count: number): Promise<string[]> {
   }
   return keys;
 }
-
-const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)];
 
 runScript(async () => {
   const gateways: Gateway[] = [];
