@@ -1,20 +1,7 @@
 import { EventEmitter } from 'node:events';
-import { Writable } from 'node:stream';
 import { exitOnFatalErrors } from './fatal-errors.js';
+import { LogLines } from './log-lines.js';
 import { createLogger } from './logger.js';
-
-class Lines extends Writable {
-  readonly lines: string[] = [];
-
-  override _write(chunk: Buffer, _encoding: BufferEncoding, done: () => void): void {
-    this.lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-    done();
-  }
-
-  records(): Record<string, unknown>[] {
-    return this.lines.map((line) => JSON.parse(line) as Record<string, unknown>);
-  }
-}
 
 /** A stand-in for `process`: its two fatal events, and the exit codes asked for. */
 function fakeProcess() {
@@ -25,7 +12,7 @@ function fakeProcess() {
 
 describe('exitOnFatalErrors', () => {
   it('logs an uncaught exception as one fatal JSON line with its stack, then exits 1', () => {
-    const out = new Lines();
+    const out = new LogLines();
     const { events, exits, source } = fakeProcess();
     exitOnFatalErrors(createLogger('keys', { destination: out }), source);
 
@@ -38,7 +25,7 @@ describe('exitOnFatalErrors', () => {
   });
 
   it('logs an unhandled rejection, whatever it was rejected with, then exits 1', () => {
-    const out = new Lines();
+    const out = new LogLines();
     const { events, exits, source } = fakeProcess();
     exitOnFatalErrors(createLogger('auth', { destination: out }), source);
 
@@ -49,7 +36,7 @@ describe('exitOnFatalErrors', () => {
   });
 
   it('writes the line even at LOG_LEVEL=silent', () => {
-    const out = new Lines();
+    const out = new LogLines();
     const { events, exits, source } = fakeProcess();
     exitOnFatalErrors(createLogger('metering', { destination: out, level: 'silent' }), source);
 

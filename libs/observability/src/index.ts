@@ -6,3 +6,4 @@ export * from './ops.controller.js';
 export * from './ops.module.js';
 export * from './fatal-errors.js';
 export * from './throttled.js';
+export * from './log-lines.js';

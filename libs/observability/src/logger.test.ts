@@ -1,32 +1,18 @@
-import { Writable } from 'node:stream';
+import { LogLines } from './log-lines.js';
 import { createLogger } from './logger.js';
 
 const SECRET = 'tv_live_4bQ9xZsecretSECRETsecret0000';
 
-/** Keeps every JSON line pino writes. */
-class Lines extends Writable {
-  readonly lines: string[] = [];
-
-  override _write(chunk: Buffer, _encoding: BufferEncoding, done: () => void): void {
-    this.lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-    done();
-  }
-
-  records(): Record<string, unknown>[] {
-    return this.lines.map((line) => JSON.parse(line) as Record<string, unknown>);
-  }
-}
-
 describe('createLogger', () => {
   it('writes one JSON line per call, named for the service', () => {
-    const out = new Lines();
+    const out = new LogLines();
     createLogger('keys', { destination: out }).info({ keyId: 'key_1' }, 'key issued');
 
     expect(out.records()).toEqual([expect.objectContaining({ name: 'keys', level: 30, keyId: 'key_1', msg: 'key issued' })]);
   });
 
   it('redacts a top-level key, authorization and secret', () => {
-    const out = new Lines();
+    const out = new LogLines();
     createLogger('gateway', { destination: out }).info({ key: SECRET, authorization: `Bearer ${SECRET}`, secret: SECRET }, 'request');
 
     expect(out.lines.join('\n')).not.toContain(SECRET);
@@ -34,7 +20,7 @@ describe('createLogger', () => {
   });
 
   it('redacts nested key, secret and authorization fields, and request headers', () => {
-    const out = new Lines();
+    const out = new LogLines();
     createLogger('gateway', { destination: out }).warn(
       {
         body: { key: SECRET, name: 'ci' },
@@ -56,14 +42,14 @@ describe('createLogger', () => {
   });
 
   it('leaves a log line without secret fields untouched', () => {
-    const out = new Lines();
+    const out = new LogLines();
     createLogger('keys', { destination: out }).info({ keyId: 'key_1', last4: 'ab12' }, 'key rotated');
 
     expect(out.lines.join('\n')).not.toContain('[redacted]');
   });
 
   it('drops lines below the configured level', () => {
-    const out = new Lines();
+    const out = new LogLines();
     const logger = createLogger('auth', { destination: out, level: 'warn' });
     logger.info('not written');
     logger.warn('written');

@@ -1,19 +1,10 @@
-import { Writable } from 'node:stream';
+import { LogLines } from './log-lines.js';
 import { createLogger } from './logger.js';
 import { PinoNestLogger } from './nest-logger.js';
 
-class Lines extends Writable {
-  readonly lines: string[] = [];
-
-  override _write(chunk: Buffer, _encoding: BufferEncoding, done: () => void): void {
-    this.lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-    done();
-  }
-}
-
 describe('PinoNestLogger', () => {
   it('writes each Nest log call as a JSON line with its level, context and message', () => {
-    const out = new Lines();
+    const out = new LogLines();
     const nest = new PinoNestLogger(createLogger('keys', { destination: out, level: 'trace' }));
 
     nest.log('Nest application successfully started', 'NestApplication');
@@ -35,7 +26,7 @@ describe('PinoNestLogger', () => {
   });
 
   it('turns a non-string message into text', () => {
-    const out = new Lines();
+    const out = new LogLines();
     new PinoNestLogger(createLogger('keys', { destination: out })).log(42, 'Boot');
 
     expect(JSON.parse(out.lines[0])).toMatchObject({ context: 'Boot', msg: '42' });

@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { Writable } from 'node:stream';
 import { Body, Controller, Get, Inject, Module, Post, type DynamicModule } from '@nestjs/common';
 import { ClientProxyFactory, MessagePattern, Payload, Transport, type ClientProxy } from '@nestjs/microservices';
 import { ok } from '@keyplane/contracts';
 import { request } from '@keyplane/nats';
-import { createLogger } from '@keyplane/observability';
+import { createLogger, LogLines } from '@keyplane/observability';
 import type { Server } from 'node:http';
 import { bootstrapService, connectionsCheckingIntervalMs, type ServiceHandle } from './bootstrap.js';
 
@@ -44,18 +43,9 @@ class PingModule {
   }
 }
 
-class Lines extends Writable {
-  readonly lines: string[] = [];
-
-  override _write(chunk: Buffer, _encoding: BufferEncoding, done: () => void): void {
-    this.lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-    done();
-  }
-}
-
 const freshPrefix = () => `t${randomBytes(5).toString('hex')}`;
 
-function boot(replica: Replica, prefix: string, logs = new Lines()): Promise<ServiceHandle> {
+function boot(replica: Replica, prefix: string, logs = new LogLines()): Promise<ServiceHandle> {
   return bootstrapService({
     module: PingModule.forReplica(replica),
     config: { natsUrl: NATS_URL, natsPrefix: prefix, httpPort: 0, httpHost: '127.0.0.1', logLevel: 'info' },
@@ -80,7 +70,7 @@ describe('bootstrapService', () => {
   const prefix = freshPrefix();
   const a: Replica = { name: 'a', handled: 0 };
   const b: Replica = { name: 'b', handled: 0 };
-  const logs = new Lines();
+  const logs = new LogLines();
   let first: ServiceHandle;
   let second: ServiceHandle;
 
@@ -162,7 +152,7 @@ describe('ServiceHandle.close', () => {
 
 describe('connection limits', () => {
   const config = { natsUrl: NATS_URL, natsPrefix: freshPrefix(), httpPort: 0, httpHost: '127.0.0.1', logLevel: 'silent' as const };
-  const logger = createLogger('runtime-test', { destination: new Lines() });
+  const logger = createLogger('runtime-test', { destination: new LogLines() });
 
   it('are set on the listener, checked often enough to fire near their value', async () => {
     const limits = { headersTimeoutMs: 1000, requestTimeoutMs: 2000, keepAliveTimeoutMs: 3000, maxConnections: 7 };

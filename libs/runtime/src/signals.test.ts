@@ -1,19 +1,5 @@
-import { Writable } from 'node:stream';
-import { createLogger } from '@keyplane/observability';
+import { createLogger, LogLines } from '@keyplane/observability';
 import { closeOnSignals, exitOnStartupFailure } from './signals.js';
-
-class Lines extends Writable {
-  readonly lines: string[] = [];
-
-  override _write(chunk: Buffer, _encoding: BufferEncoding, done: () => void): void {
-    this.lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-    done();
-  }
-
-  records(): Record<string, unknown>[] {
-    return this.lines.map((line) => JSON.parse(line) as Record<string, unknown>);
-  }
-}
 
 const realExit = process.exit;
 let exits: (number | string | null | undefined)[];
@@ -43,7 +29,7 @@ const settle = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('closeOnSignals', () => {
   it('closes once on SIGTERM or SIGINT, logs the signal, and exits 0', async () => {
-    const logs = new Lines();
+    const logs = new LogLines();
     let closed = 0;
     closeOnSignals(createLogger('keys', { destination: logs }), async () => {
       closed += 1;
@@ -61,7 +47,7 @@ describe('closeOnSignals', () => {
   });
 
   it('logs a failed shutdown and exits 1', async () => {
-    const logs = new Lines();
+    const logs = new LogLines();
     closeOnSignals(createLogger('keys', { destination: logs }), () => Promise.reject(new Error('pool stuck')));
 
     added('SIGINT')[0]('SIGINT');
@@ -74,7 +60,7 @@ describe('closeOnSignals', () => {
 
 describe('exitOnStartupFailure', () => {
   it('logs the error as one fatal JSON line and exits 1', () => {
-    const logs = new Lines();
+    const logs = new LogLines();
 
     exitOnStartupFailure(createLogger('auth', { destination: logs }))(new Error('DATABASE_POOL_SIZE must be an integer between 1 and 200, got "lots"'));
 
@@ -90,7 +76,7 @@ describe('exitOnStartupFailure', () => {
   });
 
   it('logs a thrown non-Error as text', () => {
-    const logs = new Lines();
+    const logs = new LogLines();
 
     exitOnStartupFailure(createLogger('auth', { destination: logs }))('NATS is not reachable');
 
