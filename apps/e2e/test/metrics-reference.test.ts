@@ -3,6 +3,7 @@ import type { INestApplication } from '@nestjs/common';
 import { generateKey } from '@keyplane/key-format';
 import { waitFor } from '@keyplane/testing';
 import { Registry } from 'prom-client';
+import { labelsServed, scrape, type Family } from './metric-families.js';
 import { startStack, type Stack } from './stack.js';
 
 // docs/operations.md "Metrics reference" against what each service serves: every metric in its
@@ -21,11 +22,6 @@ interface Documented {
   type: string;
   labels: string[];
   exported: 'start-up' | 'first event';
-}
-
-interface Family {
-  type?: string;
-  samples: Record<string, string>[];
 }
 
 const reference = readFileSync(new URL('../../../docs/operations.md', import.meta.url), 'utf8').split(/^## /m).find((section) => section.startsWith('Metrics reference\n'));
@@ -52,30 +48,6 @@ function documentedMetrics(): Record<Service, Documented[]> {
   }
   return tables;
 }
-
-/** The families of a Prometheus text exposition; a histogram's `_bucket`, `_sum`, `_count` under its own name. */
-function families(text: string): Map<string, Family> {
-  const found = new Map<string, Family>();
-  const family = (name: string) => found.get(name) ?? found.set(name, { samples: [] }).get(name)!;
-  for (const line of text.split('\n')) {
-    const type = /^# TYPE (\S+) (\S+)$/.exec(line);
-    if (type) family(type[1]).type = type[2];
-    const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? \S+$/.exec(line);
-    if (!sample) continue;
-    const base = sample[1].replace(/_(bucket|sum|count)$/, '');
-    const name = found.get(base)?.type === 'histogram' ? base : sample[1];
-    family(name).samples.push(Object.fromEntries([...(sample[2] ?? '').matchAll(/([a-zA-Z_]\w*)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]])));
-  }
-  return found;
-}
-
-async function scrape(url: string): Promise<Map<string, Family>> {
-  const response = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(10_000) });
-  expect(response.status).toBe(200);
-  return families(await response.text());
-}
-
-const labelsServed = (family: Family) => [...new Set(family.samples.flatMap((labels) => Object.keys(labels)))].filter((label) => label !== 'service' && label !== 'le').sort();
 
 let stack: Stack;
 let urls: Record<Service, string>;

@@ -6,6 +6,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { AlertType } from '@keyplane/contracts';
 import { generateKey } from '@keyplane/key-format';
 import { freePort, freshDatabase, freshNamespace, TEST_NATS_URL, waitFor, type FreshDatabase, type FreshNamespace } from '@keyplane/testing';
+import { scrape, labelsServed, type Family } from './metric-families.js';
 import { metricTotal } from './metrics-total.js';
 import { rawRequest } from './raw-http.js';
 import { buildOnce, spawnService, type ServiceProcess } from './service-process.js';
@@ -24,51 +25,6 @@ interface LogLine {
   name: string;
   msg: string;
   [field: string]: unknown;
-}
-
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-interface Family {
-  type?: string;
-  help?: string;
-  samples: Sample[];
-}
-
-/** The families of a Prometheus text exposition, samples grouped under their family's name. */
-function families(text: string): Map<string, Family> {
-  const found = new Map<string, Family>();
-  const family = (name: string) => found.get(name) ?? found.set(name, { samples: [] }).get(name)!;
-  for (const line of text.split('\n')) {
-    const meta = /^# (HELP|TYPE) (\S+) ?(.*)$/.exec(line);
-    if (meta) {
-      family(meta[2])[meta[1] === 'HELP' ? 'help' : 'type'] = meta[3];
-      continue;
-    }
-    const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!sample) continue;
-    const labels = Object.fromEntries([...(sample[2] ?? '').matchAll(/([a-zA-Z_]\w*)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1], m[2]]));
-    family(familyOf(found, sample[1])).samples.push({ name: sample[1], labels, value: Number(sample[3]) });
-  }
-  return found;
-}
-
-/** A histogram's or summary's `_bucket`, `_sum` and `_count` samples belong to its family. */
-function familyOf(found: Map<string, Family>, sample: string): string {
-  for (const suffix of ['_bucket', '_sum', '_count']) {
-    const base = sample.slice(0, -suffix.length);
-    if (sample.endsWith(suffix) && ['histogram', 'summary'].includes(found.get(base)?.type ?? '')) return base;
-  }
-  return sample;
-}
-
-async function scrape(url: string): Promise<Map<string, Family>> {
-  const response = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(10_000) });
-  expect(response.status).toBe(200);
-  return families(await response.text());
 }
 
 const parseLines = (lines: readonly string[]): LogLine[] => lines.map((line) => JSON.parse(line) as LogLine);
@@ -272,7 +228,7 @@ describe('observability of a running stack', () => {
         }
         if (labelText === undefined || family.samples.length === 0) continue;
         const documented = labelText.split(',').map((label) => label.split('=')[0].trim()).sort();
-        const actual = [...new Set(family.samples.flatMap((s) => Object.keys(s.labels)))].filter((label) => label !== 'service' && label !== 'le').sort();
+        const actual = labelsServed(family);
         checked++;
         if (documented.join(',') !== actual.join(',')) problems.push(`${doc}: ${name}{${documented.join(',')}} is served as ${name}{${actual.join(',')}}`);
       }
