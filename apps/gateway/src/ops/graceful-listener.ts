@@ -1,6 +1,6 @@
 import type { Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { answerOn } from './open-connections.js';
+import { answerOn } from '../pipeline/http-socket.js';
 
 export interface GracefulListener {
   /** Resolves once every connection is closed. */

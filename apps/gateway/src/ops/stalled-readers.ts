@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { answerOn } from './open-connections.js';
+import { answerOn } from '../pipeline/http-socket.js';
 
 export interface StalledReaderOptions {
   /** How long a client may take no byte of its answer while the gateway has some waiting for it. */

@@ -1,13 +1,7 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { endWithAnswer } from './end-with-answer.js';
-
-type HttpSocket = Duplex & {
-  /** The answer Node is writing now; the ones owed to later requests wait behind it. */
-  _httpMessage?: (ServerResponse & { req?: IncomingMessage }) | null;
-  /** Its `incoming` is the last request whose headers were read, kept after its body. */
-  parser?: { incoming?: IncomingMessage | null } | null;
-};
+import { answerOn, lastRequestOn } from './http-socket.js';
 
 /** Sockets already waiting to send their last answer: Node reports each later parse error again. */
 const waiting = new WeakSet<Duplex>();
@@ -24,7 +18,7 @@ const waiting = new WeakSet<Duplex>();
  */
 export function answerInTurn(socket: Duplex, send: () => void): void {
   if (waiting.has(socket)) return;
-  const parsing = (socket as HttpSocket).parser?.incoming;
+  const parsing = lastRequestOn(socket);
   const broken = parsing && !parsing.complete ? parsing : null;
   waiting.add(socket);
   afterEarlierAnswers(socket, broken, (brokenAnswered) => {
@@ -35,7 +29,7 @@ export function answerInTurn(socket: Duplex, send: () => void): void {
 }
 
 function afterEarlierAnswers(socket: Duplex, broken: IncomingMessage | null, done: (brokenAnswered: boolean) => void): void {
-  const owed = (socket as HttpSocket)._httpMessage;
+  const owed = answerOn(socket);
   // Every answer is out: the broken request's, if there is one, among them.
   if (!owed) return done(broken !== null);
   if (owed.req === broken && !owed.headersSent) return done(false);

@@ -1,9 +1,10 @@
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { errorBody } from '../responses/error-body.js';
 import { requestIdFrom } from '../responses/request-id.js';
 import { answerInTurn } from './answer-in-turn.js';
 import { endWithAnswer } from './end-with-answer.js';
+import { answerOn } from './http-socket.js';
 import { rawJsonAnswer } from './raw-json-answer.js';
 
 const NOT_A_PROXY = errorBody(400, 'CONNECT is not supported: the gateway is not a forward proxy');
@@ -31,5 +32,5 @@ export function answerConnectWithJson(server: Server, counted: (status: number) 
  * longer than the socket buffer would stall half-sent. Passing 'drain' on keeps it flowing.
  */
 function keepOwedAnswersFlowing(socket: Duplex): void {
-  socket.on('drain', () => (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage?.emit('drain'));
+  socket.on('drain', () => answerOn(socket)?.emit('drain'));
 }
