@@ -475,7 +475,7 @@ describe('outbox relay under many concurrent appenders (libs/event-store)', () =
     const published = new Set<string>();
     const relay = new OutboxRelay({
       db: asEventStore(env.db),
-      publisher: { publish: async (event) => void published.add(event.eventId), lastPublished: async () => null },
+      publisher: { publishInOrder: async (events) => events.forEach((event) => published.add(event.eventId)), lastPublished: async () => null },
       name: 'probe-relay',
       pollIntervalMs: 1,
     });

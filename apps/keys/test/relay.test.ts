@@ -80,10 +80,11 @@ describe('the key event relay across stops and crashes', () => {
     const inner = keyEventPublisher(env.nc, env.ns);
     let published = 0;
     const crashing: OutboxPublisher = {
-      async publish(event) {
-        if (published === 2) throw new Error('relay crashed');
-        await inner.publish(event);
-        published += 1;
+      async publishInOrder(events) {
+        const taken = events.slice(0, 2 - published);
+        await inner.publishInOrder(taken);
+        published += taken.length;
+        if (taken.length < events.length) throw new Error('relay crashed');
       },
       lastPublished: () => inner.lastPublished(),
     };
@@ -110,9 +111,9 @@ describe('the key event relay across stops and crashes', () => {
     const stored = await storeIssuedKeys(2);
     const publisher = keyEventPublisher(env.nc, env.ns);
     const rows = await env.db.selectFrom('events').selectAll().where('event_id', 'in', stored.map((e) => e.eventId)).orderBy('global_position').execute();
-    for (const row of rows) {
-      await publisher.publish({ eventId: row.event_id, type: row.type, occurredAt: row.occurred_at.toISOString(), data: row.data, streamId: row.stream_id, streamVersion: row.stream_version, globalPosition: row.global_position });
-    }
+    await publisher.publishInOrder(
+      rows.map((row) => ({ eventId: row.event_id, type: row.type, occurredAt: row.occurred_at.toISOString(), data: row.data, streamId: row.stream_id, streamVersion: row.stream_version, globalPosition: row.global_position })),
+    );
     const sequenceBefore = (await streamMessages(env.nc, env.ns.streams.keyEvents)).at(-1)!.seq;
 
     await restartAndExpectEachStoredEventOnce();

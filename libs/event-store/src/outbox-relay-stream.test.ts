@@ -86,9 +86,9 @@ async function fixture(): Promise<Fixture> {
   const inner = jetStreamPublisher({ nc, stream: spec.name, subjectOf: (event) => `${subject}.${event.streamId}` });
   const published: string[] = [];
   const publisher: OutboxPublisher = {
-    async publish(event, remade) {
-      await inner.publish(event, remade);
-      published.push(event.eventId);
+    async publishInOrder(events, remade) {
+      await inner.publishInOrder(events, remade);
+      published.push(...events.map((event) => event.eventId));
     },
     lastPublished: () => inner.lastPublished(),
   };
@@ -269,7 +269,7 @@ describe('OutboxRelay with its stream: a whole stream is never touched', () => {
     await relay.stop();
     running.splice(running.indexOf(relay), 1);
     const [ahead] = await f.store(1);
-    await jetStreamPublisher({ nc, stream: f.spec.name, subjectOf: () => f.spec.subjects[0].replace('>', 'ahead') }).publish(ahead);
+    await jetStreamPublisher({ nc, stream: f.spec.name, subjectOf: () => f.spec.subjects[0].replace('>', 'ahead') }).publishInOrder([ahead]);
     const again = await f.relay();
     const [after] = await f.store(1);
     again.wake();

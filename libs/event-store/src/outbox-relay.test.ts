@@ -89,14 +89,15 @@ async function messagesOn(stream: string): Promise<OnStream[]> {
   return out;
 }
 
-/** Wraps a publisher: counts every publish call, and fails after `failAfter` of them when set. */
+/** Wraps a publisher: records every event published, and fails after `failAfter` of them when set. */
 function counting(inner: OutboxPublisher, failAfter = Infinity) {
   const published: string[] = [];
   const publisher: OutboxPublisher = {
-    async publish(event) {
-      if (published.length >= failAfter) throw new Error('relay crashed');
-      await inner.publish(event);
-      published.push(event.eventId);
+    async publishInOrder(events) {
+      const taken = events.slice(0, Math.max(0, failAfter - published.length));
+      await inner.publishInOrder(taken);
+      published.push(...taken.map((event) => event.eventId));
+      if (taken.length < events.length) throw new Error('relay crashed');
     },
     lastPublished: () => inner.lastPublished(),
   };
@@ -182,7 +183,7 @@ describe('OutboxRelay with the JetStream publisher', () => {
     await relay.stop();
     // Whatever ran before the restart reached the broker, then died before its checkpoint commit.
     await db.updateTable('outbox_checkpoints').set({ position: 0 }).where('name', '=', 'test').execute();
-    for (const e of stored) await publisher.publish(e);
+    await publisher.publishInOrder(stored);
 
     const restarted = counting(publisher);
     const again = new OutboxRelay({ db, publisher: restarted.publisher, name: 'test' });

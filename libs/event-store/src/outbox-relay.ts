@@ -13,13 +13,16 @@ export interface RemadeStream {
 
 export interface OutboxPublisher {
   /**
-   * Publishes one stored event and resolves once the broker has it. Must be idempotent
-   * per event id (JetStream: Nats-Msg-Id = event id), since a crash between publish and
-   * checkpoint re-publishes the last batch. `remade` comes with the first event published onto a
-   * stream the relay made anew: a consumer that folded an event past `storedThrough` holds one the
-   * store lost (it went back to an earlier point) and must fold the stream again.
+   * Publishes stored events in their order and resolves once the broker has them all. Should it
+   * fail part-way, the broker holds a leading run of them, never a later one without every
+   * earlier one: the relay goes on after the last event the stream holds, so a gap would never be
+   * filled. Must be idempotent per event id (JetStream: Nats-Msg-Id = event id), since a crash
+   * between publish and checkpoint re-publishes the last batch. `remade` comes with the events
+   * published first onto a stream the relay made anew and goes on the first of them: a consumer
+   * that folded an event past `storedThrough` holds one the store lost (it went back to an
+   * earlier point) and must fold the stream again.
    */
-  publish(event: StoredEvent, remade?: RemadeStream): Promise<void>;
+  publishInOrder(events: readonly StoredEvent[], remade?: RemadeStream): Promise<void>;
   /** The newest event already on the broker (its global position and id), or null. */
   lastPublished(): Promise<PublishedEvent | null>;
 }
@@ -149,9 +152,7 @@ export class OutboxRelay {
         .executeTakeFirstOrThrow();
       const { after, remade } = await this.resumeAfter(checkpoint.position);
       const events = await readAll(trx, after, this.batchSize);
-      for (const [index, event] of events.entries()) {
-        await publisher.publish(event, index === 0 ? remade : undefined);
-      }
+      await publisher.publishInOrder(events, remade);
       const position = events.at(-1)?.globalPosition ?? after;
       if (position !== checkpoint.position) {
         await trx.updateTable('outbox_checkpoints').set({ position }).where('name', '=', name).execute();
