@@ -64,21 +64,23 @@ export function readUsageMessage(seq: number, data: Uint8Array): ReadEntry[] {
   }));
 }
 
-/** `header` is the event's header read already, when the caller had to read it. */
-function readEvent(json: unknown, header = EventHeader.safeParse(json)): ReadResult {
-  if (!header.success) {
-    return { ok: false, kind: 'not_an_event', reason: `not an event: ${describeIssue(header.error.issues[0])}`, type: null, version: null };
+/**
+ * `header` is the event's header read already, when the caller had to read it. A valid event
+ * has a valid header, so the header is read only to say why an event is not valid.
+ */
+function readEvent(json: unknown, header?: ReturnType<typeof EventHeader.safeParse>): ReadResult {
+  const event = UsageRecorded.safeParse(json);
+  // Stored and paged by millisecond time, so a cursor built from a stored row matches it exactly.
+  if (event.success) return { ok: true, event: { ...event.data, occurredAt: new Date(event.data.occurredAt).toISOString() } };
+  const read = header ?? EventHeader.safeParse(json);
+  if (!read.success) {
+    return { ok: false, kind: 'not_an_event', reason: `not an event: ${describeIssue(read.error.issues[0])}`, type: null, version: null };
   }
-  const { type, version } = header.data;
+  const { type, version } = read.data;
   if (type !== 'UsageRecorded' || version !== 1) {
     return { ok: false, kind: 'unknown_version', reason: `unknown event type or version: ${type} v${version}`, type, version };
   }
-  const event = UsageRecorded.safeParse(json);
-  if (!event.success) {
-    return { ok: false, kind: 'schema_invalid', reason: `invalid ${type} v${version}: ${describeSchemaIssue(event.error.issues[0])}`, type, version };
-  }
-  // Stored and paged by millisecond time, so a cursor built from a stored row matches it exactly.
-  return { ok: true, event: { ...event.data, occurredAt: new Date(event.data.occurredAt).toISOString() } };
+  return { ok: false, kind: 'schema_invalid', reason: `invalid ${type} v${version}: ${describeSchemaIssue(event.error.issues[0])}`, type, version };
 }
 
 /** A field name as ours are spelled; anything else a sender put there could be any text, a secret included. */

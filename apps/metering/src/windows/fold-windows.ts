@@ -1,4 +1,5 @@
 import type { Granularity, Outcome } from '@keyplane/contracts';
+import { getOrCreate } from '@keyplane/runtime';
 import { isoOf, windowStart } from './utc-window.js';
 
 export interface WindowIncrement {
@@ -36,11 +37,14 @@ const outcomeField = {
  */
 export function foldWindows(events: readonly CountedEvent[]): WindowIncrement[] {
   const byWindow = new Map<string, WindowIncrement>();
+  // A batch's events fall in one or two hours and days: each start is written out once.
+  const starts = new Map<number, string>();
   for (const event of events) {
     if (event.keyId === null) continue;
     const at = Date.parse(event.occurredAt);
     for (const granularity of GRANULARITIES) {
-      const start = isoOf(windowStart(at, granularity));
+      const startMs = windowStart(at, granularity);
+      const start = getOrCreate(starts, startMs, () => isoOf(startMs));
       const id = `${event.keyId}|${granularity}|${start}`;
       let window = byWindow.get(id);
       if (!window) {
