@@ -26,9 +26,10 @@ import { startStack, type Stack } from './stack.js';
 // A rolling upgrade runs pods of two releases side by side on one NATS. Receivers parse messages
 // with strict schemas, so a field one release adds is refused, unread, by a receiver of the other.
 // The older peer here is a responder on a subject prefix of its own that parses each keys and
-// metering message with the schema of the release before this one (no `requestId`), answers a
-// refusal as that release's keys and metering do, and hands what it accepts to this stack's keys
-// and metering. A gateway of this release in front of it is a new gateway with old keys and metering.
+// metering message with the schema of the release before this one (no `requestId`, and keys
+// messages no `recheck`), answers a refusal as that release's keys and metering do, and hands what
+// it accepts to this stack's keys and metering. A gateway of this release in front of it is a new
+// gateway with old keys and metering.
 
 jest.setTimeout(120_000);
 
@@ -36,13 +37,13 @@ const unprefixed = namespace('').subjects;
 
 /** The keys commands and queries and the metering queries as the release before parsed them. */
 const previousRelease: Record<string, z.ZodType> = {
-  [unprefixed.keys.issue]: IssueKeyRequest.omit({ requestId: true }),
-  [unprefixed.keys.rotate]: RotateKeyRequest.omit({ requestId: true }),
-  [unprefixed.keys.revoke]: RevokeKeyRequest.omit({ requestId: true }),
-  [unprefixed.keys.update]: UpdateKeyRequest.omit({ requestId: true }),
-  [unprefixed.keys.get]: GetKeyRequest.omit({ requestId: true }),
-  [unprefixed.keys.list]: ListKeysRequest.omit({ requestId: true }),
-  [unprefixed.keys.audit]: AuditEventsRequest.omit({ requestId: true }),
+  [unprefixed.keys.issue]: IssueKeyRequest.omit({ requestId: true, recheck: true }),
+  [unprefixed.keys.rotate]: RotateKeyRequest.omit({ requestId: true, recheck: true }),
+  [unprefixed.keys.revoke]: RevokeKeyRequest.omit({ requestId: true, recheck: true }),
+  [unprefixed.keys.update]: UpdateKeyRequest.omit({ requestId: true, recheck: true }),
+  [unprefixed.keys.get]: GetKeyRequest.omit({ requestId: true, recheck: true }),
+  [unprefixed.keys.list]: ListKeysRequest.omit({ requestId: true, recheck: true }),
+  [unprefixed.keys.audit]: AuditEventsRequest.omit({ requestId: true, recheck: true }),
   [unprefixed.metering.usage]: UsageWindowsRequest.omit({ requestId: true }),
   [unprefixed.metering.events]: UsageEventsRequest.omit({ requestId: true }),
   [unprefixed.metering.alerts]: AlertsRequest.omit({ requestId: true }),
@@ -122,7 +123,7 @@ describe('a gateway of this release with keys and metering of the release before
     };
     expect(statuses).toEqual({ list: 200, get: 200, update: 200, audit: 200, usage: 200, events: 200, alerts: 200, rotate: 200, revoke: 200 });
 
-    // Each message was refused with requestId, and carried out when sent again without it.
+    // Each message was refused with requestId (and recheck), and carried out when sent again without them.
     for (const subject of Object.keys(previousRelease)) {
       const seen = received.filter((r) => r.subject === subject).map(({ withRequestId, refused }) => ({ withRequestId, refused }));
       const pair = [

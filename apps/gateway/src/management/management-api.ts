@@ -45,7 +45,7 @@ export class ManagementApi {
   }
 
   private async run(target: ManagementTarget, call: ManagementCall): Promise<ManagementAnswer> {
-    const { actor, requestId, params, query, body } = call;
+    const { params, query, body } = call;
     // A path id that cannot be a key id names no key, like a well-formed id of no key the caller can see.
     if (params.id !== undefined && !KeyId.safeParse(params.id).success) return failed(notFound(`API key ${params.id} not found`));
     if (!TAKES_QUERY.has(target)) parseQuery(NoQuery, query);
@@ -53,37 +53,37 @@ export class ManagementApi {
       case 'keys.create': {
         const fields = parseBody(CreateKeyBody, body);
         const secret = generateKey({ prefix: this.config.keyPrefix, environment: fields.environment });
-        const reply = await this.keys.issue({ actor, requestId, ...fields, secret: fingerprint(secret.key) });
+        const reply = await this.keys.issue(call, { ...fields, secret: fingerprint(secret.key) });
         return answer(reply, 201, ({ key }) => ({ ...key, key: secret.key }));
       }
       case 'keys.list': {
-        const reply = await this.keys.list({ actor, requestId, ...parseQuery(ListKeysQuery, query) });
+        const reply = await this.keys.list(call, parseQuery(ListKeysQuery, query));
         if (!reply.ok) return failed(reply.error);
         return { status: 200, body: { ...reply.value, data: await this.lastUsed.all(call, reply.value.data) } };
       }
       case 'keys.get': {
-        const reply = await this.keys.get({ actor, requestId, keyId: params.id! });
+        const reply = await this.keys.get(call, { keyId: params.id! });
         return reply.ok ? { status: 200, body: await this.lastUsed.one(call, reply.value) } : failed(reply.error);
       }
       case 'keys.update': {
         const changes = parseBody(UpdateKeyBody, body);
-        const reply = await this.keys.update({ actor, requestId, keyId: params.id!, ...changes });
+        const reply = await this.keys.update(call, { keyId: params.id!, ...changes });
         return reply.ok ? { status: 200, body: await this.lastUsed.one(call, reply.value.key) } : failed(reply.error);
       }
       case 'keys.rotate': {
         const { gracePeriodSeconds } = parseBody(RotateKeyBody, body);
         // The new secret must carry the key's own environment, which only the keys service knows.
-        const current = await this.keys.get({ actor, requestId, keyId: params.id! });
+        const current = await this.keys.get(call, { keyId: params.id! });
         if (!current.ok) return failed(current.error);
         const secret = generateKey({ prefix: this.config.keyPrefix, environment: current.value.environment });
-        const reply = await this.keys.rotate({ actor, requestId, keyId: params.id!, gracePeriodSeconds, secret: fingerprint(secret.key) });
+        const reply = await this.keys.rotate(call, { keyId: params.id!, gracePeriodSeconds, secret: fingerprint(secret.key) });
         if (!reply.ok) return failed(reply.error);
         const key = await this.lastUsed.one(call, reply.value.key);
         return { status: 200, body: { ...key, key: secret.key, previousKeyExpiresAt: reply.value.previousKeyExpiresAt } };
       }
       case 'keys.revoke': {
         const { reason } = parseBody(RevokeKeyBody, body);
-        const reply = await this.keys.revoke({ actor, requestId, keyId: params.id!, reason });
+        const reply = await this.keys.revoke(call, { keyId: params.id!, reason });
         return reply.ok ? { status: 200, body: await this.lastUsed.one(call, reply.value.key) } : failed(reply.error);
       }
       case 'keys.audit': {
@@ -91,7 +91,7 @@ export class ManagementApi {
         // A key of another account is 404, as in usage and alerts; a malformed id stays the keys service's 400.
         const ownable = filter.keyId !== undefined && KeyId.safeParse(filter.keyId).success;
         const refused = ownable ? await notOwnKey(this.keys, call, filter.keyId!) : null;
-        return refused ?? answer(await this.keys.audit({ actor, requestId, ...filter }), 200, (page) => page);
+        return refused ?? answer(await this.keys.audit(call, filter), 200, (page) => page);
       }
       case 'metering.usage':
         return this.usage.handle(call);

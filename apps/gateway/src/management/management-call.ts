@@ -1,9 +1,14 @@
-import type { Actor, Reply, ServiceError } from '@keyplane/contracts';
+import type { Actor, Recheck, Reply, ServiceError } from '@keyplane/contracts';
 
 /** A management request as the gateway hands it to its handler, after authorization. */
 export interface ManagementCall {
   /** The calling key, as auth's decision established it. */
   actor: Actor;
+  /**
+   * What auth decided on (the presented key's hash, the route's permission), sent with every
+   * message to keys, which checks it against the calling key as it stores it now.
+   */
+  recheck: Recheck;
   /** The request's `X-Request-Id`, sent with every message to keys and metering, which log it with any failure. */
   requestId: string;
   params: Record<string, string>;
@@ -14,8 +19,8 @@ export interface ManagementCall {
   accept: string | undefined;
 }
 
-/** Who asks, and for which HTTP request: what every message to keys and metering carries. */
-export type Caller = Pick<ManagementCall, 'actor' | 'requestId'>;
+/** Who asks, and for which HTTP request: what every message to keys carries (metering takes the account and request id). */
+export type Caller = Pick<ManagementCall, 'actor' | 'recheck' | 'requestId'>;
 
 /** A message to keys or metering as the gateway sends it: always naming its request, which the contracts leave optional. */
 export type Traced<T extends { requestId?: string }> = T & { requestId: string };

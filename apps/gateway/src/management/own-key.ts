@@ -7,7 +7,7 @@ import type { KeysClient } from './keys-client.js';
  * that every filter by key answers alike. Null when it is; otherwise the keys service's
  * answer, so another account's key reads exactly like a missing one (404).
  */
-export async function notOwnKey(keys: KeysClient, { actor, requestId }: Caller, keyId: string): Promise<JsonAnswer | null> {
-  const reply = await keys.get({ actor, requestId, keyId });
+export async function notOwnKey(keys: KeysClient, caller: Caller, keyId: string): Promise<JsonAnswer | null> {
+  const reply = await keys.get(caller, { keyId });
   return reply.ok ? null : failed(reply.error);
 }

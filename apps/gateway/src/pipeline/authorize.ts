@@ -43,7 +43,7 @@ export function authorize({ matcher, decider, metrics, keyPrefix, clientAddress 
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
     const match = matcher.match(request.method, path);
-    request.gateway = { requestId, path, match, key: null };
+    request.gateway = { requestId, path, match, key: null, keyHash: null };
 
     if (q >= 0 && hasCredentialInQuery(url, keyPrefix)) return rejectLocally(reply, 'credential_in_query');
     if (hasKeyInPath(path, keyPrefix)) return rejectLocally(reply, 'credential_in_path');
@@ -54,8 +54,9 @@ export function authorize({ matcher, decider, metrics, keyPrefix, clientAddress 
 
     const permission = match ? match.route.permission : null;
     const userAgent = headers['user-agent'];
+    const keyHash = hashKey(token);
     const decided = await decider.decide({
-      keyHash: hashKey(token),
+      keyHash,
       permission,
       method: request.method,
       path: path.length > 8192 ? path.slice(0, 8192) : path,
@@ -72,6 +73,7 @@ export function authorize({ matcher, decider, metrics, keyPrefix, clientAddress 
     reply.headers(verdict.headers);
     if (!verdict.allowed) return sendJson(reply, verdict.status, verdict.body);
     request.gateway.key = verdict.key;
+    request.gateway.keyHash = keyHash;
     inviteBody(request, reply);
     return undefined;
   };

@@ -12,7 +12,7 @@ describe('dispatch of a management call', () => {
     app.decorateRequest('gateway', null);
     app.addHook('onRequest', async (request) => {
       const path = request.url;
-      request.gateway = { requestId: 'req_1', path, match: matcher.match(request.method, path), key: { keyId: 'key_1', accountId: 'acc_1', environment: 'live', permissions: ['*'] } as never };
+      request.gateway = { requestId: 'req_1', path, match: matcher.match(request.method, path), key: { keyId: 'key_1', accountId: 'acc_1', environment: 'live', permissions: ['*'] } as never, keyHash: 'a'.repeat(64) };
     });
     app.get('/v1/api-keys', dispatch({ matcher, management, proxy: (_request, reply) => reply }));
     const url = await app.listen({ port: 0, host: '127.0.0.1' });

@@ -37,6 +37,7 @@ export function dispatch({ matcher, management, proxy }: DispatchDeps) {
     const { keyId, accountId, environment, permissions } = gateway.key!;
     const answer = await management.handle(match.route.target, {
       actor: { keyId, accountId, environment, permissions },
+      recheck: { keyHash: gateway.keyHash!, permission: match.route.permission },
       requestId: gateway.requestId,
       params: match.params,
       query: request.query,

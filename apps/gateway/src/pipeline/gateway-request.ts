@@ -9,6 +9,8 @@ export interface GatewayRequest {
   match: RouteMatch | null;
   /** Set once auth allowed the request. */
   key: DecidedKey | null;
+  /** The presented key's SHA-256 hash, set with `key`: keys checks a management call's caller by it again. */
+  keyHash: string | null;
 }
 
 declare module 'fastify' {

@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { conflict, KeyEvent, serviceError, type ServiceError } from '@keyplane/contracts';
+import { conflict, KeyEvent, serviceError, type Recheck, type ServiceError } from '@keyplane/contracts';
 import { ConcurrencyConflict, readStream, type OutboxRelay } from '@keyplane/event-store';
 import { orAfter } from '@keyplane/runtime';
 import { asEventStore } from '../db/as-event-store.js';
@@ -35,8 +35,9 @@ const EVENT_IDS_PER_COMMAND = 3;
  * Runs one command on one key: load the stream, decide, append with the version it decided
  * on. Losing a race to another writer means deciding again on the newer state, so
  * concurrent commands on a key serialize instead of overwriting each other.
- * The calling key is judged as this service stores it (see actingAs), and a change to it
- * before the commit makes the command decide again, like a change to the key itself.
+ * The calling key is judged as this service stores it (see actingAs), against what auth
+ * decided on (`recheck`) when the gateway sent it, and a change to it before the commit makes
+ * the command decide again, like a change to the key itself.
  * The outcome is returned only once its events are on the key event stream.
  *
  * With a `deadline` (a `performance.now()` value: see reply-deadline.ts) nothing is committed
@@ -46,14 +47,19 @@ const EVENT_IDS_PER_COMMAND = 3;
 export class KeyCommandHandler {
   constructor(private readonly options: KeyCommandHandlerOptions) {}
 
-  async execute(keyId: string, commandFor: (metadata: CommandMetadata) => KeyCommand, deadline: number | null = null): Promise<CommandOutcome> {
+  async execute(
+    keyId: string,
+    commandFor: (metadata: CommandMetadata) => KeyCommand,
+    deadline: number | null = null,
+    recheck?: Recheck,
+  ): Promise<CommandOutcome> {
     const { db, clock } = this.options;
     const inTime = () => deadline === null || performance.now() < deadline;
     for (let attempt = 1; ; attempt++) {
       const history = await readStream(asEventStore(db), keyStreamId(keyId));
       const state = history.map((stored) => KeyEvent.parse(stored.data)).reduce(evolve, initialState());
       const now = clock().toISOString();
-      const asked = await this.asCurrentActor(commandFor({ now, eventIds: Array.from({ length: EVENT_IDS_PER_COMMAND }, newEventId) }), now);
+      const asked = await this.asCurrentActor(commandFor({ now, eventIds: Array.from({ length: EVENT_IDS_PER_COMMAND }, newEventId) }), recheck, now);
       if (!asked.ok) return asked;
       const decision = decide(asked.command, state);
       if (!decision.ok) return decision;
@@ -81,11 +87,12 @@ export class KeyCommandHandler {
   /** The command as the calling key stands now, with the version to hold it to. */
   private async asCurrentActor(
     command: KeyCommand,
+    recheck: Recheck | undefined,
     now: string,
   ): Promise<{ ok: true; command: KeyCommand; actor: ActorVersion | null } | { ok: false; error: ServiceError }> {
     const claimed = command.data.actor;
     if (claimed === SYSTEM) return { ok: true, command, actor: null };
-    const acting = actingAs(claimed, await loadStoredActor(this.options.db, claimed.keyId), now);
+    const acting = actingAs(claimed, recheck, await loadStoredActor(this.options.db, claimed.keyId), now);
     if (!acting.ok) return acting;
     const actor = acting.version === null ? null : { keyId: claimed.keyId, version: acting.version };
     return { ok: true, command: { ...command, data: { ...command.data, actor: acting.actor } } as KeyCommand, actor };

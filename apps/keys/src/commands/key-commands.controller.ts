@@ -36,7 +36,7 @@ export class KeyCommandsController {
   issue(@Payload() payload: unknown, @Ctx() context: NatsContext): Promise<Reply<IssuedKey>> {
     return this.handle('issue', IssueKeyRequest, payload, context, async (request, deadline) => {
       const keyId = newKeyId();
-      const outcome = await this.handler.execute(keyId, (metadata) => issueCommand(keyId, request, metadata), deadline);
+      const outcome = await this.handler.execute(keyId, (metadata) => issueCommand(keyId, request, metadata), deadline, request.recheck);
       return withKey(outcome, (key) => ({ key }));
     });
   }
@@ -44,7 +44,7 @@ export class KeyCommandsController {
   @MessagePattern(subjects.rotate)
   rotate(@Payload() payload: unknown, @Ctx() context: NatsContext): Promise<Reply<RotatedKey>> {
     return this.handle('rotate', RotateKeyRequest, payload, context, async (request, deadline) => {
-      const outcome = await this.handler.execute(request.keyId, (metadata) => rotateCommand(request, metadata), deadline);
+      const outcome = await this.handler.execute(request.keyId, (metadata) => rotateCommand(request, metadata), deadline, request.recheck);
       return withKey(outcome, (key, state) => ({ key, previousKeyExpiresAt: state.previousKeyExpiresAt! }));
     });
   }
@@ -52,7 +52,7 @@ export class KeyCommandsController {
   @MessagePattern(subjects.revoke)
   revoke(@Payload() payload: unknown, @Ctx() context: NatsContext): Promise<Reply<{ key: KeyObject }>> {
     return this.handle('revoke', RevokeKeyRequest, payload, context, async (request, deadline) => {
-      const outcome = await this.handler.execute(request.keyId, (metadata) => revokeCommand(request, metadata), deadline);
+      const outcome = await this.handler.execute(request.keyId, (metadata) => revokeCommand(request, metadata), deadline, request.recheck);
       return withKey(outcome, (key) => ({ key }));
     });
   }
@@ -60,7 +60,7 @@ export class KeyCommandsController {
   @MessagePattern(subjects.update)
   update(@Payload() payload: unknown, @Ctx() context: NatsContext): Promise<Reply<{ key: KeyObject }>> {
     return this.handle('update', UpdateKeyRequest, payload, context, async (request, deadline) => {
-      const outcome = await this.handler.execute(request.keyId, (metadata) => updateCommand(request, metadata), deadline);
+      const outcome = await this.handler.execute(request.keyId, (metadata) => updateCommand(request, metadata), deadline, request.recheck);
       return withKey(outcome, (key) => ({ key }));
     });
   }

@@ -11,6 +11,7 @@ import {
   type AuditPage,
   type KeyObject,
   type KeyPage,
+  type Recheck,
   type Reply,
 } from '@keyplane/contracts';
 import type { Kysely } from 'kysely';
@@ -38,8 +39,8 @@ export class KeyQueriesController {
 
   @MessagePattern(subjects.get)
   get(@Payload() payload: unknown): Promise<Reply<KeyObject>> {
-    return this.handle('get', GetKeyRequest, payload, async ({ actor, keyId }) => {
-      const refused = await this.refusedActor(actor);
+    return this.handle('get', GetKeyRequest, payload, async ({ actor, recheck, keyId }) => {
+      const refused = await this.refusedActor({ actor, recheck });
       if (refused) return refused;
       const key = await getKey(this.db, actor.accountId, keyId, this.now());
       return key ? ok(key) : fail(notFound(`API key ${keyId} not found`));
@@ -49,7 +50,7 @@ export class KeyQueriesController {
   @MessagePattern(subjects.list)
   list(@Payload() payload: unknown): Promise<Reply<KeyPage>> {
     return this.handle('list', ListKeysRequest, payload, async (request) => {
-      const refused = await this.refusedActor(request.actor);
+      const refused = await this.refusedActor(request);
       if (refused) return refused;
       const result = await listKeys(this.db, request, this.now());
       return result.ok ? ok(result.page) : fail(result.error);
@@ -59,16 +60,16 @@ export class KeyQueriesController {
   @MessagePattern(subjects.audit)
   audit(@Payload() payload: unknown): Promise<Reply<AuditPage>> {
     return this.handle('audit', AuditEventsRequest, payload, async (request) => {
-      const refused = await this.refusedActor(request.actor);
+      const refused = await this.refusedActor(request);
       if (refused) return refused;
       const result = await auditEvents(this.db, request);
       return result.ok ? ok(result.page) : fail(result.error);
     });
   }
 
-  /** A key revoked or expired since auth let its request through reads nothing more (see actingAs). */
-  private async refusedActor(actor: Actor): Promise<Reply<never> | null> {
-    const acting = actingAs(actor, await loadStoredActor(this.db, actor.keyId), this.now());
+  /** A key rotated out, revoked, expired or narrowed since auth let its request through reads nothing more (see actingAs). */
+  private async refusedActor({ actor, recheck }: { actor: Actor; recheck?: Recheck }): Promise<Reply<never> | null> {
+    const acting = actingAs(actor, recheck, await loadStoredActor(this.db, actor.keyId), this.now());
     return acting.ok ? null : fail(acting.error);
   }
 

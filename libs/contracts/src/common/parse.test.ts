@@ -49,6 +49,34 @@ describe('sendDroppingUnknown', () => {
     expect(sent).toEqual([{ keyId: 'k', requestId: 'req_1' }, { keyId: 'k' }]);
   });
 
+  it('sends once more without every listed field the receiver named, keeping the listed ones it knows', async () => {
+    const receiver = (knows: string[]) => {
+      const sent: object[] = [];
+      const answer = async (message: object) => {
+        sent.push(message);
+        const unknown = Object.keys(message).filter((field) => field !== 'keyId' && !knows.includes(field));
+        if (unknown.length === 0) return { ok: true, value: 'done' } as const;
+        const details = unknown.length === 1 ? `Unrecognized key: "${unknown[0]}"` : `Unrecognized keys: ${unknown.map((field) => `"${field}"`).join(', ')}`;
+        return { ok: false, error: { status: 400, error: 'Bad Request', details } } as const;
+      };
+      return { sent, answer };
+    };
+    const message = { keyId: 'k', requestId: 'req_1', recheck: { keyHash: 'a'.repeat(64), permission: null } };
+    const neither = receiver([]);
+    expect(await sendDroppingUnknown(message, ['requestId', 'recheck'], neither.answer)).toEqual({ ok: true, value: 'done' });
+    expect(neither.sent).toEqual([message, { keyId: 'k' }]);
+    const knowsRequestId = receiver(['requestId']);
+    expect(await sendDroppingUnknown(message, ['requestId', 'recheck'], knowsRequestId.answer)).toEqual({ ok: true, value: 'done' });
+    expect(knowsRequestId.sent).toEqual([message, { keyId: 'k', requestId: 'req_1' }]);
+  });
+
+  it('passes on a refusal that names a field it may not drop, with one send', async () => {
+    let sends = 0;
+    const refusal = { ok: false, error: { status: 400, error: 'Bad Request', details: 'Unrecognized keys: "requestId", "other"' } } as const;
+    expect(await sendDroppingUnknown({ requestId: 'req_1', other: 1 }, ['requestId'], async () => (sends++, refusal))).toEqual(refusal);
+    expect(sends).toBe(1);
+  });
+
   it('passes any other answer on as it came, with one send', async () => {
     for (const answer of [
       { ok: false, error: { status: 400, error: 'Bad Request', details: 'Unrecognized key: "other"' } },

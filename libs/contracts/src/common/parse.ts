@@ -28,28 +28,34 @@ export function formatPath(path: readonly PropertyKey[]): string {
 }
 
 /**
- * Whether a receiver refused a message only because it does not know its top-level `field`: what
- * the strict schema of an older release answers a newer sender's field (`parse` names an unknown
- * key so).
+ * The top-level fields a receiver refused a message for not knowing, as the strict schema of an
+ * older release names them (`Unrecognized key: "a"`, `Unrecognized keys: "a", "b"`, as `parse`
+ * gives them); null for any other answer.
  */
-export function refusedAsUnknown(error: ServiceError, field: string): boolean {
-  return error.status === 400 && error.details === `Unrecognized key: ${JSON.stringify(field)}`;
+function unknownFieldsNamed(error: ServiceError): string[] | null {
+  if (error.status !== 400) return null;
+  const named = /^Unrecognized keys?: ("[^"]*"(?:, "[^"]*")*)$/.exec(error.details);
+  return named ? Array.from(named[1]!.matchAll(/"([^"]*)"/g), (match) => match[1]!) : null;
 }
 
 /**
- * Sends `message`, and once more without `field` if the receiver refused it for not knowing that
- * field: during a rolling upgrade a sender of this release may reach a receiver of the one before,
- * whose strict schema answers 400 and did nothing. Only for a field whose absence changes nothing
- * the receiver does (docs/conventions.md, Messages between releases).
+ * Sends `message`, and once more without the `fields` the receiver refused it for not knowing:
+ * during a rolling upgrade a sender of this release may reach a receiver of the one before,
+ * whose strict schema answers 400 and did nothing. Only for fields whose absence changes nothing
+ * the older receiver does (docs/conventions.md, Messages between releases). A refusal that names
+ * any other field is passed on as it came.
  */
 export async function sendDroppingUnknown<M extends object, K extends keyof M & string, T>(
   message: M,
-  field: K,
+  fields: K | readonly K[],
   send: (message: M | Omit<M, K>) => Promise<Reply<T>>,
 ): Promise<Reply<T>> {
   const reply = await send(message);
-  if (reply.ok || !(field in message) || !refusedAsUnknown(reply.error, field)) return reply;
+  if (reply.ok) return reply;
+  const droppable: readonly string[] = (typeof fields === 'string' ? [fields] : fields).filter((field) => field in message);
+  const named = unknownFieldsNamed(reply.error);
+  if (named === null || !named.every((field) => droppable.includes(field))) return reply;
   const without: Partial<M> = { ...message };
-  delete without[field];
+  for (const field of named) delete without[field as K];
   return send(without as Omit<M, K>);
 }

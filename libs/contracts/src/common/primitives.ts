@@ -41,7 +41,11 @@ export type RateLimits = z.infer<typeof RateLimits>;
 
 export const DEFAULT_RATE_LIMITS: RateLimits = { hour: 1000, day: 10000 };
 
-/** The key that asked for a command, as the gateway's authorization decision established it. */
+/**
+ * The key that asked for a command, as the gateway's authorization decision established it.
+ * What the keys service checks that decision against (the presented secret's hash, the route's
+ * permission) travels beside it, in a key message's `recheck`: see `Recheck` in key-messages.ts.
+ */
 export const Actor = z.strictObject({
   keyId: KeyId,
   accountId: AccountId,

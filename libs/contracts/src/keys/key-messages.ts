@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Actor, Cursor, Environment, IsoTimestamp, KeyId, PageLimit, RateLimits, RequestId, StorableText } from '../common/primitives.js';
+import { Actor, Cursor, Environment, IsoTimestamp, KeyId, PageLimit, RateLimits, RequestId, Sha256Hex, StorableText } from '../common/primitives.js';
 import { SecretFingerprint } from './key-events.js';
 import { KeyStatus } from './key-object.js';
 import { KEY_EVENT_TYPES } from './key-events.js';
@@ -21,8 +21,28 @@ export const RevokeReason = StorableText.max(500, 'must be at most 500 character
  */
 export const REPLY_WITHIN_HEADER = 'Keyplane-Reply-Within-Ms';
 
+/**
+ * What auth decided a management call on, for the keys service to check again against the
+ * calling key as it stores it now: auth's view trails a rotation or a narrowing by up to 250 ms.
+ * `keyHash` is the presented key's SHA-256 hash, the one sent to `auth.decide` (never the
+ * secret); `permission` the route's, null for a route that requires none (the catalog's names
+ * only: keys answers 400 to any other).
+ *
+ * Beside the actor, not in it: the actor goes into commands and the events they make, the hash
+ * must not. Optional, so a message of an older gateway (or of a trusted internal caller) stays
+ * valid and is judged as before, by the stored key's status and permissions alone; the gateway
+ * of this release always sends it, and an older keys service that refuses it unread gets the
+ * message again without it (`sendDroppingUnknown`).
+ */
+export const Recheck = z.strictObject({
+  keyHash: Sha256Hex,
+  permission: StorableText.max(64).nullable(),
+});
+export type Recheck = z.infer<typeof Recheck>;
+
 export const IssueKeyRequest = z.strictObject({
   actor: Actor,
+  recheck: Recheck.optional(),
   requestId: RequestId.optional(),
   name: KeyName,
   environment: Environment,
@@ -35,6 +55,7 @@ export type IssueKeyRequest = z.infer<typeof IssueKeyRequest>;
 
 export const RotateKeyRequest = z.strictObject({
   actor: Actor,
+  recheck: Recheck.optional(),
   requestId: RequestId.optional(),
   keyId: KeyId,
   gracePeriodSeconds: z.number().int().min(0).max(30 * 24 * 3600),
@@ -44,6 +65,7 @@ export type RotateKeyRequest = z.infer<typeof RotateKeyRequest>;
 
 export const RevokeKeyRequest = z.strictObject({
   actor: Actor,
+  recheck: Recheck.optional(),
   requestId: RequestId.optional(),
   keyId: KeyId,
   reason: RevokeReason.nullable().optional(),
@@ -53,6 +75,7 @@ export type RevokeKeyRequest = z.infer<typeof RevokeKeyRequest>;
 /** PATCH: rename, change permissions and change rate limits, decided and stored together. */
 export const UpdateKeyRequest = z.strictObject({
   actor: Actor,
+  recheck: Recheck.optional(),
   requestId: RequestId.optional(),
   keyId: KeyId,
   name: KeyName.optional(),
@@ -61,11 +84,12 @@ export const UpdateKeyRequest = z.strictObject({
 });
 export type UpdateKeyRequest = z.infer<typeof UpdateKeyRequest>;
 
-export const GetKeyRequest = z.strictObject({ actor: Actor, requestId: RequestId.optional(), keyId: KeyId });
+export const GetKeyRequest = z.strictObject({ actor: Actor, recheck: Recheck.optional(), requestId: RequestId.optional(), keyId: KeyId });
 export type GetKeyRequest = z.infer<typeof GetKeyRequest>;
 
 export const ListKeysRequest = z.strictObject({
   actor: Actor,
+  recheck: Recheck.optional(),
   requestId: RequestId.optional(),
   environment: Environment.optional(),
   status: KeyStatus.optional(),
@@ -76,6 +100,7 @@ export type ListKeysRequest = z.infer<typeof ListKeysRequest>;
 
 export const AuditEventsRequest = z.strictObject({
   actor: Actor,
+  recheck: Recheck.optional(),
   requestId: RequestId.optional(),
   keyId: KeyId.optional(),
   type: z.enum(KEY_EVENT_TYPES as [string, ...string[]]).optional(),
