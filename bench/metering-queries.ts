@@ -3,6 +3,7 @@ import pg from 'pg';
 import { AlertsRequest, LastUsedRequest, parse, UsageEventsRequest, UsageWindowsRequest, type UsageRecorded } from '@keyplane/contracts';
 import { createKysely, dropDatabase, ensureDatabase, migrateToLatest } from '@keyplane/database';
 import { DEFAULT_THRESHOLDS } from '../apps/metering/src/alerts/thresholds.js';
+import { HourHistory } from '../apps/metering/src/alerts/hour-history.js';
 import { migrations } from '../apps/metering/src/db/migrations/index.js';
 import { METERING_SCHEMA, type Database } from '../apps/metering/src/db/schema.js';
 import { storeBatch } from '../apps/metering/src/ingest/store-batch.js';
@@ -265,11 +266,12 @@ function ingestBeside(db: Kysely<Database>) {
       };
       return { seq, position: 0, data: new Uint8Array(), read: { ok: true, event } };
     });
+  const hourHistory = new HourHistory();
   const done = (async () => {
     while (running) {
       const entries = batch();
       const started = performance.now();
-      await storeBatch(db, entries, { thresholds: DEFAULT_THRESHOLDS, webhook: false });
+      await storeBatch(db, entries, { thresholds: DEFAULT_THRESHOLDS, webhook: false, hourHistory });
       durations.push({ phase, ms: performance.now() - started });
       await new Promise((resolve) => setTimeout(resolve, 50));
     }

@@ -14,8 +14,13 @@ import { burstEndHours } from './detectors/sliding-burst.js';
 import { detectRevokedKeyUse } from './detectors/revoked-key-use.js';
 import { detectUsageSpikes, type HourOfKey } from './detectors/usage-spike.js';
 import { readNewSourceState, recordSources } from './new-source-state.js';
+import { BASELINE_HOURS, hourKey, type BatchHistories } from './hour-history.js';
 
-const BASELINE_HOURS = 24;
+/** A batch's hour windows once folded in: each key's hour total by `hourKey`, and the hours before them. */
+export interface FoldedHours {
+  totals: ReadonlyMap<string, number>;
+  histories: BatchHistories;
+}
 
 /**
  * Runs every detector over the events a batch newly stored, inside the batch's transaction,
@@ -23,13 +28,13 @@ const BASELINE_HOURS = 24;
  * known sources) is Postgres, so a restart or another replica sees the same, and an event
  * redelivered is never fed twice. `events` must be sorted by occurredAt.
  */
-export async function detectAlerts(trx: Kysely<Database>, events: readonly UsageRecorded[], thresholds: AlertThresholds): Promise<AlertCandidate[]> {
+export async function detectAlerts(trx: Kysely<Database>, events: readonly UsageRecorded[], thresholds: AlertThresholds, folded: FoldedHours): Promise<AlertCandidate[]> {
   if (events.length === 0) return [];
   const newIds = new Set(events.map((event) => event.eventId));
   const [failures, denials, hours, sourceState] = await Promise.all([
     recentBursts(trx, AUTH_FAILURES, events, thresholds.authFailureWindowSeconds * 1000, newIds),
     recentBursts(trx, PERMISSION_DENIALS, events, thresholds.permissionProbeWindowSeconds * 1000, newIds),
-    hoursOfKeys(trx, events),
+    hoursOfKeys(trx, events, folded),
     readNewSourceState(trx, events),
   ]);
   const newSources = detectNewSources(events, sourceState, thresholds);
@@ -128,37 +133,60 @@ function groupBy(rows: readonly RecentRow[], subjectOf: (row: RecentRow) => stri
   return groups;
 }
 
-/** Each key's hours this batch touched, with their (already folded) totals and the 24 hours before. */
-async function hoursOfKeys(trx: Kysely<Database>, events: readonly UsageRecorded[]): Promise<HourOfKey[]> {
+/**
+ * Each key's hours this batch touched, with their totals (this batch's included, as the fold
+ * returned them) and the 24 hours before: kept from earlier batches where `histories` can vouch
+ * for them, read otherwise.
+ */
+async function hoursOfKeys(trx: Kysely<Database>, events: readonly UsageRecorded[], { histories, totals }: FoldedHours): Promise<HourOfKey[]> {
   const touched = new Map<string, { keyId: string; accountId: string | null; hour: number; times: string[] }>();
   for (const event of events) {
     if (event.keyId === null) continue;
     const hour = windowStart(Date.parse(event.occurredAt), 'hour');
     const keyId = event.keyId;
-    getOrCreate(touched, `${keyId}|${hour}`, () => ({ keyId, accountId: event.accountId, hour, times: [] })).times.push(event.occurredAt);
+    getOrCreate(touched, hourKey(keyId, hour), () => ({ keyId, accountId: event.accountId, hour, times: [] })).times.push(event.occurredAt);
   }
-  if (touched.size === 0) return [];
-  const keyIds = [...new Set([...touched.values()].map((entry) => entry.keyId))];
-  const hoursTouched = [...touched.values()].map((entry) => entry.hour);
+  const known = new Map<string, readonly number[]>();
+  const missing: { keyId: string; hour: number }[] = [];
+  for (const [id, entry] of touched) {
+    const history = histories.lookup(entry.keyId, entry.hour);
+    if (history) known.set(id, history);
+    else missing.push(entry);
+  }
+  if (missing.length > 0) {
+    for (const [id, { keyId, hour, history }] of await readHistories(trx, missing)) {
+      known.set(id, history);
+      histories.learned(keyId, hour, history);
+    }
+  }
+  return [...touched].map(([id, entry]) => ({
+    keyId: entry.keyId,
+    accountId: entry.accountId,
+    hourStart: isoOf(entry.hour),
+    requests: totals.get(id) ?? 0,
+    history: known.get(id)!,
+    newEventTimes: entry.times,
+  }));
+}
+
+/** The 24 hours before each key's hour, as stored now (this batch's windows folded in). */
+async function readHistories(trx: Kysely<Database>, wanted: readonly { keyId: string; hour: number }[]) {
+  const hours = wanted.map((entry) => entry.hour);
   const rows = await trx
     .selectFrom('usage_windows')
     .select(['key_id', 'window_start', 'requests'])
     .where('granularity', '=', 'hour')
-    .where('key_id', 'in', keyIds)
-    .where('window_start', '>=', new Date(Math.min(...hoursTouched) - BASELINE_HOURS * HOUR_MS))
-    .where('window_start', '<=', new Date(Math.max(...hoursTouched)))
+    .where('key_id', 'in', [...new Set(wanted.map((entry) => entry.keyId))])
+    .where('window_start', '>=', new Date(Math.min(...hours) - BASELINE_HOURS * HOUR_MS))
+    .where('window_start', '<', new Date(Math.max(...hours)))
     .execute();
   const requestsByHour = new Map<string, Map<number, number>>();
   for (const row of rows) getOrCreate(requestsByHour, row.key_id, () => new Map()).set(row.window_start.getTime(), row.requests);
-  return [...touched.values()].map((entry) => {
-    const hours = requestsByHour.get(entry.keyId);
-    return {
-      keyId: entry.keyId,
-      accountId: entry.accountId,
-      hourStart: isoOf(entry.hour),
-      requests: hours?.get(entry.hour) ?? 0,
-      history: Array.from({ length: BASELINE_HOURS }, (_, index) => hours?.get(entry.hour - (BASELINE_HOURS - index) * HOUR_MS) ?? 0),
-      newEventTimes: entry.times,
-    };
-  });
+  return new Map(
+    wanted.map(({ keyId, hour }) => {
+      const byHour = requestsByHour.get(keyId);
+      const history = Array.from({ length: BASELINE_HOURS }, (_, index) => byHour?.get(hour - (BASELINE_HOURS - index) * HOUR_MS) ?? 0);
+      return [hourKey(keyId, hour), { keyId, hour, history }];
+    }),
+  );
 }

@@ -1,9 +1,10 @@
 import { sql, type Kysely } from 'kysely';
 import type { Alert, UsageRecorded } from '@keyplane/contracts';
-import { lockIngest } from '../db/ingest-lock.js';
+import { lockIngest, takeIngestTurn } from '../db/ingest-lock.js';
 import type { Database, KeyLastUsedTable, UsageEventsTable, UsageWindowsTable } from '../db/schema.js';
 import { detectAlerts } from '../alerts/detect-alerts.js';
 import { raiseAlerts } from '../alerts/alert-store.js';
+import { hourKey, type HourHistory } from '../alerts/hour-history.js';
 import type { AlertThresholds } from '../alerts/thresholds.js';
 import { foldWindows, type WindowIncrement } from '../windows/fold-windows.js';
 import { rawText, type ReadEntry, type Unreadable } from './read-usage-message.js';
@@ -27,6 +28,8 @@ export type DeadLetter = ReadEntry & { read: Unreadable };
 export interface StoreOptions {
   thresholds: AlertThresholds;
   webhook: boolean;
+  /** The usage spike detector's hours, kept from one batch to the next by this replica. */
+  hourHistory: HourHistory;
 }
 
 /**
@@ -38,9 +41,10 @@ export interface StoreOptions {
 export async function storeBatch(db: Kysely<Database>, entries: readonly ReadEntry[], options: StoreOptions): Promise<BatchOutcome> {
   const unreadable = entries.filter((entry): entry is DeadLetter => !entry.read.ok);
   const { unique, repeats } = splitById(entries.flatMap((entry) => (entry.read.ok ? [{ event: entry.read.event, entry }] : [])));
-  return db.transaction().execute(async (trx) => {
+  const { outcome, histories } = await db.transaction().execute(async (trx) => {
     // Detectors read what earlier batches stored; replicas take turns so none reads around another's uncommitted batch.
     await lockIngest(trx);
+    const turn = await takeIngestTurn(trx);
     const events = await notSweptYet(trx, unique);
     const pastRetention = unique.length - events.length;
     const fresh = await storeEvents(trx, events);
@@ -48,12 +52,16 @@ export async function storeBatch(db: Kysely<Database>, entries: readonly ReadEnt
     const conflicts = await conflictingDuplicates(trx, eventColumns, [...events.filter(({ event }) => !freshIds.has(event.eventId)), ...repeats]);
     const deadLetters = [...unreadable, ...conflicts.map(({ repeat, columns }) => conflictLetter(repeat.entry, columns))];
     await storeDeadLetters(trx, deadLetters);
-    await foldIntoWindows(trx, fresh);
+    const hours = await foldIntoWindows(trx, fresh);
     await touchLastUsed(trx, fresh);
-    const candidates = await detectAlerts(trx, fresh, options.thresholds);
+    const histories = options.hourHistory.begin(turn, hours.increments);
+    const candidates = await detectAlerts(trx, fresh, options.thresholds, { totals: hours.totals, histories });
     const alerts = await raiseAlerts(trx, candidates, { webhook: options.webhook });
-    return { stored: fresh.length, duplicates: entries.length - deadLetters.length - pastRetention - fresh.length, pastRetention, deadLetters, alerts };
+    const stored = fresh.length;
+    return { outcome: { stored, duplicates: entries.length - deadLetters.length - pastRetention - stored, pastRetention, deadLetters, alerts }, histories };
   });
+  histories.commit();
+  return outcome;
 }
 
 /** A repeated event id with other content: kept out of the counts, and set aside for whoever investigates. */
@@ -154,11 +162,16 @@ const windowColumns = {
   unauthorized: bigint<WindowIncrement>((window) => window.unauthorized),
 } satisfies Record<keyof UsageWindowsTable, UnnestColumn<WindowIncrement>>;
 
-/** One upsert of the batch's counts, summed per window in JS first. */
+/**
+ * One upsert of the batch's counts, summed per window in JS first. Returns the hour windows: what
+ * the batch added to each, and each one's total now, for the usage spike detector.
+ */
 async function foldIntoWindows(trx: Kysely<Database>, events: readonly UsageRecorded[]) {
   const windows = foldWindows(events);
-  if (windows.length === 0) return;
-  await trx
+  const hourly = windows.filter((window) => window.granularity === 'hour');
+  const increments = hourly.map(({ keyId, windowStart, requests }) => ({ keyId, hour: Date.parse(windowStart), requests }));
+  if (windows.length === 0) return { increments, totals: new Map<string, number>() };
+  const rows = await trx
     .insertInto('usage_windows')
     .columns(columnNames(windowColumns))
     .expression(unnestRows(windows, windowColumns))
@@ -172,7 +185,10 @@ async function foldIntoWindows(trx: Kysely<Database>, events: readonly UsageReco
         unauthorized: sql`usage_windows.unauthorized + excluded.unauthorized`,
       }),
     )
+    .returning(['key_id', 'granularity', 'window_start', 'requests'])
     .execute();
+  const totals = new Map(rows.filter((row) => row.granularity === 'hour').map((row) => [hourKey(row.key_id, row.window_start.getTime()), row.requests]));
+  return { increments, totals };
 }
 
 type LastUse = { keyId: string; accountId: string | null; at: string };

@@ -7,6 +7,7 @@ import { ensureStream, usageEventStream } from '@keyplane/nats';
 import type { Logger } from '@keyplane/observability';
 import type { Database } from '../db/schema.js';
 import type { AlertThresholds } from '../alerts/thresholds.js';
+import { HourHistory } from '../alerts/hour-history.js';
 import type { MeteringMetrics } from '../metrics/metering-metrics.js';
 import { readUsageMessage, type ReadEntry } from './read-usage-message.js';
 import { backoffMs } from '../backoff.js';
@@ -84,6 +85,7 @@ export class UsageConsumer {
   private wakeReceiver: (() => void) | undefined;
   /** When this replica last committed events of the stream. */
   private lastStoredAt = Number.NEGATIVE_INFINITY;
+  private readonly hourHistory = new HourHistory();
 
   constructor(private readonly options: UsageConsumerOptions) {}
 
@@ -304,7 +306,7 @@ export class UsageConsumer {
   }
 
   private get storeOptions(): StoreOptions {
-    return { thresholds: this.options.thresholds, webhook: this.options.webhook };
+    return { thresholds: this.options.thresholds, webhook: this.options.webhook, hourHistory: this.hourHistory };
   }
 
   private retryLater(batch: Received[], error: unknown): void {
