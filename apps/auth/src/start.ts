@@ -71,8 +71,8 @@ export async function startAuthService(config: AuthConfig, options: AuthOptions 
       await migrateToLatest(db as Kysely<unknown>, 'auth', migrations);
     });
 
-    const nats = natsDependency(config.natsUrl);
-    const nc: NatsConnection = await reaching(nats, () => connectNats({ url: config.natsUrl, name: 'auth' }));
+    const nats = natsDependency(config.natsUrl, config.natsTls);
+    const nc: NatsConnection = await reaching(nats, () => connectNats({ url: config.natsUrl, name: 'auth', tls: config.natsTls }));
     undo.push(() => nc.close());
     const connection = new ConnectionState(nc, logger);
     await reaching(nats, async () => {

@@ -60,8 +60,8 @@ export async function startKeysService(config: KeysConfig, options: KeysServiceO
     migrated = true;
     const db = root.withSchema(SCHEMA);
 
-    const nats = natsDependency(config.natsUrl);
-    const nc = await reaching(nats, () => connectNats({ url: config.natsUrl, name: 'keys' }));
+    const nats = natsDependency(config.natsUrl, config.natsTls);
+    const nc = await reaching(nats, () => connectNats({ url: config.natsUrl, name: 'keys', tls: config.natsTls }));
     cleanup.push(() => nc.close());
     await reaching(nats, () => ensureStream(nc, keyEventStream(ns)));
 

@@ -41,8 +41,8 @@ export async function startMeteringService(config: MeteringConfig, options: Mete
     });
     const db = root.withSchema(METERING_SCHEMA);
 
-    const nats = natsDependency(config.natsUrl);
-    const nc = await reaching(nats, () => connectNats({ url: config.natsUrl, name: 'metering' }));
+    const nats = natsDependency(config.natsUrl, config.natsTls);
+    const nc = await reaching(nats, () => connectNats({ url: config.natsUrl, name: 'metering', tls: config.natsTls }));
     closers.push(() => nc.drain());
     await reaching(nats, () => ensureStream(nc, alertStream(ns, config.alertStreamMaxAgeHours), { ownsLimits: true }));
 

@@ -10,3 +10,6 @@ export * from './request-mux.js';
 export * from './stream-publish.js';
 export * from './coalesce-writes.js';
 export * from './inbox-prefix.js';
+export * from './tls.js';
+export * from './tls-files.js';
+export * from './tls-failure.js';

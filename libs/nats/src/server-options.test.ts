@@ -11,7 +11,7 @@ describe('natsServerOptions', () => {
   });
 
   it('decodes percent-encoded characters in them, and keeps a stray % as typed', () => {
-    expect(natsServerOptions('tls://auth:p%40ss%3Aw%2Fd@nats:4222')).toEqual({ servers: 'tls://nats:4222', user: 'auth', pass: 'p@ss:w/d', inboxPrefix: '_INBOX.auth' });
+    expect(natsServerOptions('tls://auth:p%40ss%3Aw%2Fd@nats:4222')).toEqual({ servers: 'tls://nats:4222', user: 'auth', pass: 'p@ss:w/d', inboxPrefix: '_INBOX.auth', tls: {} });
     expect(natsServerOptions('nats://auth:100%zz@nats:4222')).toMatchObject({ pass: '100%zz' });
   });
 

@@ -1,4 +1,5 @@
 import { inboxPrefixFor } from './inbox-prefix.js';
+import { natsTlsOptions, type NatsTls } from './tls.js';
 
 /** Where to connect, as whom, and where the replies to this connection's requests arrive. */
 export interface NatsServerOptions {
@@ -7,6 +8,8 @@ export interface NatsServerOptions {
   pass?: string;
   token?: string;
   inboxPrefix?: string;
+  /** Present whenever TLS was asked for: nats.js then never goes on in plaintext (see natsTlsOptions). */
+  tls?: NatsTls;
 }
 
 /**
@@ -15,8 +18,14 @@ export interface NatsServerOptions {
  * as options: `nats://user:password@host` logs in as that user, `nats://token@host` with a
  * token. Percent-encoded characters in them are decoded, as in any URL. A user's replies arrive
  * under its own inbox prefix (see inboxPrefixFor); a token, being a secret, never names one.
+ * TLS is required whenever it was asked for, by `tls` or a `tls://` URL (see natsTlsOptions).
  */
-export function natsServerOptions(url: string): NatsServerOptions {
+export function natsServerOptions(url: string, tls?: NatsTls): NatsServerOptions {
+  const tlsOptions = natsTlsOptions(url, tls);
+  return tlsOptions ? { ...login(url), tls: tlsOptions } : login(url);
+}
+
+function login(url: string): NatsServerOptions {
   const parsed = new URL(url);
   if (parsed.username === '' && parsed.password === '') return { servers: url };
   const user = decoded(parsed.username);

@@ -20,7 +20,7 @@ export interface BootstrapOptions {
   /** The root module, built by the service with its configuration. */
   module: unknown;
   /** The NATS settings are needed only with a `queue`. */
-  config: ListenerConfig & Partial<Pick<CommonConfig, 'natsUrl' | 'natsPrefix'>>;
+  config: ListenerConfig & Partial<Pick<CommonConfig, 'natsUrl' | 'natsTls' | 'natsPrefix'>>;
   logger: Logger;
   /** NATS queue group: replicas share requests. Omit for an HTTP-only app. */
   queue?: string;
@@ -97,11 +97,11 @@ export async function bootstrapService(options: BootstrapOptions): Promise<Servi
   // Node's own cap (it emits 'drop' for each connection it closes); Fastify has no option for it.
   if (connectionLimits && connectionLimits.maxConnections > 0) app.getHttpServer().maxConnections = connectionLimits.maxConnections;
   if (queue) {
-    const { natsUrl, natsPrefix = '' } = config;
+    const { natsUrl, natsTls, natsPrefix = '' } = config;
     if (natsUrl === undefined) throw new Error(`${queue}: a service that answers on NATS needs natsUrl in its config`);
     app.connectMicroservice(
       { strategy: new PrefixedNatsServer(natsPrefix, {
-          ...natsServerOptions(natsUrl),
+          ...natsServerOptions(natsUrl, natsTls),
           queue,
           name: queue,
           maxReconnectAttempts: -1,

@@ -1,3 +1,5 @@
+import { explainNatsTlsFailure, type NatsTls } from '@keyplane/nats';
+
 /** A server a service needs before it can serve, and the variable that says where it is. */
 export interface Dependency {
   /** What an operator calls it. */
@@ -5,6 +7,8 @@ export interface Dependency {
   variable: string;
   /** Where the service looked: host and port (and database), never the URL, which may hold a password. */
   where: string;
+  /** What a failure means when the error alone does not say it well (a TLS handshake), if it knows. */
+  explain?: (error: unknown) => string | undefined;
 }
 
 export function postgresDependency(url: string): Dependency {
@@ -13,8 +17,9 @@ export function postgresDependency(url: string): Dependency {
   return { name: 'Postgres', variable: 'DATABASE_URL', where: `${hostAndPort(parsed, 5432)}, database "${database}"` };
 }
 
-export function natsDependency(url: string): Dependency {
-  return { name: 'NATS', variable: 'NATS_URL', where: hostAndPort(new URL(url), 4222) };
+/** `tls`: the service's `NATS_TLS_*` settings, so that a TLS failure names the one to look at. */
+export function natsDependency(url: string, tls?: NatsTls): Dependency {
+  return { name: 'NATS', variable: 'NATS_URL', where: hostAndPort(new URL(url), 4222), explain: (error) => explainNatsTlsFailure(error, url, tls) };
 }
 
 const hostAndPort = (url: URL, defaultPort: number) => `${url.hostname || '127.0.0.1'}:${url.port || defaultPort}`;
@@ -37,7 +42,10 @@ export async function reaching<T>(dependency: Dependency, step: () => Promise<T>
   }
 }
 
-function dependencyError({ name, variable, where }: Dependency, error: unknown): Error {
+function dependencyError({ name, variable, where, explain }: Dependency, error: unknown): Error {
+  const explained = explain?.(error);
+  // Reached, but refused over TLS: "not reachable" would send the operator the wrong way.
+  if (explained !== undefined) return new Error(`${name} at ${where} (${variable}): ${explained}`);
   const chain = causes(error);
   const reason = chain.map(describe).filter((text) => text !== '').join(': ');
   const unreachable = chain.some((e) => e instanceof Error && (UNREACHABLE_CODES.has(String((e as NodeJS.ErrnoException).code)) || UNREACHABLE_NAMES.has(e.name)));

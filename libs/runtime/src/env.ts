@@ -1,3 +1,5 @@
+import { checkNatsTlsFiles, NATS_TLS_VARIABLES, natsTlsFromSettings, type NatsTls } from '@keyplane/nats';
+
 /** Typed reads of environment variables; a bad value stops start-up with the variable's name. */
 export class EnvReader {
   constructor(private readonly env: NodeJS.ProcessEnv) {}
@@ -55,6 +57,8 @@ export interface ListenerConfig {
 /** Settings every service on NATS reads the same way (DESIGN §9). */
 export interface CommonConfig extends ListenerConfig {
   natsUrl: string;
+  /** Set when a `NATS_TLS_*` variable is: TLS to NATS is then required (so it is with a `tls://` NATS_URL). */
+  natsTls?: NatsTls;
   /** Subject and stream prefix; empty in production, one per test file in tests. */
   natsPrefix: string;
 }
@@ -71,9 +75,21 @@ export interface ListenerVariables {
 export function readCommonConfig(env: EnvReader, defaultHttpPort: number, listener: ListenerVariables = { port: 'HTTP_PORT', host: 'HTTP_HOST' }): CommonConfig {
   return {
     natsUrl: env.url('NATS_URL', DEFAULT_NATS_URL, ['nats:', 'tls:']),
+    natsTls: readNatsTls(env),
     natsPrefix: env.string('NATS_PREFIX', ''),
     ...readListenerConfig(env, defaultHttpPort, listener),
   };
+}
+
+/** The `NATS_TLS_*` files, each read once here: one that cannot be used stops start-up naming its variable and path. */
+export function readNatsTls(env: EnvReader): NatsTls | undefined {
+  const tls = natsTlsFromSettings({
+    caFile: env.optional(NATS_TLS_VARIABLES.caFile),
+    certFile: env.optional(NATS_TLS_VARIABLES.certFile),
+    keyFile: env.optional(NATS_TLS_VARIABLES.keyFile),
+  });
+  if (tls) checkNatsTlsFiles(tls);
+  return tls;
 }
 
 /** The listener alone, for a service that never touches NATS (the demo API): a NATS variable it does not use must not stop it. */

@@ -15,7 +15,7 @@ export const natsClientProvider: Provider = {
   useFactory: (config: GatewayConfig, metrics: GatewayMetrics): ClientProxy => {
     const client = new MuxedNatsClient(
       // No async stack traces: nats.js would build an Error on every request just in case one fails.
-      { ...natsServerOptions(config.natsUrl), name: 'gateway', maxReconnectAttempts: -1, reconnectTimeWait: 250, noAsyncTraces: true },
+      { ...natsServerOptions(config.natsUrl, config.natsTls), name: 'gateway', maxReconnectAttempts: -1, reconnectTimeWait: 250, noAsyncTraces: true },
       Math.max(config.authTimeoutMs, config.keysTimeoutMs, config.meteringTimeoutMs),
     );
     metrics.countWaitingRequests(() => client.waitingForReplies);
@@ -44,7 +44,7 @@ export class NatsConnection implements OnModuleInit, OnApplicationShutdown {
       this.connected = status === 'connected';
     });
     this.readiness.add('nats', () => this.connected);
-    await reaching(natsDependency(this.config.natsUrl), () => this.client.connect());
+    await reaching(natsDependency(this.config.natsUrl, this.config.natsTls), () => this.client.connect());
   }
 
   async onApplicationShutdown(): Promise<void> {
