@@ -1,9 +1,8 @@
 import { runLoad, type LoadOptions } from './load.js';
 
 export interface PairedRatios {
-  /** Per round, each scenario's req/s over the ceiling's in that round, then the median. */
+  /** Per round, each scenario's req/s over the ceiling's in that round. */
   rounds: Record<string, number>[];
-  median: Record<string, number>;
 }
 
 /**
@@ -21,10 +20,5 @@ export async function pairedRatios(rounds: number, ceiling: LoadOptions, scenari
     for (const result of results) ratios[result.name] = result.requestsPerSecond / bound.requestsPerSecond;
     perRound.push(ratios);
   }
-  const median: Record<string, number> = {};
-  for (const { name } of scenarios) {
-    const sorted = perRound.map((ratios) => ratios[name]).sort((x, y) => x - y);
-    median[name] = sorted[Math.floor(sorted.length / 2)];
-  }
-  return { rounds: perRound, median };
+  return { rounds: perRound };
 }

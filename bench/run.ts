@@ -13,6 +13,7 @@ import { runLoad, type LoadOptions, type LoadResult } from './load.js';
 import { IsolatedRun, natsUrl, runScript } from './isolated-run.js';
 import { runPacedLoad } from './paced-load.js';
 import { pairedRatios, type PairedRatios } from './paired-rounds.js';
+import { median } from './query-plans.js';
 
 // `npm run bench`: the gateway against its ceiling, side by side in one run on this machine,
 // then metering's ingest rate and lag. Figures go to stdout and bench/results.md.
@@ -104,9 +105,10 @@ async function meteringCaughtUp(): Promise<number> {
   return Date.now() - started;
 }
 
-function pairedList(paired: PairedRatios, name: string): string {
-  const each = paired.rounds.map((ratios) => ratios[name].toFixed(2)).join(', ');
-  return `${each} (median ${paired.median[name].toFixed(2)})`;
+/** A scenario's ratio to (d) in each round, or to another scenario of the same round (`over`), and their median. */
+function pairedList(paired: PairedRatios, name: string, over?: string): string {
+  const each = paired.rounds.map((ratios) => ratios[name] / (over === undefined ? 1 : ratios[over]));
+  return `${each.map((ratio) => ratio.toFixed(2)).join(', ')} (median ${median(each).toFixed(2)})`;
 }
 
 const cpuTotal = (usage: Record<string, UsagePerRequest>) => Object.values(usage).reduce((sum, { cpuUs }) => sum + cpuUs, 0);
@@ -141,6 +143,7 @@ async function main() {
 
     const keys = await createKeys(100);
     const gatewayUrl = `http://127.0.0.1:${ports.gateway}/v1/flows`;
+    const tunedCeilingUrl = `http://127.0.0.1:${ports.tunedCeiling}/`;
     const warm = { durationSeconds: 2, connections };
     // Counted, not timed: on a slow day 2 s left many keys short of auth's 16-request lease
     // warm-up, and (b) then measured keys being counted in Postgres one request at a time.
@@ -184,13 +187,14 @@ async function main() {
     const backlogMs = await meteringCaughtUp();
     const { result: c, usage: usageOfC, quotaCalls: quotaCallsOfC, eventsPerMessage: eventsPerMessageOfC } = await measured({ name: '(c) gateway, one hot key', url: gatewayUrl, keys: [keys[0]], durationSeconds: seconds, connections });
     const { result: d, usage: usageOfD } = await measured({ name: '(d) ceiling: HTTP + one NATS request', url: `http://127.0.0.1:${ports.ceiling}/`, durationSeconds: seconds, connections });
-    const dTuned = await runLoad({ name: '(d′) as (d), NATS client tuned as the stack', url: `http://127.0.0.1:${ports.tunedCeiling}/`, durationSeconds: seconds, connections });
+    const { result: dTuned, usage: usageOfDTuned } = await measured({ name: '(d′) as (d), NATS client tuned as the stack', url: tunedCeilingUrl, durationSeconds: seconds, connections });
     const paired = await pairedRatios(
       rounds,
       { name: '(d)', url: `http://127.0.0.1:${ports.ceiling}/`, durationSeconds: roundSeconds, connections },
       [
         { name: '(b)', url: gatewayUrl, keys, durationSeconds: roundSeconds, connections },
         { name: '(c)', url: gatewayUrl, keys: [keys[0]], durationSeconds: roundSeconds, connections },
+        { name: '(d′)', url: tunedCeilingUrl, durationSeconds: roundSeconds, connections },
       ],
     );
     // The handler's histogram cannot tell a paced run's uncounted first second apart: it is in.
@@ -206,6 +210,8 @@ async function main() {
     // The same even rate on the bare design: the tail this machine gives any NATS round trip.
     const eCeiling = await runPacedLoad({ name: '(e′) ceiling, an even 2,000 req/s', url: `http://127.0.0.1:${ports.ceiling}/`, durationSeconds: seconds, rate: 2000 });
     // And on no design at all: the floor this machine and this load generator set for any p99.
+    // And on the bare design with the stack's NATS tuning, which has the most room at this rate.
+    const eTuned = await runPacedLoad({ name: '(e‴) ceiling tuned as the stack, an even 2,000 req/s', url: tunedCeilingUrl, durationSeconds: seconds, rate: 2000 });
     const eDirect = await runPacedLoad({ name: '(e″) demo-api direct, an even 2,000 req/s', url: `http://127.0.0.1:${ports.demo}/v1/flows`, headers: tenant, durationSeconds: seconds, rate: 2000 });
     const ingest = await meteringIngest(Number(process.env.BENCH_INGEST_EVENTS ?? 20000));
 
@@ -214,15 +220,16 @@ async function main() {
     const report = [
       `Run ${new Date().toISOString()}, ${seconds} s per scenario, ${connections} connections, node ${process.version}.`,
       '',
-      table([a, b, bServing, c, d, dTuned, e, f, eCeiling, eDirect]),
+      table([a, b, bServing, c, d, dTuned, e, f, eCeiling, eTuned, eDirect]),
       '',
       `- (b)/(a) = ${ratio(b, a)}, (b)/(d) = ${ratio(b, d)}, (b′)/(d) = ${ratio(bServing, d)}, (c)/(d) = ${ratio(c, d)}; against (d′): (b) ${ratio(b, dTuned)}, (c) ${ratio(c, dTuned)}`,
-      `- side by side, ${rounds} rounds of ${roundSeconds} s alternating (b), (c), (d): (b)/(d) ${pairedList(paired, '(b)')}; (c)/(d) ${pairedList(paired, '(c)')}`,
-      `- p99 of (b) at an even 2,000 req/s: ${e.p99} ms (at the same rate, the ceiling's: ${eCeiling.p99} ms, demo-api direct: ${eDirect.p99} ms); at an even 500 req/s: ${f.p99} ms`,
+      `- side by side, ${rounds} rounds of ${roundSeconds} s alternating (b), (c), (d′), (d): (b)/(d) ${pairedList(paired, '(b)')}; (c)/(d) ${pairedList(paired, '(c)')}; (b)/(d′) ${pairedList(paired, '(b)', '(d′)')}; (c)/(d′) ${pairedList(paired, '(c)', '(d′)')}`,
+      `- p99 of (b) at an even 2,000 req/s: ${e.p99} ms (at the same rate, the ceiling's: ${eCeiling.p99} ms, the tuned ceiling's: ${eTuned.p99} ms, demo-api direct: ${eDirect.p99} ms); at an even 500 req/s: ${f.p99} ms`,
       `- per request in (b), CPU µs / write / read system calls: ${usageList(usageOfB)}`,
       `- per request in (c), the same: ${usageList(usageOfC)}`,
       `- per request in (d), the same: ${usageList(usageOfD)}`,
-      `- the same ratios in CPU per request: (d)/(b) = ${cpuRatio(usageOfD, usageOfB)}, (d)/(c) = ${cpuRatio(usageOfD, usageOfC)}`,
+      `- per request in (d′), the same: ${usageList(usageOfDTuned)}`,
+      `- the same ratios in CPU per request: (d)/(b) = ${cpuRatio(usageOfD, usageOfB)}, (d)/(c) = ${cpuRatio(usageOfD, usageOfC)}, (d′)/(b) = ${cpuRatio(usageOfDTuned, usageOfB)}, (d′)/(c) = ${cpuRatio(usageOfDTuned, usageOfC)}`,
       `- auth's round trips to the quota store (\`auth_quota_store_calls_total\`) per 1,000 requests: ${(quotaCallsOfB * 1000).toFixed(1)} in (b), ${(quotaCallsOfC * 1000).toFixed(1)} in (c)`,
       `- usage events per stream message (\`auth_usage_events_published_total\` / \`auth_usage_messages_published_total\`): ${eventsPerMessageOfB.toFixed(1)} in (b), ${eventsPerMessageOfC.toFixed(1)} in (c)`,
       `- auth.decide handler time from its histogram (bucket upper bounds): during (e) p50 ${ms(quantile(handlerInE, 0.5))}, p99 ${ms(quantile(handlerInE, 0.99))}; during (f) p50 ${ms(quantile(handlerInF, 0.5))}, p99 ${ms(quantile(handlerInF, 0.99))}`,
