@@ -18,7 +18,7 @@ import { median } from './query-plans.js';
 // `npm run bench`: the gateway against its ceiling, side by side in one run on this machine,
 // then metering's ingest rate and lag. Figures go to stdout and bench/results.md.
 // BENCH_CPU_PROFILE_DIR=<dir> writes a CPU profile of every service there; BENCH_ROUNDS (3)
-// sets the alternating rounds of (b), (c) and (d) that give the side-by-side ratios.
+// sets the alternating rounds of (b), (c), (d′) and (d) that give the side-by-side ratios.
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);

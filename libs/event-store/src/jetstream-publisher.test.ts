@@ -29,7 +29,7 @@ async function freshStream() {
   streams.push(name);
   const jsm = await jetstreamManager(nc);
   await jsm.streams.add({ name, subjects: [`${subject}.>`], max_msg_size: MAX_MESSAGE_BYTES, duplicate_window: 60_000_000_000 });
-  const publisher = jetStreamPublisher({ nc, stream: name, subjectOf: (event) => `${subject}.${event.streamId}` });
+  const publisher = jetStreamPublisher({ nc, stream: name, messageOf: (event) => ({ subject: `${subject}.${event.streamId}`, body: event.data }) });
   return { name, publisher };
 }
 

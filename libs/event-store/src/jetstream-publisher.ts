@@ -9,9 +9,8 @@ export { POSITION_HEADER, STORED_THROUGH_HEADER } from './stream-end.js';
 export interface JetStreamPublisherOptions {
   nc: NatsConnection;
   stream: string;
-  subjectOf: (event: StoredEvent) => string;
-  /** The message body; by default the event's data. */
-  bodyOf?: (event: StoredEvent) => unknown;
+  /** Where an event goes and what it carries, worked out together: both may come from one parse of its data. */
+  messageOf: (event: StoredEvent) => { subject: string; body: unknown };
 }
 
 /**
@@ -23,7 +22,7 @@ export interface JetStreamPublisherOptions {
  * a refusal), every later one fails its expectation, so the stream never holds an event without
  * all those before it.
  */
-export function jetStreamPublisher({ nc, stream, subjectOf, bodyOf = (event) => event.data }: JetStreamPublisherOptions): OutboxPublisher {
+export function jetStreamPublisher({ nc, stream, messageOf }: JetStreamPublisherOptions): OutboxPublisher {
   const js = jetstream(nc);
   const encoder = new TextEncoder();
   const send = (event: StoredEvent, remade: RemadeStream | undefined, lastSequence?: number): Promise<PubAck> => {
@@ -31,7 +30,8 @@ export function jetStreamPublisher({ nc, stream, subjectOf, bodyOf = (event) => 
     h.set(POSITION_HEADER, String(event.globalPosition));
     if (remade) h.set(STORED_THROUGH_HEADER, String(remade.storedThrough));
     const expect = lastSequence === undefined ? { streamName: stream } : { streamName: stream, lastSequence };
-    return js.publish(subjectOf(event), encoder.encode(JSON.stringify(bodyOf(event))), { msgID: event.eventId, headers: h, expect });
+    const { subject, body } = messageOf(event);
+    return js.publish(subject, encoder.encode(JSON.stringify(body)), { msgID: event.eventId, headers: h, expect });
   };
   return {
     async publishInOrder(events, remade) {

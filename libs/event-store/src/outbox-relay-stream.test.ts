@@ -83,7 +83,7 @@ async function fixture(): Promise<Fixture> {
   streams.push(spec.name);
   await ensureStream(nc, spec);
   const db = root.withSchema(schema);
-  const inner = jetStreamPublisher({ nc, stream: spec.name, subjectOf: (event) => `${subject}.${event.streamId}` });
+  const inner = jetStreamPublisher({ nc, stream: spec.name, messageOf: (event) => ({ subject: `${subject}.${event.streamId}`, body: event.data }) });
   const published: string[] = [];
   const publisher: OutboxPublisher = {
     async publishInOrder(events, remade) {
@@ -269,7 +269,7 @@ describe('OutboxRelay with its stream: a whole stream is never touched', () => {
     await relay.stop();
     running.splice(running.indexOf(relay), 1);
     const [ahead] = await f.store(1);
-    await jetStreamPublisher({ nc, stream: f.spec.name, subjectOf: () => f.spec.subjects[0].replace('>', 'ahead') }).publishInOrder([ahead]);
+    await jetStreamPublisher({ nc, stream: f.spec.name, messageOf: (event) => ({ subject: f.spec.subjects[0].replace('>', 'ahead'), body: event.data }) }).publishInOrder([ahead]);
     const again = await f.relay();
     const [after] = await f.store(1);
     again.wake();

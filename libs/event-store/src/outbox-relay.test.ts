@@ -49,7 +49,7 @@ async function fixture(): Promise<Fixture> {
   streams.push(stream);
   await ensureStream(nc, { name: stream, subjects: [`${subject}.>`], duplicateWindowSeconds: 60 });
   const db = root.withSchema(schema);
-  const publisher = jetStreamPublisher({ nc, stream, subjectOf: (event) => `${subject}.${event.streamId}` });
+  const publisher = jetStreamPublisher({ nc, stream, messageOf: (event) => ({ subject: `${subject}.${event.streamId}`, body: event.data }) });
   return { db, stream, subject, publisher };
 }
 

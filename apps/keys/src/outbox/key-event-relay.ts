@@ -29,8 +29,10 @@ export function keyEventPublisher(nc: NatsConnection, ns: Namespace): OutboxPubl
   return jetStreamPublisher({
     nc,
     stream: ns.streams.keyEvents,
-    subjectOf: (event) => ns.subjects.keyEvents.forKey(KeyEvent.parse(event.data).keyId),
-    bodyOf: (event) => KeyEvent.parse(event.data),
+    messageOf: (event) => {
+      const body = KeyEvent.parse(event.data);
+      return { subject: ns.subjects.keyEvents.forKey(body.keyId), body };
+    },
   });
 }
 
