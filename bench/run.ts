@@ -18,7 +18,7 @@ import { median } from './query-plans.js';
 // `npm run bench`: the gateway against its ceiling, side by side in one run on this machine,
 // then metering's ingest rate and lag. Figures go to stdout and bench/results.md.
 // BENCH_CPU_PROFILE_DIR=<dir> writes a CPU profile of every service there; BENCH_ROUNDS (3)
-// sets the alternating rounds of (b), (c), (d′) and (d) that give the side-by-side ratios.
+// sets the alternating rounds of (b), (c), (d′), (g) and (d) that give the side-by-side ratios.
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 32);
@@ -29,7 +29,7 @@ const roundSeconds = Math.max(2, Math.round(seconds / 2));
 const bench = new IsolatedRun('bench');
 const { prefix, ns, databaseUrl } = bench;
 const admin = generateKey({ environment: 'live' }).key;
-const ports = { gateway: 18080, gatewayMetrics: 19080, keys: 19081, auth: 19082, metering: 19083, demo: 18090, ceiling: 18099, tunedCeiling: 18098 };
+const ports = { gateway: 18080, gatewayMetrics: 19080, keys: 19081, auth: 19082, metering: 19083, demo: 18090, ceiling: 18099, tunedCeiling: 18098, bareProxy: 18097 };
 
 /** The one table the benchmark reads: how many usage events metering has stored. */
 interface MeteringTables {
@@ -140,19 +140,24 @@ async function main() {
     await start('ceiling-server', 'dist/bench/ceiling/http-nats-server.js', ports.ceiling, { SUBJECT: `${prefix}.bench.decide`, PORT: String(ports.ceiling) });
     await start('ceiling-tuned-responder', 'dist/bench/ceiling/responder.js', 0, { SUBJECT: `${prefix}.bench.tuned`, TUNED: '1' });
     await start('ceiling-tuned-server', 'dist/bench/ceiling/http-nats-server.js', ports.tunedCeiling, { SUBJECT: `${prefix}.bench.tuned`, PORT: String(ports.tunedCeiling), TUNED: '1' });
+    // What the gateway adds to a proxied request; the demo API serves no request without it.
+    const tenant = { 'x-keyplane-environment': 'live', 'x-keyplane-account-id': 'acc_root', 'x-keyplane-key-id': 'key_bench' };
+    await start('bare-proxy', 'dist/bench/ceiling/http-nats-server.js', ports.bareProxy, {
+      SUBJECT: `${prefix}.bench.tuned`, PORT: String(ports.bareProxy), TUNED: '1', UPSTREAM_URL: `http://127.0.0.1:${ports.demo}/v1/flows`, UPSTREAM_HEADERS: JSON.stringify(tenant),
+    });
 
     const keys = await createKeys(100);
     const gatewayUrl = `http://127.0.0.1:${ports.gateway}/v1/flows`;
     const tunedCeilingUrl = `http://127.0.0.1:${ports.tunedCeiling}/`;
+    const bareProxyUrl = `http://127.0.0.1:${ports.bareProxy}/`;
     const warm = { durationSeconds: 2, connections };
     // Counted, not timed: on a slow day 2 s left many keys short of auth's 16-request lease
     // warm-up, and (b) then measured keys being counted in Postgres one request at a time.
     await runLoad({ name: 'warm-up', url: gatewayUrl, keys, ...warm, amount: keys.length * WARM_UP_REQUESTS_PER_KEY });
     await runLoad({ name: 'warm-up', url: `http://127.0.0.1:${ports.ceiling}/`, ...warm });
-    await runLoad({ name: 'warm-up', url: `http://127.0.0.1:${ports.tunedCeiling}/`, ...warm });
+    await runLoad({ name: 'warm-up', url: tunedCeilingUrl, ...warm });
+    await runLoad({ name: 'warm-up', url: bareProxyUrl, ...warm });
 
-    // What the gateway adds to a proxied request; the demo API serves no request without it.
-    const tenant = { 'x-keyplane-environment': 'live', 'x-keyplane-account-id': 'acc_root', 'x-keyplane-key-id': 'key_bench' };
     const a = await runLoad({ name: '(a) demo-api direct', url: `http://127.0.0.1:${ports.demo}/v1/flows`, headers: tenant, durationSeconds: seconds, connections });
     const services = [...bench.processes.map((service) => ({ name: service.spec.name, pid: service.child.pid ?? 0 })), { name: 'load generator', pid: process.pid }];
     const authMetrics = async () => (await fetch(`http://127.0.0.1:${ports.auth}/metrics`)).text();
@@ -188,6 +193,8 @@ async function main() {
     const { result: c, usage: usageOfC, quotaCalls: quotaCallsOfC, eventsPerMessage: eventsPerMessageOfC } = await measured({ name: '(c) gateway, one hot key', url: gatewayUrl, keys: [keys[0]], durationSeconds: seconds, connections });
     const { result: d, usage: usageOfD } = await measured({ name: '(d) ceiling: HTTP + one NATS request', url: `http://127.0.0.1:${ports.ceiling}/`, durationSeconds: seconds, connections });
     const { result: dTuned, usage: usageOfDTuned } = await measured({ name: '(d′) as (d), NATS client tuned as the stack', url: tunedCeilingUrl, durationSeconds: seconds, connections });
+    // The most this gateway could serve: nothing but the NATS round trip and the upstream hop.
+    const { result: g, usage: usageOfG } = await measured({ name: '(g) bare proxy: (d′), then the demo API through undici', url: bareProxyUrl, durationSeconds: seconds, connections });
     const paired = await pairedRatios(
       rounds,
       { name: '(d)', url: `http://127.0.0.1:${ports.ceiling}/`, durationSeconds: roundSeconds, connections },
@@ -195,6 +202,7 @@ async function main() {
         { name: '(b)', url: gatewayUrl, keys, durationSeconds: roundSeconds, connections },
         { name: '(c)', url: gatewayUrl, keys: [keys[0]], durationSeconds: roundSeconds, connections },
         { name: '(d′)', url: tunedCeilingUrl, durationSeconds: roundSeconds, connections },
+        { name: '(g)', url: bareProxyUrl, durationSeconds: roundSeconds, connections },
       ],
     );
     // The handler's histogram cannot tell a paced run's uncounted first second apart: it is in.
@@ -220,16 +228,17 @@ async function main() {
     const report = [
       `Run ${new Date().toISOString()}, ${seconds} s per scenario, ${connections} connections, node ${process.version}.`,
       '',
-      table([a, b, bServing, c, d, dTuned, e, f, eCeiling, eTuned, eDirect]),
+      table([a, b, bServing, c, d, dTuned, g, e, f, eCeiling, eTuned, eDirect]),
       '',
-      `- (b)/(a) = ${ratio(b, a)}, (b)/(d) = ${ratio(b, d)}, (b′)/(d) = ${ratio(bServing, d)}, (c)/(d) = ${ratio(c, d)}; against (d′): (b) ${ratio(b, dTuned)}, (c) ${ratio(c, dTuned)}`,
-      `- side by side, ${rounds} rounds of ${roundSeconds} s alternating (b), (c), (d′), (d): (b)/(d) ${pairedList(paired, '(b)')}; (c)/(d) ${pairedList(paired, '(c)')}; (b)/(d′) ${pairedList(paired, '(b)', '(d′)')}; (c)/(d′) ${pairedList(paired, '(c)', '(d′)')}`,
+      `- (b)/(a) = ${ratio(b, a)}, (b)/(d) = ${ratio(b, d)}, (b′)/(d) = ${ratio(bServing, d)}, (c)/(d) = ${ratio(c, d)}; against (d′): (b) ${ratio(b, dTuned)}, (c) ${ratio(c, dTuned)}, (g) ${ratio(g, dTuned)}; against (g): (b) ${ratio(b, g)}, (c) ${ratio(c, g)}`,
+      `- side by side, ${rounds} rounds of ${roundSeconds} s alternating (b), (c), (d′), (g), (d): (b)/(d) ${pairedList(paired, '(b)')}; (c)/(d) ${pairedList(paired, '(c)')}; (b)/(d′) ${pairedList(paired, '(b)', '(d′)')}; (c)/(d′) ${pairedList(paired, '(c)', '(d′)')}; (g)/(d′) ${pairedList(paired, '(g)', '(d′)')}; (b)/(g) ${pairedList(paired, '(b)', '(g)')}`,
       `- p99 of (b) at an even 2,000 req/s: ${e.p99} ms (at the same rate, the ceiling's: ${eCeiling.p99} ms, the tuned ceiling's: ${eTuned.p99} ms, demo-api direct: ${eDirect.p99} ms); at an even 500 req/s: ${f.p99} ms`,
       `- per request in (b), CPU µs / write / read system calls: ${usageList(usageOfB)}`,
       `- per request in (c), the same: ${usageList(usageOfC)}`,
       `- per request in (d), the same: ${usageList(usageOfD)}`,
       `- per request in (d′), the same: ${usageList(usageOfDTuned)}`,
-      `- the same ratios in CPU per request: (d)/(b) = ${cpuRatio(usageOfD, usageOfB)}, (d)/(c) = ${cpuRatio(usageOfD, usageOfC)}, (d′)/(b) = ${cpuRatio(usageOfDTuned, usageOfB)}, (d′)/(c) = ${cpuRatio(usageOfDTuned, usageOfC)}`,
+      `- per request in (g), the same: ${usageList(usageOfG)}`,
+      `- the same ratios in CPU per request: (d)/(b) = ${cpuRatio(usageOfD, usageOfB)}, (d)/(c) = ${cpuRatio(usageOfD, usageOfC)}, (d′)/(b) = ${cpuRatio(usageOfDTuned, usageOfB)}, (d′)/(c) = ${cpuRatio(usageOfDTuned, usageOfC)}, (d′)/(g) = ${cpuRatio(usageOfDTuned, usageOfG)}, (g)/(b) = ${cpuRatio(usageOfG, usageOfB)}`,
       `- auth's round trips to the quota store (\`auth_quota_store_calls_total\`) per 1,000 requests: ${(quotaCallsOfB * 1000).toFixed(1)} in (b), ${(quotaCallsOfC * 1000).toFixed(1)} in (c)`,
       `- usage events per stream message (\`auth_usage_events_published_total\` / \`auth_usage_messages_published_total\`): ${eventsPerMessageOfB.toFixed(1)} in (b), ${eventsPerMessageOfC.toFixed(1)} in (c)`,
       `- auth.decide handler time from its histogram (bucket upper bounds): during (e) p50 ${ms(quantile(handlerInE, 0.5))}, p99 ${ms(quantile(handlerInE, 0.99))}; during (f) p50 ${ms(quantile(handlerInF, 0.5))}, p99 ${ms(quantile(handlerInF, 0.99))}`,
