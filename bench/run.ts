@@ -217,9 +217,9 @@ async function main() {
     const handlerInF = bucketsBetween(handlerBefore, await handlerBuckets()).map((bucket, i) => ({ le: bucket.le, count: bucket.count - handlerInE[i].count }));
     // The same even rate on the bare design: the tail this machine gives any NATS round trip.
     const eCeiling = await runPacedLoad({ name: '(e′) ceiling, an even 2,000 req/s', url: `http://127.0.0.1:${ports.ceiling}/`, durationSeconds: seconds, rate: 2000 });
-    // And on no design at all: the floor this machine and this load generator set for any p99.
     // And on the bare design with the stack's NATS tuning, which has the most room at this rate.
     const eTuned = await runPacedLoad({ name: '(e‴) ceiling tuned as the stack, an even 2,000 req/s', url: tunedCeilingUrl, durationSeconds: seconds, rate: 2000 });
+    // And on no design at all: the floor this machine and this load generator set for any p99.
     const eDirect = await runPacedLoad({ name: '(e″) demo-api direct, an even 2,000 req/s', url: `http://127.0.0.1:${ports.demo}/v1/flows`, headers: tenant, durationSeconds: seconds, rate: 2000 });
     const ingest = await meteringIngest(Number(process.env.BENCH_INGEST_EVENTS ?? 20000));
 
