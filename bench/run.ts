@@ -11,7 +11,7 @@ import { sampleUsage, usagePerRequest, type UsagePerRequest } from './cpu.js';
 import { bucketsBetween, counterTotal, histogramBuckets, quantile } from './metrics-text.js';
 import { runLoad, type LoadOptions, type LoadResult } from './load.js';
 import { IsolatedRun, natsUrl, runScript } from './isolated-run.js';
-import { runPacedLoad } from './paced-load.js';
+import { runPacedLoadApart } from './paced-load.js';
 import { pairedRatios, type PairedRatios } from './paired-rounds.js';
 import { median } from './query-plans.js';
 
@@ -208,19 +208,19 @@ async function main() {
     // The handler's histogram cannot tell a paced run's uncounted first second apart: it is in.
     const handlerBuckets = async () => histogramBuckets(await authMetrics(), 'auth_decide_duration_seconds');
     const handlerBefore = await handlerBuckets();
-    const e = await runPacedLoad({ name: '(e) gateway, 100 keys, an even 2,000 req/s', url: gatewayUrl, keys, durationSeconds: seconds, rate: 2000 });
+    const e = await runPacedLoadApart({ name: '(e) gateway, 100 keys, an even 2,000 req/s', url: gatewayUrl, keys, durationSeconds: seconds, rate: 2000 });
 
     const handlerInE = bucketsBetween(handlerBefore, await handlerBuckets());
     // Right after (e): later scenarios would give metering time to catch up unseen.
     const lagMs = await meteringCaughtUp();
-    const f = await runPacedLoad({ name: '(f) gateway, 100 keys, an even 500 req/s', url: gatewayUrl, keys, durationSeconds: seconds, rate: 500 });
+    const f = await runPacedLoadApart({ name: '(f) gateway, 100 keys, an even 500 req/s', url: gatewayUrl, keys, durationSeconds: seconds, rate: 500 });
     const handlerInF = bucketsBetween(handlerBefore, await handlerBuckets()).map((bucket, i) => ({ le: bucket.le, count: bucket.count - handlerInE[i].count }));
     // The same even rate on the bare design: the tail this machine gives any NATS round trip.
-    const eCeiling = await runPacedLoad({ name: '(e′) ceiling, an even 2,000 req/s', url: `http://127.0.0.1:${ports.ceiling}/`, durationSeconds: seconds, rate: 2000 });
+    const eCeiling = await runPacedLoadApart({ name: '(e′) ceiling, an even 2,000 req/s', url: `http://127.0.0.1:${ports.ceiling}/`, durationSeconds: seconds, rate: 2000 });
     // And on the bare design with the stack's NATS tuning, which has the most room at this rate.
-    const eTuned = await runPacedLoad({ name: '(e‴) ceiling tuned as the stack, an even 2,000 req/s', url: tunedCeilingUrl, durationSeconds: seconds, rate: 2000 });
+    const eTuned = await runPacedLoadApart({ name: '(e‴) ceiling tuned as the stack, an even 2,000 req/s', url: tunedCeilingUrl, durationSeconds: seconds, rate: 2000 });
     // And on no design at all: the floor this machine and this load generator set for any p99.
-    const eDirect = await runPacedLoad({ name: '(e″) demo-api direct, an even 2,000 req/s', url: `http://127.0.0.1:${ports.demo}/v1/flows`, headers: tenant, durationSeconds: seconds, rate: 2000 });
+    const eDirect = await runPacedLoadApart({ name: '(e″) demo-api direct, an even 2,000 req/s', url: `http://127.0.0.1:${ports.demo}/v1/flows`, headers: tenant, durationSeconds: seconds, rate: 2000 });
     const ingest = await meteringIngest(Number(process.env.BENCH_INGEST_EVENTS ?? 20000));
 
     const ratio = (x: LoadResult, y: LoadResult) => (x.requestsPerSecond / y.requestsPerSecond).toFixed(2);
