@@ -213,7 +213,11 @@ async function main() {
     const handlerInE = bucketsBetween(handlerBefore, await handlerBuckets());
     // Right after (e): later scenarios would give metering time to catch up unseen.
     const lagMs = await meteringCaughtUp();
+    // CPU too: a process that waits between requests runs each from colder caches (bench/cpu-by-rate.ts).
+    const beforeF = sampleUsage(services);
     const f = await runPacedLoadApart({ name: '(f) gateway, 100 keys, an even 500 req/s', url: gatewayUrl, keys, durationSeconds: seconds, rate: 500 });
+    // The paced run's uncounted first second is in the CPU sample.
+    const usageOfF = usagePerRequest(beforeF, sampleUsage(services), 500 * (seconds + 1));
     const handlerInF = bucketsBetween(handlerBefore, await handlerBuckets()).map((bucket, i) => ({ le: bucket.le, count: bucket.count - handlerInE[i].count }));
     // The same even rate on the bare design: the tail this machine gives any NATS round trip.
     const eCeiling = await runPacedLoadApart({ name: '(e′) ceiling, an even 2,000 req/s', url: `http://127.0.0.1:${ports.ceiling}/`, durationSeconds: seconds, rate: 2000 });
@@ -238,6 +242,7 @@ async function main() {
       `- per request in (d), the same: ${usageList(usageOfD)}`,
       `- per request in (d′), the same: ${usageList(usageOfDTuned)}`,
       `- per request in (g), the same: ${usageList(usageOfG)}`,
+      `- per request in (f), at an even 500 req/s, the same (its load generator, a child process of the benchmark's, counted once it has exited): ${usageList(usageOfF)}`,
       `- the same ratios in CPU per request: (d)/(b) = ${cpuRatio(usageOfD, usageOfB)}, (d)/(c) = ${cpuRatio(usageOfD, usageOfC)}, (d′)/(b) = ${cpuRatio(usageOfDTuned, usageOfB)}, (d′)/(c) = ${cpuRatio(usageOfDTuned, usageOfC)}, (d′)/(g) = ${cpuRatio(usageOfDTuned, usageOfG)}, (g)/(b) = ${cpuRatio(usageOfG, usageOfB)}`,
       `- auth's round trips to the quota store (\`auth_quota_store_calls_total\`) per 1,000 requests: ${(quotaCallsOfB * 1000).toFixed(1)} in (b), ${(quotaCallsOfC * 1000).toFixed(1)} in (c)`,
       `- usage events per stream message (\`auth_usage_events_published_total\` / \`auth_usage_messages_published_total\`): ${eventsPerMessageOfB.toFixed(1)} in (b), ${eventsPerMessageOfC.toFixed(1)} in (c)`,

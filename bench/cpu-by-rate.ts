@@ -1,0 +1,45 @@
+import { sampleUsage, usagePerRequest } from './cpu.js';
+import { IsolatedRun, runScript } from './isolated-run.js';
+import { runPacedLoadApart } from './paced-load.js';
+
+// What one request costs a server in CPU at each even rate, for a bare `node:http` server and
+// the demo API, each alone on the machine apart from the load generator (a process of its own),
+// the two alternated at every rate:
+//   npm run build && node --import ./tools/register-paths.js dist/bench/cpu-by-rate.js
+// CPU_BY_RATE_RATES (100,200,500,1000,2000,4000) and CPU_BY_RATE_SECONDS (8) set the runs. On a
+// shared virtual machine a process that waits between requests may run each one from cold
+// caches; this shows how much that costs here, beside what the stack's own code costs.
+
+const rates = (process.env.CPU_BY_RATE_RATES ?? '100,200,500,1000,2000,4000').split(',').map(Number);
+const seconds = Number(process.env.CPU_BY_RATE_SECONDS ?? 8);
+/** `runPacedLoad` leaves its first second out of the latencies; the CPU sample has it in. */
+const WARM_UP_SECONDS = 1;
+const run = new IsolatedRun('cpurate');
+const ports = { bare: 18096, demo: 18095 };
+// What the gateway adds to a proxied request; the demo API serves no request without it.
+const tenant = { 'x-keyplane-environment': 'live', 'x-keyplane-account-id': 'acc_root', 'x-keyplane-key-id': 'key_bench' };
+
+runScript(async () => {
+  try {
+    const servers = [
+      { name: 'bare node:http', process: await run.start('bare-http', 'dist/bench/ceiling/bare-http-server.js', { readyPort: 0, env: { PORT: String(ports.bare) } }), url: `http://127.0.0.1:${ports.bare}/`, headers: {} },
+      { name: 'demo API', process: await run.start('demo-api', 'dist/apps/demo-api/src/main.js', { readyPort: ports.demo, env: { PORT: String(ports.demo) } }), url: `http://127.0.0.1:${ports.demo}/v1/flows`, headers: tenant },
+    ];
+    const rows: string[] = [];
+    for (const rate of rates) {
+      const cells = [];
+      for (const server of servers) {
+        const services = [{ name: server.name, pid: server.process.child.pid ?? 0 }];
+        const before = sampleUsage(services);
+        const result = await runPacedLoadApart({ name: server.name, url: server.url, headers: server.headers, rate, durationSeconds: seconds, warmUpSeconds: WARM_UP_SECONDS });
+        const { cpuUs } = usagePerRequest(before, sampleUsage(services), rate * (seconds + WARM_UP_SECONDS))[server.name] ?? { cpuUs: 0 };
+        cells.push(`${cpuUs} µs, p50 ${result.p50} ms, p99 ${result.p99} ms`);
+      }
+      rows.push(`| ${rate.toLocaleString('en')} | ${cells.join(' | ')} |`);
+    }
+    console.log(`\nRun ${new Date().toISOString()}, ${seconds} s per rate (after ${WARM_UP_SECONDS} s not counted), node ${process.version}.\n`);
+    console.log(['| req/s | bare node:http: CPU per request, latency | demo API: the same |', '|---|---|---|', ...rows].join('\n'));
+  } finally {
+    await run.close();
+  }
+});
