@@ -1,4 +1,5 @@
 import { sampleUsage, usagePerRequest } from './cpu.js';
+import { DEMO_TENANT_HEADERS } from './demo-tenant.js';
 import { IsolatedRun, runScript } from './isolated-run.js';
 import { runPacedLoadApart } from './paced-load.js';
 
@@ -16,14 +17,12 @@ const seconds = Number(process.env.CPU_BY_RATE_SECONDS ?? 8);
 const WARM_UP_SECONDS = 1;
 const run = new IsolatedRun('cpurate');
 const ports = { bare: 18096, demo: 18095 };
-// What the gateway adds to a proxied request; the demo API serves no request without it.
-const tenant = { 'x-keyplane-environment': 'live', 'x-keyplane-account-id': 'acc_root', 'x-keyplane-key-id': 'key_bench' };
 
 runScript(async () => {
   try {
     const servers = [
       { name: 'bare node:http', process: await run.start('bare-http', 'dist/bench/ceiling/bare-http-server.js', { readyPort: 0, env: { PORT: String(ports.bare) } }), url: `http://127.0.0.1:${ports.bare}/`, headers: {} },
-      { name: 'demo API', process: await run.start('demo-api', 'dist/apps/demo-api/src/main.js', { readyPort: ports.demo, env: { PORT: String(ports.demo) } }), url: `http://127.0.0.1:${ports.demo}/v1/flows`, headers: tenant },
+      { name: 'demo API', process: await run.start('demo-api', 'dist/apps/demo-api/src/main.js', { readyPort: ports.demo, env: { PORT: String(ports.demo) } }), url: `http://127.0.0.1:${ports.demo}/v1/flows`, headers: DEMO_TENANT_HEADERS },
     ];
     const rows: string[] = [];
     for (const rate of rates) {

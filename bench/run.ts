@@ -14,6 +14,7 @@ import { IsolatedRun, natsUrl, runScript } from './isolated-run.js';
 import { runPacedLoadApart } from './paced-load.js';
 import { pairedRatios, type PairedRatios } from './paired-rounds.js';
 import { median } from './query-plans.js';
+import { DEMO_TENANT_HEADERS } from './demo-tenant.js';
 
 // `npm run bench`: the gateway against its ceiling, side by side in one run on this machine,
 // then metering's ingest rate and lag. Figures go to stdout and bench/results.md.
@@ -140,10 +141,8 @@ async function main() {
     await start('ceiling-server', 'dist/bench/ceiling/http-nats-server.js', ports.ceiling, { SUBJECT: `${prefix}.bench.decide`, PORT: String(ports.ceiling) });
     await start('ceiling-tuned-responder', 'dist/bench/ceiling/responder.js', 0, { SUBJECT: `${prefix}.bench.tuned`, TUNED: '1' });
     await start('ceiling-tuned-server', 'dist/bench/ceiling/http-nats-server.js', ports.tunedCeiling, { SUBJECT: `${prefix}.bench.tuned`, PORT: String(ports.tunedCeiling), TUNED: '1' });
-    // What the gateway adds to a proxied request; the demo API serves no request without it.
-    const tenant = { 'x-keyplane-environment': 'live', 'x-keyplane-account-id': 'acc_root', 'x-keyplane-key-id': 'key_bench' };
     await start('bare-proxy', 'dist/bench/ceiling/http-nats-server.js', ports.bareProxy, {
-      SUBJECT: `${prefix}.bench.tuned`, PORT: String(ports.bareProxy), TUNED: '1', UPSTREAM_URL: `http://127.0.0.1:${ports.demo}/v1/flows`, UPSTREAM_HEADERS: JSON.stringify(tenant),
+      SUBJECT: `${prefix}.bench.tuned`, PORT: String(ports.bareProxy), TUNED: '1', UPSTREAM_URL: `http://127.0.0.1:${ports.demo}/v1/flows`, UPSTREAM_HEADERS: JSON.stringify(DEMO_TENANT_HEADERS),
     });
 
     const keys = await createKeys(100);
@@ -158,7 +157,7 @@ async function main() {
     await runLoad({ name: 'warm-up', url: tunedCeilingUrl, ...warm });
     await runLoad({ name: 'warm-up', url: bareProxyUrl, ...warm });
 
-    const a = await runLoad({ name: '(a) demo-api direct', url: `http://127.0.0.1:${ports.demo}/v1/flows`, headers: tenant, durationSeconds: seconds, connections });
+    const a = await runLoad({ name: '(a) demo-api direct', url: `http://127.0.0.1:${ports.demo}/v1/flows`, headers: DEMO_TENANT_HEADERS, durationSeconds: seconds, connections });
     const services = [...bench.processes.map((service) => ({ name: service.spec.name, pid: service.child.pid ?? 0 })), { name: 'load generator', pid: process.pid }];
     const authMetrics = async () => (await fetch(`http://127.0.0.1:${ports.auth}/metrics`)).text();
     const authCounters = async () => {
@@ -224,7 +223,7 @@ async function main() {
     // And on the bare design with the stack's NATS tuning, which has the most room at this rate.
     const eTuned = await runPacedLoadApart({ name: '(e‴) ceiling tuned as the stack, an even 2,000 req/s', url: tunedCeilingUrl, durationSeconds: seconds, rate: 2000 });
     // And on no design at all: the floor this machine and this load generator set for any p99.
-    const eDirect = await runPacedLoadApart({ name: '(e″) demo-api direct, an even 2,000 req/s', url: `http://127.0.0.1:${ports.demo}/v1/flows`, headers: tenant, durationSeconds: seconds, rate: 2000 });
+    const eDirect = await runPacedLoadApart({ name: '(e″) demo-api direct, an even 2,000 req/s', url: `http://127.0.0.1:${ports.demo}/v1/flows`, headers: DEMO_TENANT_HEADERS, durationSeconds: seconds, rate: 2000 });
     const ingest = await meteringIngest(Number(process.env.BENCH_INGEST_EVENTS ?? 20000));
 
     const ratio = (x: LoadResult, y: LoadResult) => (x.requestsPerSecond / y.requestsPerSecond).toFixed(2);
