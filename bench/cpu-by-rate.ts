@@ -8,8 +8,8 @@ import { runPacedLoadApart } from './paced-load.js';
 // the two alternated at every rate:
 //   npm run build && node --import ./tools/register-paths.js dist/bench/cpu-by-rate.js
 // CPU_BY_RATE_RATES (100,200,500,1000,2000,4000) and CPU_BY_RATE_SECONDS (8) set the runs. On a
-// shared virtual machine a process that waits between requests may run each one from cold
-// caches; this shows how much that costs here, beside what the stack's own code costs.
+// shared virtual machine a process that waits between requests may be charged far more for each
+// (colder caches, a virtual CPU slowed while idle); this shows how much, with no stack at all.
 
 const rates = (process.env.CPU_BY_RATE_RATES ?? '100,200,500,1000,2000,4000').split(',').map(Number);
 const seconds = Number(process.env.CPU_BY_RATE_SECONDS ?? 8);

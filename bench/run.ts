@@ -212,7 +212,7 @@ async function main() {
     const handlerInE = bucketsBetween(handlerBefore, await handlerBuckets());
     // Right after (e): later scenarios would give metering time to catch up unseen.
     const lagMs = await meteringCaughtUp();
-    // CPU too: a process that waits between requests runs each from colder caches (bench/cpu-by-rate.ts).
+    // CPU too: here a process that waits between requests is charged more for each (bench/cpu-by-rate.ts).
     const beforeF = sampleUsage(services);
     const f = await runPacedLoadApart({ name: '(f) gateway, 100 keys, an even 500 req/s', url: gatewayUrl, keys, durationSeconds: seconds, rate: 500 });
     // The paced run's uncounted first second is in the CPU sample.
