@@ -1,7 +1,7 @@
 import { sampleUsage, usagePerRequest } from './cpu.js';
 import { DEMO_TENANT_HEADERS } from './demo-tenant.js';
 import { IsolatedRun, runScript } from './isolated-run.js';
-import { runPacedLoadApart } from './paced-load.js';
+import { pacedRequestsSent, runPacedLoadApart } from './paced-load.js';
 
 // What one request costs a server in CPU at each even rate, for a bare `node:http` server and
 // the demo API, each alone on the machine apart from the load generator (a process of its own),
@@ -13,8 +13,6 @@ import { runPacedLoadApart } from './paced-load.js';
 
 const rates = (process.env.CPU_BY_RATE_RATES ?? '100,200,500,1000,2000,4000').split(',').map(Number);
 const seconds = Number(process.env.CPU_BY_RATE_SECONDS ?? 8);
-/** `runPacedLoad` leaves its first second out of the latencies; the CPU sample has it in. */
-const WARM_UP_SECONDS = 1;
 const run = new IsolatedRun('cpurate');
 const ports = { bare: 18096, demo: 18095 };
 
@@ -30,13 +28,14 @@ runScript(async () => {
       for (const server of servers) {
         const services = [{ name: server.name, pid: server.process.child.pid ?? 0 }];
         const before = sampleUsage(services);
-        const result = await runPacedLoadApart({ name: server.name, url: server.url, headers: server.headers, rate, durationSeconds: seconds, warmUpSeconds: WARM_UP_SECONDS });
-        const { cpuUs } = usagePerRequest(before, sampleUsage(services), rate * (seconds + WARM_UP_SECONDS))[server.name] ?? { cpuUs: 0 };
+        const options = { name: server.name, url: server.url, headers: server.headers, rate, durationSeconds: seconds };
+        const result = await runPacedLoadApart(options);
+        const { cpuUs } = usagePerRequest(before, sampleUsage(services), pacedRequestsSent(options))[server.name] ?? { cpuUs: 0 };
         cells.push(`${cpuUs} µs, p50 ${result.p50} ms, p99 ${result.p99} ms`);
       }
       rows.push(`| ${rate.toLocaleString('en')} | ${cells.join(' | ')} |`);
     }
-    console.log(`\nRun ${new Date().toISOString()}, ${seconds} s per rate (after ${WARM_UP_SECONDS} s not counted), node ${process.version}.\n`);
+    console.log(`\nRun ${new Date().toISOString()}, ${seconds} s per rate (after a warm-up not counted in the latencies), node ${process.version}.\n`);
     console.log(['| req/s | bare node:http: CPU per request, latency | demo API: the same |', '|---|---|---|', ...rows].join('\n'));
   } finally {
     await run.close();

@@ -17,6 +17,13 @@ export interface PacedLoadOptions {
   warmUpSeconds?: number;
 }
 
+const DEFAULT_WARM_UP_SECONDS = 1;
+
+/** Every request a paced run sends, its uncounted warm-up included: what a CPU sample around it covers. */
+export function pacedRequestsSent({ rate, durationSeconds, warmUpSeconds = DEFAULT_WARM_UP_SECONDS }: PacedLoadOptions): number {
+  return rate * (warmUpSeconds + durationSeconds);
+}
+
 /**
  * An open-loop load at an even rate: request n leaves at n / rate seconds, whether or not
  * earlier ones have been answered, and its latency counts from then. (autocannon's
@@ -27,11 +34,12 @@ export interface PacedLoadOptions {
  * behind them. In a traced run at 2,000 req/s, that start alone held most of the slowest 1 %
  * (up to 539 ms, all in the first 0.7 s).
  */
-export async function runPacedLoad({ name, url, rate, durationSeconds, keys = [], headers = {}, warmUpSeconds = 1 }: PacedLoadOptions): Promise<LoadResult> {
+export async function runPacedLoad(options: PacedLoadOptions): Promise<LoadResult> {
+  const { name, url, rate, keys = [], headers = {}, warmUpSeconds = DEFAULT_WARM_UP_SECONDS } = options;
   const agent = new Agent({ keepAlive: true, maxSockets: 256 });
   const target = new URL(url);
   const warmUpRequests = rate * warmUpSeconds;
-  const total = warmUpRequests + rate * durationSeconds;
+  const total = pacedRequestsSent(options);
   const latencies: number[] = [];
   let non2xx = 0;
   let errors = 0;

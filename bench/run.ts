@@ -11,7 +11,7 @@ import { sampleUsage, usagePerRequest, type UsagePerRequest } from './cpu.js';
 import { bucketsBetween, counterTotal, histogramBuckets, quantile } from './metrics-text.js';
 import { runLoad, type LoadOptions, type LoadResult } from './load.js';
 import { IsolatedRun, natsUrl, runScript } from './isolated-run.js';
-import { runPacedLoadApart } from './paced-load.js';
+import { pacedRequestsSent, runPacedLoadApart } from './paced-load.js';
 import { pairedRatios, type PairedRatios } from './paired-rounds.js';
 import { median } from './query-plans.js';
 import { DEMO_TENANT_HEADERS } from './demo-tenant.js';
@@ -214,9 +214,9 @@ async function main() {
     const lagMs = await meteringCaughtUp();
     // CPU too: here a process that waits between requests is charged more for each (bench/cpu-by-rate.ts).
     const beforeF = sampleUsage(services);
-    const f = await runPacedLoadApart({ name: '(f) gateway, 100 keys, an even 500 req/s', url: gatewayUrl, keys, durationSeconds: seconds, rate: 500 });
-    // The paced run's uncounted first second is in the CPU sample.
-    const usageOfF = usagePerRequest(beforeF, sampleUsage(services), 500 * (seconds + 1));
+    const fOptions = { name: '(f) gateway, 100 keys, an even 500 req/s', url: gatewayUrl, keys, durationSeconds: seconds, rate: 500 };
+    const f = await runPacedLoadApart(fOptions);
+    const usageOfF = usagePerRequest(beforeF, sampleUsage(services), pacedRequestsSent(fOptions));
     const handlerInF = bucketsBetween(handlerBefore, await handlerBuckets()).map((bucket, i) => ({ le: bucket.le, count: bucket.count - handlerInE[i].count }));
     // The same even rate on the bare design: the tail this machine gives any NATS round trip.
     const eCeiling = await runPacedLoadApart({ name: '(e′) ceiling, an even 2,000 req/s', url: `http://127.0.0.1:${ports.ceiling}/`, durationSeconds: seconds, rate: 2000 });
